@@ -1,0 +1,100 @@
+# Sluice — `make` builds bin/*, `make test` runs every test, `make demo` runs
+# the system for real, `make bench` measures it. `make deps` installs the
+# Debian packages. SAN=1 builds with AddressSanitizer + UBSan into build-san/.
+
+CC      ?= cc
+SAN     ?= 0
+ifeq ($(SAN),1)
+BUILD   := build-san
+BIN     := build-san/bin
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1 -g
+else
+BUILD   := build
+BIN     := bin
+SANFLAGS :=
+OPT     := -O2 -g
+endif
+
+WARN    := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Werror
+CFLAGS  += $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP -Ishared -I$(BUILD)/gen
+LDFLAGS += $(SANFLAGS)
+LDLIBS  := -lhiredis -lev -lcurl -lcjson -lsqlite3 -lm -lpthread
+
+LIB_SRC := $(wildcard shared/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o $(BUILD)/gen/schemas_gen.o
+LIB     := $(BUILD)/libsluice.a
+
+PRODUCER_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard producer/*.c))
+WORKER_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(wildcard worker/*.c worker/handlers/*.c))
+SCHEDULER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard scheduler/*.c))
+CTL_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
+BENCH_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
+
+PROGS := $(BIN)/sluice-producer $(BIN)/sluice-worker $(BIN)/sluice-scheduler \
+         $(BIN)/sluice-ctl $(BIN)/sluice-bench
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit integration bench demo deps clean format
+all: $(PROGS)
+
+$(BUILD)/gen/scripts_gen.c: $(wildcard shared/scripts/*.lua) tools/embed.sh
+	@mkdir -p $(@D)
+	sh tools/embed.sh sl_lua_sources $@ $(sort $(wildcard shared/scripts/*.lua))
+
+$(BUILD)/gen/schemas_gen.c: $(wildcard schemas/*.json) tools/embed.sh
+	@mkdir -p $(@D)
+	sh tools/embed.sh sl_schema_sources $@ $(sort $(wildcard schemas/*.json))
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BIN)/sluice-producer: $(PRODUCER_OBJ) $(LIB)
+$(BIN)/sluice-worker: $(WORKER_OBJ) $(LIB)
+$(BIN)/sluice-scheduler: $(SCHEDULER_OBJ) $(LIB)
+$(BIN)/sluice-ctl: $(CTL_OBJ) $(LIB)
+$(BIN)/sluice-bench: $(BENCH_OBJ) $(LIB)
+$(PROGS):
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: $(PROGS)
+	SLUICE_BIN=$(CURDIR)/$(BIN) sh tests/integration/run.sh
+
+test: deps
+	$(MAKE) unit integration
+	$(MAKE) SAN=1 unit integration
+
+bench: deps all
+	sh tools/bench.sh
+
+demo: deps all
+	sh tools/demo.sh
+
+deps:
+	@sh tools/deps.sh
+
+format:
+	clang-format -i shared/*.c shared/*.h producer/*.c worker/*.c worker/*.h \
+	    worker/handlers/*.c scheduler/*.c scheduler/*.h ctl/*.c bench/*.c tests/unit/*.c
+
+clean:
+	rm -rf build build-san bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

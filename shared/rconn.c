@@ -1,0 +1,342 @@
+/* rconn.c — see rconn.h.
+ *
+ * hiredis 0.14 frees its context itself after a failed connect or a
+ * disconnect, so this module forgets the context in those callbacks and
+ * reconnects from an ev_timer, never from inside them. */
+#include "rconn.h"
+#include "log.h"
+#include "util.h"
+
+#include <hiredis/async.h>
+#include <hiredis/adapters/libev.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct request {
+    sl_rconn_reply_cb *cb;
+    void *priv;
+    struct request *next; /* free list */
+};
+
+struct sl_rconn {
+    struct ev_loop *loop;
+    sl_redis_addr addr;
+    char name[32];
+    redisAsyncContext *ac; /* NULL while down */
+    int up;                /* connected and set up */
+    int closing;           /* no more reconnects */
+    double backoff;        /* next reconnect delay, s */
+    double timeout;        /* drop a silent connection after this, s */
+    int pending;           /* commands awaiting their reply */
+    ev_tstamp progress;    /* last reply, or when pending went 0 -> 1 */
+    ev_timer reconnect;
+    ev_timer watchdog;
+    sl_rconn_state_cb *state_cb;
+    void *state_priv;
+    char **channels; /* pub/sub mode when n_channels > 0 */
+    int n_channels;
+    sl_rconn_message_cb *message_cb;
+    void *message_priv;
+    struct request *free_requests;
+    int down_logged; /* one warning per outage, not one per retry */
+};
+
+static void connect_now(sl_rconn *c);
+
+const char *sl_reply_error(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR ? r->str : NULL;
+}
+
+static void went_down(sl_rconn *c, const char *why)
+{
+    int was_up = c->up;
+    c->ac = NULL;
+    c->up = 0;
+    c->pending = 0;
+    if (!c->down_logged || was_up) {
+        char where[400];
+        sl_redis_addr_describe(&c->addr, where, sizeof where);
+        sl_warn("redis connection down conn=%s addr=%s reason=\"%s\" retry_s=%.1f", c->name,
+                where, why, c->backoff);
+        c->down_logged = 1;
+    }
+    if (was_up && c->state_cb)
+        c->state_cb(c, 0, c->state_priv);
+    if (!c->closing) {
+        ev_timer_set(&c->reconnect, c->backoff, 0);
+        ev_timer_start(c->loop, &c->reconnect);
+        c->backoff = c->backoff * 2 > 5 ? 5 : c->backoff * 2;
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    sl_rconn *c = ac->data;
+    if (!c)
+        return;
+    went_down(c, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+static void setup_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    sl_rconn *c = ac->data;
+    const char *what = priv;
+    const char *err = sl_reply_error(r);
+    if (c && err) {
+        sl_error("redis setup failed conn=%s step=%s error=\"%s\"", c->name, what, err);
+        redisAsyncDisconnect(ac);
+    }
+}
+
+static void message_trampoline(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    sl_rconn *c = ac->data;
+    redisReply *reply = r;
+    if (!c || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+        return;
+    c->progress = ev_now(c->loop);
+    if (reply->element[0]->type == REDIS_REPLY_STRING && !strcmp(reply->element[0]->str, "message") &&
+        c->message_cb)
+        c->message_cb(c, reply->element[1]->str, reply->element[2]->str, reply->element[2]->len,
+                      c->message_priv);
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    sl_rconn *c = ac->data;
+    if (!c)
+        return;
+    if (status != REDIS_OK) {
+        went_down(c, ac->errstr);
+        return;
+    }
+    c->backoff = 0.1;
+    if (c->down_logged) {
+        sl_info("redis connection up conn=%s", c->name);
+        c->down_logged = 0;
+    }
+    c->up = 1;
+    c->progress = ev_now(c->loop);
+    if (c->n_channels) {
+        for (int i = 0; i < c->n_channels; i++)
+            redisAsyncCommand(ac, message_trampoline, NULL, "SUBSCRIBE %s", c->channels[i]);
+    }
+    if (c->state_cb)
+        c->state_cb(c, 1, c->state_priv);
+}
+
+static void connect_now(sl_rconn *c)
+{
+    redisAsyncContext *ac = c->addr.path[0] ? redisAsyncConnectUnix(c->addr.path)
+                                            : redisAsyncConnect(c->addr.host, c->addr.port);
+    if (!ac) {
+        abort(); /* hiredis returns NULL only when out of memory */
+    }
+    if (ac->err) {
+        char why[256];
+        sl_strlcpy(why, ac->errstr, sizeof why);
+        redisAsyncFree(ac);
+        went_down(c, why);
+        return;
+    }
+    ac->data = c;
+    c->ac = ac;
+    redisLibevAttach(c->loop, ac);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    /* Queued before the connect completes; Redis answers them in order, so
+     * every later command runs authenticated, in the right database, with
+     * the scripts loaded. */
+    if (c->addr.pass[0]) {
+        if (c->addr.user[0])
+            redisAsyncCommand(ac, setup_reply_cb, (void *)"AUTH", "AUTH %s %s", c->addr.user, c->addr.pass);
+        else
+            redisAsyncCommand(ac, setup_reply_cb, (void *)"AUTH", "AUTH %s", c->addr.pass);
+    }
+    if (c->addr.db)
+        redisAsyncCommand(ac, setup_reply_cb, (void *)"SELECT", "SELECT %d", c->addr.db);
+    if (!c->n_channels) {
+        for (int i = 0; i < SL_SCRIPT_COUNT; i++) {
+            const sl_script *s = sl_script_get(i);
+            redisAsyncCommand(ac, setup_reply_cb, (void *)"SCRIPT LOAD", "SCRIPT LOAD %b", s->text, s->len);
+        }
+    }
+}
+
+static void reconnect_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    sl_rconn *c = w->data;
+    if (!c->ac && !c->closing)
+        connect_now(c);
+}
+
+static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    sl_rconn *c = w->data;
+    if (c->ac && c->pending > 0 && ev_now(loop) - c->progress > c->timeout) {
+        sl_warn("redis not answering conn=%s pending=%d silent_s=%.1f: reconnecting", c->name,
+                c->pending, ev_now(loop) - c->progress);
+        redisAsyncFree(c->ac); /* NULL replies to the pending, then on_disconnect */
+    }
+}
+
+sl_rconn *sl_rconn_new(struct ev_loop *loop, const sl_redis_addr *addr, const char *name)
+{
+    sl_rconn *c = sl_calloc(1, sizeof *c);
+    c->loop = loop;
+    c->addr = *addr;
+    sl_strlcpy(c->name, name, sizeof c->name);
+    c->backoff = 0.1;
+    c->timeout = 10;
+    ev_timer_init(&c->reconnect, reconnect_cb, 0, 0);
+    c->reconnect.data = c;
+    ev_timer_init(&c->watchdog, watchdog_cb, 1, 1);
+    c->watchdog.data = c;
+    ev_timer_start(loop, &c->watchdog);
+    ev_unref(loop); /* the watchdog alone does not keep the loop alive */
+    ev_timer_set(&c->reconnect, 0, 0);
+    ev_timer_start(loop, &c->reconnect);
+    return c;
+}
+
+void sl_rconn_free(sl_rconn *c)
+{
+    if (!c)
+        return;
+    c->closing = 1;
+    ev_timer_stop(c->loop, &c->reconnect);
+    ev_ref(c->loop);
+    ev_timer_stop(c->loop, &c->watchdog);
+    if (c->ac) {
+        c->ac->data = NULL; /* callbacks below must not touch c */
+        /* pending replies are delivered as NULL to their callers, which
+         * still expect to be called; they get c via the request */
+        redisAsyncFree(c->ac);
+        c->ac = NULL;
+    }
+    for (int i = 0; i < c->n_channels; i++)
+        free(c->channels[i]);
+    free(c->channels);
+    while (c->free_requests) {
+        struct request *r = c->free_requests;
+        c->free_requests = r->next;
+        free(r);
+    }
+    free(c);
+}
+
+void sl_rconn_close(sl_rconn *c)
+{
+    c->closing = 1;
+    ev_timer_stop(c->loop, &c->reconnect);
+    if (c->ac)
+        redisAsyncDisconnect(c->ac);
+}
+
+void sl_rconn_set_state_cb(sl_rconn *c, sl_rconn_state_cb *cb, void *priv)
+{
+    c->state_cb = cb;
+    c->state_priv = priv;
+}
+
+void sl_rconn_set_timeout(sl_rconn *c, double seconds)
+{
+    c->timeout = seconds;
+}
+
+int sl_rconn_is_up(const sl_rconn *c)
+{
+    return c->up;
+}
+
+int sl_rconn_pending(const sl_rconn *c)
+{
+    return c->pending;
+}
+
+/* In sl_rconn_free, ac->data is NULL: the pending callbacks then get c = NULL
+ * and their request records are freed here, not put on the free list. */
+static void reply_trampoline(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct request *r = priv;
+    sl_rconn *c = ac->data;
+    sl_rconn_reply_cb *cb = r->cb;
+    void *cbpriv = r->priv;
+    if (c) {
+        c->pending--;
+        c->progress = ev_now(c->loop);
+        r->next = c->free_requests;
+        c->free_requests = r;
+    } else {
+        free(r);
+    }
+    cb(c, reply, cbpriv);
+}
+
+int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, const char **argv,
+                     const size_t *lens)
+{
+    if (!c->up || !c->ac)
+        return SL_EREDIS;
+    struct request *r = c->free_requests;
+    if (r)
+        c->free_requests = r->next;
+    else
+        r = sl_malloc(sizeof *r);
+    r->cb = cb;
+    r->priv = priv;
+    if (redisAsyncCommandArgv(c->ac, reply_trampoline, r, argc, argv, lens) != REDIS_OK) {
+        r->next = c->free_requests;
+        c->free_requests = r;
+        return SL_EREDIS;
+    }
+    if (c->pending++ == 0)
+        c->progress = ev_now(c->loop);
+    return 0;
+}
+
+int sl_rconn_script(sl_rconn *c, enum sl_script_id id, sl_rconn_reply_cb *cb, void *priv,
+                    int nkeys, int argc, const char **argv, const size_t *lens)
+{
+    const sl_script *s = sl_script_get(id);
+    enum { STACK = 64 };
+    const char *sv[STACK];
+    size_t sl[STACK];
+    const char **v = sv;
+    size_t *l = sl;
+    char nk[16];
+    if (argc + 3 > STACK) {
+        v = sl_malloc((argc + 3) * sizeof *v);
+        l = sl_malloc((argc + 3) * sizeof *l);
+    }
+    v[0] = "EVALSHA", l[0] = 7;
+    v[1] = s->sha, l[1] = 40;
+    l[2] = (size_t)snprintf(nk, sizeof nk, "%d", nkeys);
+    v[2] = nk;
+    for (int i = 0; i < argc; i++) {
+        v[i + 3] = argv[i];
+        l[i + 3] = lens ? lens[i] : strlen(argv[i]);
+    }
+    int rc = sl_rconn_command(c, cb, priv, argc + 3, v, l);
+    if (v != sv) {
+        free(v);
+        free(l);
+    }
+    return rc;
+}
+
+void sl_rconn_subscribe(sl_rconn *c, int n, const char **channels, sl_rconn_message_cb *cb,
+                        void *priv)
+{
+    c->channels = sl_calloc(n, sizeof *c->channels);
+    for (int i = 0; i < n; i++)
+        c->channels[i] = sl_strdup(channels[i]);
+    c->n_channels = n;
+    c->message_cb = cb;
+    c->message_priv = priv;
+}

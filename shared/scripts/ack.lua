@@ -1,0 +1,33 @@
+-- ack: jobs finished; move them from active to done (or delete them at once
+-- when the retention is 0).
+-- KEYS: active, done, stats
+-- ARGV: base, retention ms, id...
+-- Returns the number acknowledged; an id no longer in active (its lease was
+-- reclaimed meanwhile) is not counted and stays where it is.
+local base, keep = ARGV[1], tonumber(ARGV[2])
+local ids = {}
+for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+if #ids == 0 then return 0 end
+local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
+local mine = {}
+for i, id in ipairs(ids) do
+    if scores[i] then mine[#mine + 1] = id end
+end
+if #mine == 0 then return 0 end
+redis.call('ZREM', KEYS[1], unpack(mine))
+if keep > 0 then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local za = {}
+    for _, id in ipairs(mine) do
+        za[#za + 1] = now
+        za[#za + 1] = id
+    end
+    redis.call('ZADD', KEYS[2], unpack(za))
+else
+    local keys = {}
+    for i, id in ipairs(mine) do keys[i] = base .. 'job:' .. id end
+    redis.call('UNLINK', unpack(keys))
+end
+redis.call('HINCRBY', KEYS[3], 'processed', #mine)
+return #mine

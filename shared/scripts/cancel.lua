@@ -1,0 +1,18 @@
+-- cancel: a job still waiting (ready or delayed) goes to dead, rewritten with
+-- the reason; a running or finished job is left alone.
+-- KEYS: delayed, dead, stats, ready:critical, ready:high, ready:normal, ready:low
+-- ARGV: base, id, body
+-- Returns 1 when cancelled, 0 when the job was not waiting.
+local base, id, body = ARGV[1], ARGV[2], ARGV[3]
+local found = redis.call('ZREM', KEYS[1], id) == 1
+for p = 4, 7 do
+    if found then break end
+    found = redis.call('LREM', KEYS[p], 1, id) == 1
+end
+if not found then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', base .. 'job:' .. id, body)
+redis.call('ZADD', KEYS[2], now, id)
+redis.call('HINCRBY', KEYS[3], 'cancelled', 1)
+return 1

@@ -1,0 +1,43 @@
+-- claim: lease up to N ready jobs, highest priority first, FIFO within one.
+-- KEYS: ready:critical, ready:high, ready:normal, ready:low, active, paused,
+--       dead, stats
+-- ARGV: base, N, lease ms
+-- Returns {server time ms, id1, body1, id2, body2, ...}; nothing while the
+-- queue is paused. An id whose body is gone goes to dead with the reason.
+local base, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[6]) == 1 then return {now} end
+local ids = {}
+for p = 1, 4 do
+    local want = n - #ids
+    if want <= 0 then break end
+    local got = redis.call('LPOP', KEYS[p], want)
+    if got then
+        for _, id in ipairs(got) do ids[#ids + 1] = id end
+    end
+end
+local out = {now}
+if #ids == 0 then return out end
+local keys = {}
+for i, id in ipairs(ids) do keys[i] = base .. 'job:' .. id end
+local bodies = redis.call('MGET', unpack(keys))
+local za, lost = {}, 0
+local deadline = now + lease
+for i, id in ipairs(ids) do
+    local body = bodies[i]
+    if body then
+        za[#za + 1] = deadline
+        za[#za + 1] = id
+        out[#out + 1] = id
+        out[#out + 1] = body
+    else
+        redis.call('ZADD', KEYS[7], now, id)
+        redis.call('SET', keys[i], cjson.encode({id = id,
+            last_error = 'job body missing when claimed (was its key deleted by hand?)'}))
+        lost = lost + 1
+    end
+end
+if #za > 0 then redis.call('ZADD', KEYS[5], unpack(za)) end
+if lost > 0 then redis.call('HINCRBY', KEYS[8], 'dead', lost) end
+return out

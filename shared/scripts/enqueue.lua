@@ -1,0 +1,56 @@
+-- enqueue: store a batch of jobs and put each in ready or delayed.
+-- KEYS: ready:critical, ready:high, ready:normal, ready:low, delayed, stats
+-- ARGV: base ("P:{Q}:"), idempotency TTL ms, scheduler channel, then per job
+--       6 values: id, priority 0..3, body, delay_ms, run_at_ms, idempotency key
+-- Returns one entry per job: its id; for an idempotency key seen before, the
+-- id of the job that used it; "!" .. reason when the job was refused.
+local base, ttl, schedch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out, ready, n, earliest = {}, {{}, {}, {}, {}}, 0, nil
+for i = 4, #ARGV, 6 do
+    local id, prio, body = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+    local due = now + tonumber(ARGV[i + 3])
+    local at, idem = tonumber(ARGV[i + 4]), ARGV[i + 5]
+    local take = true
+    if idem ~= '' then
+        local k = base .. 'idem:' .. idem
+        if not redis.call('SET', k, id, 'NX', 'PX', ttl) then
+            out[#out + 1] = redis.call('GET', k)
+            take = false
+        end
+    end
+    if take then
+        if not redis.call('SET', base .. 'job:' .. id, body, 'NX') then
+            out[#out + 1] = '!id: a job with id ' .. id .. ' exists already'
+        else
+            if at > due then due = at end
+            if due > now then
+                redis.call('ZADD', KEYS[5], due, id)
+                if not earliest or due < earliest then earliest = due end
+            else
+                local r = ready[prio + 1]
+                r[#r + 1] = id
+            end
+            out[#out + 1] = id
+            n = n + 1
+        end
+    end
+end
+local wake = false
+for p = 1, 4 do
+    local ids = ready[p]
+    for j = 1, #ids, 1000 do
+        local last = math.min(j + 999, #ids)
+        local len = redis.call('RPUSH', KEYS[p], unpack(ids, j, last))
+        -- a list that was empty before: idle workers are waiting for it
+        if j == 1 and len == last then wake = true end
+    end
+end
+if wake then redis.call('PUBLISH', base .. 'notify', 'ready') end
+if earliest then
+    local head = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+    if tonumber(head[2]) >= earliest then redis.call('PUBLISH', schedch, earliest) end
+end
+if n > 0 then redis.call('HINCRBY', KEYS[6], 'enqueued', n) end
+return out

@@ -1,0 +1,42 @@
+-- fail: runs that failed; each job is rewritten (attempts, last_error) and
+-- goes to delayed for a retry, to ready at the front (handed back without
+-- counting an attempt), or to dead.
+-- KEYS: active, delayed, dead, stats, ready:critical, ready:high,
+--       ready:normal, ready:low
+-- ARGV: base, scheduler channel, then per job 5 values:
+--       id, action ("retry" | "dead" | "back"), delay ms, priority 0..3, body
+--       (body "" keeps the stored one)
+-- Returns the number of jobs moved; ids no longer in active are left alone.
+local base, schedch = ARGV[1], ARGV[2]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local moved, failed, retried, dead, earliest = 0, 0, 0, 0, nil
+local wake = false
+for i = 3, #ARGV, 5 do
+    local id, action, delay = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+    local prio, body = tonumber(ARGV[i + 3]), ARGV[i + 4]
+    if redis.call('ZREM', KEYS[1], id) == 1 then
+        moved = moved + 1
+        if body ~= '' then redis.call('SET', base .. 'job:' .. id, body) end
+        if action == 'retry' then
+            local due = now + delay
+            redis.call('ZADD', KEYS[2], due, id)
+            if not earliest or due < earliest then earliest = due end
+            failed, retried = failed + 1, retried + 1
+        elseif action == 'back' then
+            if redis.call('LPUSH', KEYS[5 + prio], id) == 1 then wake = true end
+        else
+            redis.call('ZADD', KEYS[3], now, id)
+            failed, dead = failed + 1, dead + 1
+        end
+    end
+end
+if failed > 0 then redis.call('HINCRBY', KEYS[4], 'failed', failed) end
+if retried > 0 then redis.call('HINCRBY', KEYS[4], 'retried', retried) end
+if dead > 0 then redis.call('HINCRBY', KEYS[4], 'dead', dead) end
+if wake then redis.call('PUBLISH', base .. 'notify', 'ready') end
+if earliest then
+    local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    if tonumber(head[2]) >= earliest then redis.call('PUBLISH', schedch, earliest) end
+end
+return moved

@@ -1,0 +1,32 @@
+-- reclaim: take back jobs whose lease expired, if nothing touched them since
+-- they were listed (still active with the same deadline): rewrite the body
+-- (attempt counted) and put the job in front of its ready list, or in dead.
+-- KEYS: active, dead, stats, ready:critical, ready:high, ready:normal, ready:low
+-- ARGV: base, then per job 5 values: id, listed deadline, action ("ready" |
+--       "dead"), priority 0..3, body
+-- Returns the number reclaimed.
+local base = ARGV[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n, dead, wake = 0, 0, false
+for i = 2, #ARGV, 5 do
+    local id, seen, action = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    local prio, body = tonumber(ARGV[i + 3]), ARGV[i + 4]
+    local score = redis.call('ZSCORE', KEYS[1], id)
+    if score and tonumber(score) == tonumber(seen) and tonumber(score) < now then
+        redis.call('ZREM', KEYS[1], id)
+        redis.call('SET', base .. 'job:' .. id, body)
+        if action == 'ready' then
+            if redis.call('LPUSH', KEYS[4 + prio], id) == 1 then wake = true end
+        else
+            redis.call('ZADD', KEYS[2], now, id)
+            dead = dead + 1
+        end
+        n = n + 1
+    end
+end
+if n > 0 then redis.call('HINCRBY', KEYS[3], 'reclaimed', n) end
+if n > 0 then redis.call('HINCRBY', KEYS[3], 'failed', n) end
+if dead > 0 then redis.call('HINCRBY', KEYS[3], 'dead', dead) end
+if wake then redis.call('PUBLISH', base .. 'notify', 'ready') end
+return n

@@ -1,0 +1,57 @@
+/* util.h — small things every part uses: a growable byte buffer, JSON string
+ * escaping, job ids, clocks. */
+#ifndef SL_UTIL_H
+#define SL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Error codes: functions returning int give 0 or one of these (negative). */
+#define SL_EINVAL -1   /* bad input; the error text says which field */
+#define SL_EREDIS -2   /* Redis unreachable or answered an error */
+#define SL_ENOENT -3   /* no such job / queue */
+#define SL_ESTATE -4   /* the job is not in a state that allows this */
+#define SL_EIO -5      /* file or socket error; errno holds the cause */
+#define SL_ETOOBIG -6  /* over a configured size limit */
+const char *sl_strerror(int code);
+
+/* A growable buffer. Zero-initialised is empty and valid. Out of memory
+ * aborts (as Redis's zmalloc does), so appends cannot fail. */
+typedef struct sl_buf {
+    char *data; /* NUL-terminated whenever len > 0 or cap > 0 */
+    size_t len;
+    size_t cap;
+} sl_buf;
+
+void sl_buf_reserve(sl_buf *b, size_t extra);
+void sl_buf_append(sl_buf *b, const void *p, size_t n);
+void sl_buf_puts(sl_buf *b, const char *s);
+void sl_buf_printf(sl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends S as a JSON string literal, quotes included. */
+void sl_buf_json_str(sl_buf *b, const char *s, size_t n);
+void sl_buf_reset(sl_buf *b);  /* len = 0, keeps the memory */
+void sl_buf_deinit(sl_buf *b); /* frees the memory */
+
+void *sl_malloc(size_t n);  /* abort on out of memory */
+void *sl_calloc(size_t n, size_t size);
+void *sl_realloc(void *p, size_t n);
+char *sl_strdup(const char *s);
+char *sl_strndup(const char *s, size_t n);
+
+/* A new job id: 26 characters, Crockford base32 of the millisecond time then
+ * 80 random bits, like a ULID. Ids sort by creation time across processes and
+ * increase strictly within one. OUT holds at least 27 bytes. */
+#define SL_ID_LEN 26
+void sl_id_new(char *out);
+
+int64_t sl_now_ms(void);       /* wall clock, ms since the epoch */
+int64_t sl_monotonic_us(void); /* monotonic clock, µs */
+
+/* Copies at most DST_SIZE-1 bytes and terminates; returns strlen(src). */
+size_t sl_strlcpy(char *dst, const char *src, size_t dst_size);
+
+/* Reads a whole file into a NUL-terminated heap string; NULL with errno set
+ * on failure. "-" reads standard input. */
+char *sl_read_file(const char *path, size_t *len_out);
+
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages Sluice builds, tests and runs with, if any is
+# missing. Quiet when everything is there already.
+set -eu
+pkgs="build-essential pkg-config libhiredis-dev libev-dev libcurl4-openssl-dev libcjson-dev
+      libsqlite3-dev libcmocka-dev redis-server redis-tools python3 python3-jsonschema"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
+# Debian starts a system redis-server on install; Sluice's tests and demo run
+# their own on private ports, so leave the system one as it is.

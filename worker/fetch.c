@@ -1,0 +1,172 @@
+/* fetch.c — claims. A worker claims only when it has free slots, from the
+ * queue its policy picks (strict order, or weighted), as many jobs as it has
+ * room for (up to --batch) in one claim.lua call. It never sleep-polls: a
+ * queue whose claim came back short is left alone until a wake-up arrives on
+ * pub/sub (published when a ready list goes from empty to non-empty), with a
+ * slow safety poll for a wake-up lost to a reconnect. */
+#include "worker.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct claim {
+    worker *w;
+    wqueue *q;
+    int n;             /* slots reserved */
+    unsigned wake_seq; /* q->wake_seq when sent */
+};
+
+enum { MAX_CLAIMS_INFLIGHT = 2 };
+
+static void claim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    struct claim *c = priv;
+    worker *w = c->w;
+    wqueue *q = c->q;
+    int asked = c->n;
+    unsigned seq = c->wake_seq;
+    w->claims_inflight--;
+    w->reserved -= asked;
+    free(c);
+    if (!rc)
+        return;
+    const char *err = sl_reply_error(reply);
+    if (!reply || err || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        /* The claim may have run: its jobs then wait in active until their
+         * lease expires and the scheduler puts them back. */
+        if (err)
+            sl_warn("claim failed queue=%s error=\"%s\"", q->keys.queue, err);
+        return;
+    }
+    size_t got = (reply->elements - 1) / 2;
+    w->claimed += got;
+    if (got < (size_t)asked && q->wake_seq == seq)
+        q->maybe_ready = 0;
+    for (size_t i = 1; i + 1 < reply->elements; i += 2) {
+        redisReply *id = reply->element[i], *body = reply->element[i + 1];
+        run_claimed(w, q, id->str, body->str, body->len);
+    }
+    fetch_maybe_claim(w);
+}
+
+static wqueue *pick(worker *w)
+{
+    if (w->strict) {
+        for (int i = 0; i < w->nqueues; i++)
+            if (w->queues[i].maybe_ready)
+                return &w->queues[i];
+        return NULL;
+    }
+    int total = 0;
+    for (int i = 0; i < w->nqueues; i++)
+        if (w->queues[i].maybe_ready)
+            total += w->queues[i].weight;
+    if (!total)
+        return NULL;
+    int r = rand() % total;
+    for (int i = 0; i < w->nqueues; i++) {
+        if (!w->queues[i].maybe_ready)
+            continue;
+        if (r < w->queues[i].weight)
+            return &w->queues[i];
+        r -= w->queues[i].weight;
+    }
+    return NULL;
+}
+
+static int send_claim(worker *w, wqueue *q, int n)
+{
+    char num[16], lease[24];
+    const char *argv[11];
+    int k = 0;
+    for (int p = 0; p < SL_PRIO_COUNT; p++)
+        argv[k++] = q->keys.ready[p];
+    argv[k++] = q->keys.active;
+    argv[k++] = q->keys.paused;
+    argv[k++] = q->keys.dead;
+    argv[k++] = q->keys.stats;
+    argv[k++] = q->keys.base;
+    snprintf(num, sizeof num, "%d", n);
+    argv[k++] = num;
+    snprintf(lease, sizeof lease, "%lld", w->lease_ms);
+    argv[k++] = lease;
+    struct claim *c = sl_malloc(sizeof *c);
+    *c = (struct claim){w, q, n, q->wake_seq};
+    if (sl_rconn_script(w->redis, SL_SCRIPT_CLAIM, claim_reply_cb, c, 8, k, argv, NULL)) {
+        free(c);
+        return -1;
+    }
+    w->claims_inflight++;
+    w->reserved += n;
+    return 0;
+}
+
+void fetch_maybe_claim(worker *w)
+{
+    while (!w->draining && w->claims_inflight < MAX_CLAIMS_INFLIGHT &&
+           sl_rconn_is_up(w->redis)) {
+        int free_slots = w->concurrency - w->running - w->reserved;
+        /* Below a quarter of the batch, wait for more room unless nothing
+         * runs: fewer, larger claims cost Redis less per job. */
+        int want = free_slots < w->batch ? free_slots : w->batch;
+        int floor = w->batch / 4 < w->concurrency / 4 ? w->batch / 4 : w->concurrency / 4;
+        if (want <= 0 || (want < floor && w->running + w->reserved > 0))
+            return;
+        wqueue *q = pick(w);
+        if (!q || send_claim(w, q, want))
+            return;
+    }
+}
+
+void fetch_wake_all(worker *w)
+{
+    for (int i = 0; i < w->nqueues; i++) {
+        w->queues[i].maybe_ready = 1;
+        w->queues[i].wake_seq++;
+    }
+}
+
+static void message_cb(sl_rconn *c, const char *channel, const char *msg, size_t len, void *priv)
+{
+    (void)c, (void)msg, (void)len;
+    worker *w = priv;
+    for (int i = 0; i < w->nqueues; i++) {
+        if (!strcmp(channel, w->queues[i].keys.notify)) {
+            w->queues[i].maybe_ready = 1;
+            w->queues[i].wake_seq++;
+        }
+    }
+    fetch_maybe_claim(w);
+}
+
+static void subs_state_cb(sl_rconn *c, int up, void *priv)
+{
+    (void)c;
+    worker *w = priv;
+    if (up) { /* wake-ups may have been missed while it was down */
+        fetch_wake_all(w);
+        fetch_maybe_claim(w);
+    }
+}
+
+static void poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    worker *w = t->data;
+    fetch_wake_all(w);
+    fetch_maybe_claim(w);
+}
+
+void fetch_start(worker *w)
+{
+    const char **channels = sl_calloc(w->nqueues, sizeof *channels);
+    for (int i = 0; i < w->nqueues; i++)
+        channels[i] = w->queues[i].keys.notify;
+    sl_rconn_subscribe(w->subs, w->nqueues, channels, message_cb, w);
+    free(channels);
+    sl_rconn_set_state_cb(w->subs, subs_state_cb, w);
+    ev_timer_init(&w->poll, poll_cb, 2.0, 2.0);
+    w->poll.data = w;
+    ev_timer_start(w->loop, &w->poll);
+}

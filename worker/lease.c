@@ -1,0 +1,123 @@
+/* lease.c — keeps the leases of running jobs alive (one renew.lua call per
+ * queue every lease/3, all of its running ids at once) and tells the fleet
+ * this worker is alive (heartbeat.lua every --heartbeat-ms). */
+#include "worker.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct renewal {
+    worker *w;
+    wqueue *q;
+};
+
+static void renew_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    struct renewal *r = priv;
+    worker *w = r->w;
+    wqueue *q = r->q;
+    free(r);
+    if (!rc || !reply || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const char *id = reply->element[i]->str;
+        for (task *t = w->run_head; t; t = t->next) {
+            if (t->q == q && !t->lease_lost && !strcmp(t->job.id, id)) {
+                t->lease_lost = 1;
+                sl_warn("lease lost job=%s queue=%s (the scheduler took it back; it may run "
+                        "twice)", id, q->keys.queue);
+            }
+        }
+    }
+}
+
+static void renew_queue(worker *w, wqueue *q)
+{
+    if (!q->inflight)
+        return;
+    int n = 0, cap = q->inflight + 2;
+    const char **argv = sl_malloc(cap * sizeof *argv);
+    char lease[24];
+    snprintf(lease, sizeof lease, "%lld", w->lease_ms);
+    argv[n++] = q->keys.active;
+    argv[n++] = lease;
+    for (task *t = w->run_head; t && n < cap; t = t->next)
+        if (t->q == q && !t->lease_lost)
+            argv[n++] = t->job.id;
+    struct renewal *r = sl_malloc(sizeof *r);
+    r->w = w;
+    r->q = q;
+    if (sl_rconn_script(w->redis, SL_SCRIPT_RENEW, renew_reply_cb, r, 1, n, argv, NULL))
+        free(r);
+    free(argv);
+}
+
+static void lease_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    worker *w = t->data;
+    for (int i = 0; i < w->nqueues; i++)
+        renew_queue(w, &w->queues[i]);
+}
+
+static void heartbeat_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    (void)rc, (void)priv;
+    const char *err = sl_reply_error(reply);
+    if (err)
+        sl_warn("heartbeat failed error=\"%s\"", err);
+}
+
+static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    worker *w = t->data;
+    char workers[SL_KEY_MAX], me[SL_KEY_MAX], ttl[24], host[128] = "", pid[16], conc[16],
+        running[16], processed[24], failed[24], started[24];
+    sl_keys_workers(workers, w->prefix);
+    sl_keys_worker(me, w->prefix, w->id);
+    snprintf(ttl, sizeof ttl, "%lld", w->heartbeat_ms * 6);
+    gethostname(host, sizeof host - 1);
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    snprintf(conc, sizeof conc, "%d", w->concurrency);
+    snprintf(running, sizeof running, "%d", w->running);
+    snprintf(processed, sizeof processed, "%llu", (unsigned long long)w->processed);
+    snprintf(failed, sizeof failed, "%llu", (unsigned long long)w->failed);
+    snprintf(started, sizeof started, "%lld", (long long)w->started_ms);
+    sl_buf queues = {0};
+    for (int i = 0; i < w->nqueues; i++) {
+        if (i)
+            sl_buf_puts(&queues, ",");
+        sl_buf_puts(&queues, w->queues[i].keys.queue);
+        if (!w->strict)
+            sl_buf_printf(&queues, ":%d", w->queues[i].weight);
+    }
+    const char *argv[] = {workers, me, w->id, ttl,
+                          "host", host, "pid", pid, "queues", queues.data,
+                          "concurrency", conc, "running", running, "processed", processed,
+                          "failed", failed, "started_ms", started,
+                          "state", w->draining ? "draining" : "running"};
+    sl_rconn_script(w->redis, SL_SCRIPT_HEARTBEAT, heartbeat_reply_cb, NULL, 2,
+                    (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+    sl_buf_deinit(&queues);
+}
+
+void lease_start(worker *w)
+{
+    double every = (double)w->lease_ms / 3000.0;
+    ev_timer_init(&w->lease, lease_cb, every, every);
+    w->lease.data = w;
+    ev_timer_start(w->loop, &w->lease);
+    double hb = (double)w->heartbeat_ms / 1000.0;
+    ev_timer_init(&w->heartbeat, heartbeat_cb, 0.0, hb);
+    w->heartbeat.data = w;
+    ev_timer_start(w->loop, &w->heartbeat);
+}
+
+void lease_stop(worker *w)
+{
+    ev_timer_stop(w->loop, &w->lease);
+    ev_timer_stop(w->loop, &w->heartbeat);
+}

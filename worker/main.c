@@ -1,0 +1,265 @@
+/* sluice-worker — runs jobs from one or more queues. main() only starts
+ * things up; see worker.h for where each concern lives. */
+#include "worker.h"
+#include "config.h"
+#include "log.h"
+#include "schema.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct {
+    const char *redis_url, *prefix, *queues, *log_level, *id;
+    long long concurrency, batch, lease_ms, grace_ms, retention_ms, heartbeat_ms;
+    long long backoff_base_ms, backoff_max_ms;
+} o;
+
+static const sl_option options[] = {
+    {"redis-url", "SLUICE_REDIS_URL", SL_OPT_SECRET, &o.redis_url, "redis://127.0.0.1:6379/0", 0, 0,
+     "Redis address: redis://[user:pass@]host:port/db or unix:///path"},
+    {"prefix", "SLUICE_PREFIX", SL_OPT_STR, &o.prefix, "sluice", 0, 0, "key prefix"},
+    {"queues", "SLUICE_QUEUES", SL_OPT_STR, &o.queues, "noop", 0, 0,
+     "queues to serve: a,b,c (strict order) or a:3,b:1 (weights)"},
+    {"concurrency", "SLUICE_CONCURRENCY", SL_OPT_INT, &o.concurrency, "100", 1, 100000,
+     "jobs in flight at once"},
+    {"batch", "SLUICE_BATCH", SL_OPT_INT, &o.batch, "256", 1, 1000, "most jobs per claim"},
+    {"lease-ms", "SLUICE_LEASE_MS", SL_OPT_INT, &o.lease_ms, "30000", 300, 3600000,
+     "lease of a claimed job; renewed every third of it while the job runs"},
+    {"grace-ms", "SLUICE_GRACE_MS", SL_OPT_INT, &o.grace_ms, "10000", 0, 3600000,
+     "on SIGTERM, how long running jobs may finish before they are handed back"},
+    {"retention-ms", "SLUICE_RETENTION_MS", SL_OPT_INT, &o.retention_ms, "3600000", 0,
+     31536000000LL, "keep finished jobs in done this long (0: delete at once)"},
+    {"heartbeat-ms", "SLUICE_HEARTBEAT_MS", SL_OPT_INT, &o.heartbeat_ms, "5000", 100, 600000,
+     "how often the worker reports itself"},
+    {"backoff-base-ms", "SLUICE_BACKOFF_BASE_MS", SL_OPT_INT, &o.backoff_base_ms, "1000", 1,
+     3600000, "ceiling of the first retry delay (doubles per attempt, full jitter)"},
+    {"backoff-max-ms", "SLUICE_BACKOFF_MAX_MS", SL_OPT_INT, &o.backoff_max_ms, "600000", 1,
+     86400000, "longest retry delay"},
+    {"id", "SLUICE_WORKER_ID", SL_OPT_STR, &o.id, NULL, 0, 0,
+     "worker id (default: host-pid-random)"},
+    {"log-level", "SLUICE_LOG_LEVEL", SL_OPT_STR, &o.log_level, "info", 0, 0,
+     "debug, info, warn or error"},
+    {0},
+};
+
+static const char *description =
+    "Claims jobs from Redis and runs them: one event loop, many jobs in flight, leases\n"
+    "renewed while they run. SIGTERM: stop claiming, let running jobs finish within\n"
+    "--grace-ms, hand the rest back to ready, exit 0. Job types: noop, sleep, fail.";
+
+static int parse_queues(worker *w, const char *spec, char *err, size_t errlen)
+{
+    char *copy = sl_strdup(spec), *save = NULL;
+    int n = 1;
+    for (const char *p = spec; *p; p++)
+        n += *p == ',';
+    w->queues = sl_calloc(n, sizeof *w->queues);
+    int weighted = -1;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        int weight = 0;
+        if (colon) {
+            *colon = '\0';
+            char *end;
+            long v = strtol(colon + 1, &end, 10);
+            if (*end || v < 1 || v > 1000) {
+                snprintf(err, errlen, "--queues: weight of \"%s\" must be 1..1000", tok);
+                goto fail;
+            }
+            weight = (int)v;
+        }
+        if (weighted >= 0 && weighted != (colon != NULL)) {
+            snprintf(err, errlen, "--queues: give every queue a weight, or none (strict order)");
+            goto fail;
+        }
+        weighted = colon != NULL;
+        if (sl_check_name("--queues", tok, err, errlen))
+            goto fail;
+        wqueue *q = &w->queues[w->nqueues++];
+        q->w = w;
+        q->weight = weight;
+        q->maybe_ready = 1;
+        sl_keys_init(&q->keys, w->prefix, tok);
+    }
+    free(copy);
+    if (!w->nqueues) {
+        snprintf(err, errlen, "--queues: name at least one queue");
+        return SL_EINVAL;
+    }
+    w->strict = weighted != 1;
+    return 0;
+fail:
+    free(copy);
+    return SL_EINVAL;
+}
+
+/* Exits the loop once draining is over: nothing running, nothing to settle,
+ * no claim in flight. */
+void worker_check_done(worker *w)
+{
+    if (!w->draining || w->stopped)
+        return;
+    if (w->running || w->claims_inflight || !settle_idle(w))
+        return;
+    w->stopped = 1;
+    sl_info("worker stopped worker=%s processed=%llu failed=%llu", w->id,
+            (unsigned long long)w->processed, (unsigned long long)w->failed);
+    ev_break(w->loop, EVBREAK_ALL);
+}
+
+static void flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+    (void)loop, (void)revents;
+    worker *w = p->data;
+    settle_flush(w);
+    fetch_maybe_claim(w);
+    worker_check_done(w);
+}
+
+static void settle_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    settle_flush(t->data);
+}
+
+static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    worker *w = t->data;
+    if (w->running)
+        sl_info("grace period over: handing back running=%d", w->running);
+    w->handing_back = 1;
+    run_hand_back_all(w);
+    settle_flush(w);
+    worker_check_done(w);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    (void)revents;
+    worker *w = s->data;
+    if (w->draining) { /* a second signal: do not wait for the grace period */
+        ev_timer_stop(loop, &w->grace);
+        grace_cb(loop, &w->grace, 0);
+        return;
+    }
+    sl_info("draining signal=%s running=%d grace_ms=%lld", s->signum == SIGTERM ? "TERM" : "INT",
+            w->running, w->grace_ms);
+    w->draining = 1;
+    ev_timer_stop(loop, &w->poll);
+    ev_timer_set(&w->grace, (double)w->grace_ms / 1000.0, 0);
+    ev_timer_start(loop, &w->grace);
+    worker_check_done(w);
+}
+
+static void redis_state_cb(sl_rconn *c, int up, void *priv)
+{
+    (void)c;
+    worker *w = priv;
+    if (up) {
+        settle_flush(w);
+        fetch_maybe_claim(w);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    int npos = 0;
+    int rc = sl_config_parse(options, argc, argv, NULL, &npos, err, sizeof err);
+    if (rc == SL_CONFIG_HELP) {
+        sl_config_usage(stdout, "sluice-worker", "[options]", description, options);
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "sluice-worker: %s\n", err);
+        return 2;
+    }
+    int level = sl_log_level_parse(o.log_level);
+    if (level < 0) {
+        fprintf(stderr, "sluice-worker: --log-level: expected debug, info, warn or error\n");
+        return 2;
+    }
+    sl_log_init("worker", level);
+    sl_schema_init();
+    sl_redis_addr addr;
+    if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
+        fprintf(stderr, "sluice-worker: --redis-url: %s\n", err);
+        return 2;
+    }
+    static worker w;
+    w.prefix = o.prefix;
+    if (parse_queues(&w, o.queues, err, sizeof err)) {
+        fprintf(stderr, "sluice-worker: %s\n", err);
+        return 2;
+    }
+    w.concurrency = (int)o.concurrency;
+    w.batch = (int)o.batch;
+    w.lease_ms = o.lease_ms;
+    w.grace_ms = o.grace_ms;
+    w.retention_ms = o.retention_ms;
+    w.heartbeat_ms = o.heartbeat_ms;
+    w.backoff.base_ms = o.backoff_base_ms;
+    w.backoff.max_ms = o.backoff_max_ms;
+    w.started_ms = sl_now_ms();
+    srand((unsigned)(getpid() ^ w.started_ms));
+    if (o.id) {
+        sl_strlcpy(w.id, o.id, sizeof w.id);
+    } else {
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(w.id, sizeof w.id, "%s-%d-%04x", host, (int)getpid(), rand() & 0xffff);
+    }
+    sl_keys_sched_notify(w.sched_channel, w.prefix);
+
+    w.loop = EV_DEFAULT;
+    signal(SIGPIPE, SIG_IGN);
+    w.redis = sl_rconn_new(w.loop, &addr, "commands");
+    w.subs = sl_rconn_new(w.loop, &addr, "wakeups");
+    sl_rconn_set_state_cb(w.redis, redis_state_cb, &w);
+    fetch_start(&w);
+    lease_start(&w);
+    ev_prepare_init(&w.flush, flush_cb);
+    w.flush.data = &w;
+    ev_prepare_start(w.loop, &w.flush);
+    ev_init(&w.settle_retry, settle_retry_cb);
+    w.settle_retry.data = &w;
+    ev_init(&w.grace, grace_cb);
+    w.grace.data = &w;
+    ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
+    w.sigterm.data = &w;
+    ev_signal_start(w.loop, &w.sigterm);
+    ev_signal_init(&w.sigint, signal_cb, SIGINT);
+    w.sigint.data = &w;
+    ev_signal_start(w.loop, &w.sigint);
+
+    char where[400];
+    sl_redis_addr_describe(&addr, where, sizeof where);
+    sl_info("worker started worker=%s queues=%s concurrency=%d redis=%s", w.id, o.queues,
+            w.concurrency, where);
+    ev_run(w.loop, 0);
+
+    lease_stop(&w);
+    ev_timer_stop(w.loop, &w.poll);
+    ev_timer_stop(w.loop, &w.grace);
+    ev_timer_stop(w.loop, &w.settle_retry);
+    ev_prepare_stop(w.loop, &w.flush);
+    ev_signal_stop(w.loop, &w.sigterm);
+    ev_signal_stop(w.loop, &w.sigint);
+    sl_rconn_free(w.subs);
+    sl_rconn_free(w.redis);
+    for (int i = 0; i < w.nqueues; i++) {
+        pending_deinit(&w.queues[i].acks);
+        pending_deinit(&w.queues[i].fails);
+    }
+    free(w.queues);
+    while (w.free_tasks) {
+        task *t = w.free_tasks;
+        w.free_tasks = t->next;
+        free(t);
+    }
+    ev_loop_destroy(w.loop);
+    return 0;
+}

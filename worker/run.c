@@ -1,0 +1,180 @@
+/* run.c — a claimed job's life in the process: validate it, find its
+ * handler, start it under a timeout, and settle the result. A job that is
+ * not valid, or whose type has no handler, goes to dead with the reason and
+ * the worker carries on. */
+#include "worker.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const handler *handlers[] = {&handler_noop, &handler_sleep, &handler_fail};
+
+const handler *handler_find(const char *type)
+{
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (!strcmp(handlers[i]->type, type))
+            return handlers[i];
+    return NULL;
+}
+
+static task *task_new(worker *w, wqueue *q)
+{
+    task *t = w->free_tasks;
+    if (t)
+        w->free_tasks = t->next;
+    else
+        t = sl_malloc(sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->w = w;
+    t->q = q;
+    sl_job_init(&t->job);
+    t->next = w->run_head;
+    if (w->run_head)
+        w->run_head->prev = t;
+    w->run_head = t;
+    w->running++;
+    q->inflight++;
+    return t;
+}
+
+static void task_free(task *t)
+{
+    worker *w = t->w;
+    ev_timer_stop(w->loop, &t->timeout);
+    ev_timer_stop(w->loop, &t->timer);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        w->run_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    w->running--;
+    t->q->inflight--;
+    sl_job_deinit(&t->job);
+    t->next = w->free_tasks;
+    w->free_tasks = t;
+}
+
+/* A job that cannot run: keep its original text under "raw" beside the
+ * reason, so `GET` shows both, and send it to dead. */
+static void bury_raw(worker *w, wqueue *q, const char *id, const char *body, size_t len,
+                     const char *reason)
+{
+    sl_buf b = {0};
+    sl_buf_puts(&b, "{\"id\":");
+    sl_buf_json_str(&b, id, strlen(id));
+    sl_buf_puts(&b, ",\"queue\":");
+    sl_buf_json_str(&b, q->keys.queue, strlen(q->keys.queue));
+    sl_buf_puts(&b, ",\"last_error\":");
+    sl_buf_json_str(&b, reason, strlen(reason));
+    sl_buf_puts(&b, ",\"raw\":");
+    sl_buf_json_str(&b, body, len);
+    sl_buf_puts(&b, "}");
+    sl_warn("job dead job=%s queue=%s reason=\"%s\"", id, q->keys.queue, reason);
+    settle_fail(q, id, "dead", 0, SL_PRIO_NORMAL, b.data, b.len);
+    sl_buf_deinit(&b);
+    w->failed++;
+}
+
+static void timeout_cb(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+    (void)loop, (void)revents;
+    task *t = tm->data;
+    char msg[96];
+    snprintf(msg, sizeof msg, "timeout: still running after %lld ms (timeout_ms)",
+             (long long)t->job.timeout_ms);
+    if (t->h->cancel)
+        t->h->cancel(t);
+    task_finish(t, TASK_RETRY, msg);
+}
+
+void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t len)
+{
+    if (w->draining) { /* claimed while stopping: straight back */
+        settle_fail(q, id, "back", 0, SL_PRIO_NORMAL, NULL, 0);
+        return;
+    }
+    char err[600];
+    task *t = task_new(w, q);
+    if (sl_job_parse(&t->job, body, len, 0, err, sizeof err)) {
+        char reason[700];
+        snprintf(reason, sizeof reason, "invalid job: %s", err);
+        bury_raw(w, q, id, body, len, reason);
+        task_free(t);
+        return;
+    }
+    if (!t->job.id[0])
+        sl_strlcpy(t->job.id, id, sizeof t->job.id);
+    if (strcmp(t->job.id, id)) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "invalid job: id: the body says \"%.64s\" but it was "
+                 "queued as \"%.64s\"", t->job.id, id);
+        bury_raw(w, q, id, body, len, reason);
+        task_free(t);
+        return;
+    }
+    if (!t->job.queue[0])
+        sl_strlcpy(t->job.queue, q->keys.queue, sizeof t->job.queue);
+    t->h = handler_find(t->job.type);
+    if (!t->h) {
+        snprintf(err, sizeof err, "no handler for type \"%s\" on this worker", t->job.type);
+        task_finish(t, TASK_PERMANENT, err);
+        return;
+    }
+    t->started_us = sl_monotonic_us();
+    ev_timer_init(&t->timeout, timeout_cb, (double)t->job.timeout_ms / 1000.0, 0);
+    t->timeout.data = t;
+    ev_timer_start(w->loop, &t->timeout);
+    ev_init(&t->timer, NULL);
+    t->timer.data = t;
+    t->h->start(t);
+}
+
+void task_finish(task *t, enum task_result result, const char *error)
+{
+    worker *w = t->w;
+    wqueue *q = t->q;
+    sl_job *job = &t->job;
+    if (result == TASK_OK) {
+        settle_ack(q, job->id);
+        w->processed++;
+        sl_debug("job done job=%s queue=%s type=%s", job->id, q->keys.queue, job->type);
+        task_free(t);
+        worker_check_done(w);
+        return;
+    }
+    w->failed++;
+    job->attempts++;
+    sl_job_set_error(job, error ? error : "failed");
+    sl_buf body = {0};
+    sl_job_encode(job, &body);
+    if (result == TASK_RETRY && job->attempts < job->max_attempts) {
+        int64_t delay = sl_backoff_delay(&w->backoff, job->attempts, (double)rand() / RAND_MAX);
+        sl_info("job retry job=%s queue=%s type=%s attempt=%d of=%d delay_ms=%lld error=\"%s\"",
+                job->id, q->keys.queue, job->type, job->attempts, job->max_attempts,
+                (long long)delay, job->last_error);
+        settle_fail(q, job->id, "retry", delay, job->priority, body.data, body.len);
+    } else {
+        sl_warn("job dead job=%s queue=%s type=%s attempt=%d of=%d reason=\"%s\"", job->id,
+                q->keys.queue, job->type, job->attempts, job->max_attempts, job->last_error);
+        settle_fail(q, job->id, "dead", 0, job->priority, body.data, body.len);
+    }
+    sl_buf_deinit(&body);
+    task_free(t);
+    worker_check_done(w);
+}
+
+void run_hand_back_all(worker *w)
+{
+    /* run_head is newest first; hand back oldest last so that LPUSH leaves
+     * the oldest at the front. */
+    while (w->run_head) {
+        task *t = w->run_head;
+        if (t->h && t->h->cancel)
+            t->h->cancel(t);
+        sl_info("job handed back job=%s queue=%s", t->job.id, t->q->keys.queue);
+        settle_fail(t->q, t->job.id, "back", 0, t->job.priority, NULL, 0);
+        task_free(t);
+    }
+}

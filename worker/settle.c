@@ -1,0 +1,194 @@
+/* settle.c — finished runs go back to Redis in batches: every id acked in
+ * one loop turn travels in one ack.lua call per queue, every failure in one
+ * fail.lua call. A call that gets no answer (connection lost) or an error is
+ * put back and sent again: ack and fail only move jobs that are still active,
+ * so a repeat is harmless. */
+#include "worker.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { ACK, FAIL };
+
+struct call {
+    worker *w;
+    wqueue *q;
+    int kind;
+    struct pending p;   /* the variable arguments, owned while in flight */
+    const char **argv;
+    size_t *lens;
+    int cap;
+    struct call *next;  /* free list */
+};
+
+static struct call *free_calls;
+
+void pending_add(struct pending *p, const char *s, size_t n)
+{
+    if (p->argc == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 64;
+        p->offs = sl_realloc(p->offs, p->cap * sizeof *p->offs);
+        p->lens = sl_realloc(p->lens, p->cap * sizeof *p->lens);
+    }
+    p->offs[p->argc] = p->args.len;
+    p->lens[p->argc] = n;
+    sl_buf_append(&p->args, s, n);
+    p->argc++;
+}
+
+void pending_reset(struct pending *p)
+{
+    sl_buf_reset(&p->args);
+    p->argc = 0;
+    p->jobs = 0;
+}
+
+void pending_deinit(struct pending *p)
+{
+    sl_buf_deinit(&p->args);
+    free(p->offs);
+    free(p->lens);
+    memset(p, 0, sizeof *p);
+}
+
+static void pending_move(struct pending *dst, const struct pending *src, int from)
+{
+    for (int i = from; i < src->argc; i++)
+        pending_add(dst, src->args.data + src->offs[i], src->lens[i]);
+    dst->jobs += src->jobs;
+}
+
+void settle_ack(wqueue *q, const char *id)
+{
+    pending_add(&q->acks, id, strlen(id));
+    q->acks.jobs++;
+}
+
+void settle_fail(wqueue *q, const char *id, const char *action, int64_t delay_ms, int priority,
+                 const char *body, size_t body_len)
+{
+    char num[24];
+    struct pending *p = &q->fails;
+    pending_add(p, id, strlen(id));
+    pending_add(p, action, strlen(action));
+    pending_add(p, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)delay_ms));
+    pending_add(p, num, (size_t)snprintf(num, sizeof num, "%d", priority));
+    pending_add(p, body ? body : "", body ? body_len : 0);
+    p->jobs++;
+}
+
+int settle_idle(const worker *w)
+{
+    if (w->settle_calls)
+        return 0;
+    for (int i = 0; i < w->nqueues; i++)
+        if (w->queues[i].acks.jobs || w->queues[i].fails.jobs)
+            return 0;
+    return 1;
+}
+
+static void call_free(struct call *c)
+{
+    pending_reset(&c->p);
+    c->next = free_calls;
+    free_calls = c;
+}
+
+static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    struct call *c = priv;
+    worker *w = c->w;
+    w->settle_calls--;
+    const char *err = sl_reply_error(reply);
+    if (!rc) { /* the connection is being freed at exit */
+        call_free(c);
+        return;
+    }
+    if (!reply || err) {
+        sl_warn("settle failed, will resend kind=%s queue=%s jobs=%d error=\"%s\"",
+                c->kind == ACK ? "ack" : "fail", c->q->keys.queue, c->p.jobs,
+                err ? err : "no reply (connection lost)");
+        pending_move(c->kind == ACK ? &c->q->acks : &c->q->fails, &c->p, 0);
+        if (!ev_is_active(&w->settle_retry)) {
+            ev_timer_set(&w->settle_retry, 0.2, 0);
+            ev_timer_start(w->loop, &w->settle_retry);
+        }
+    } else if (c->kind == ACK && reply->type == REDIS_REPLY_INTEGER &&
+               reply->integer < c->p.jobs) {
+        sl_warn("acks for jobs no longer active queue=%s stale=%lld (their leases had expired; "
+                "they run again)", c->q->keys.queue, (long long)(c->p.jobs - reply->integer));
+    }
+    call_free(c);
+    worker_check_done(w);
+}
+
+static void send_call(worker *w, wqueue *q, int kind)
+{
+    struct pending *src = kind == ACK ? &q->acks : &q->fails;
+    if (!src->jobs || !sl_rconn_is_up(w->redis))
+        return;
+    struct call *c = free_calls;
+    if (c)
+        free_calls = c->next;
+    else
+        c = sl_calloc(1, sizeof *c);
+    c->w = w;
+    c->q = q;
+    c->kind = kind;
+    /* swap buffers: the queue keeps collecting into c's old (empty) ones */
+    struct pending tmp = c->p;
+    c->p = *src;
+    *src = tmp;
+    pending_reset(src);
+
+    int head = kind == ACK ? 5 : 10;
+    int argc = head + c->p.argc;
+    if (argc > c->cap) {
+        c->cap = argc * 2;
+        c->argv = sl_realloc(c->argv, c->cap * sizeof *c->argv);
+        c->lens = sl_realloc(c->lens, c->cap * sizeof *c->lens);
+    }
+    char retention[24];
+    int n = 0, nkeys;
+    if (kind == ACK) {
+        c->argv[n++] = q->keys.active;
+        c->argv[n++] = q->keys.done;
+        c->argv[n++] = q->keys.stats;
+        nkeys = 3;
+        c->argv[n++] = q->keys.base;
+        snprintf(retention, sizeof retention, "%lld", w->retention_ms);
+        c->argv[n++] = retention;
+    } else {
+        c->argv[n++] = q->keys.active;
+        c->argv[n++] = q->keys.delayed;
+        c->argv[n++] = q->keys.dead;
+        c->argv[n++] = q->keys.stats;
+        for (int p = 0; p < SL_PRIO_COUNT; p++)
+            c->argv[n++] = q->keys.ready[p];
+        nkeys = 8;
+        c->argv[n++] = q->keys.base;
+        c->argv[n++] = w->sched_channel;
+    }
+    for (int i = 0; i < n; i++)
+        c->lens[i] = strlen(c->argv[i]);
+    for (int i = 0; i < c->p.argc; i++) {
+        c->argv[n + i] = c->p.args.data + c->p.offs[i];
+        c->lens[n + i] = c->p.lens[i];
+    }
+    enum sl_script_id script = kind == ACK ? SL_SCRIPT_ACK : SL_SCRIPT_FAIL;
+    if (sl_rconn_script(w->redis, script, settle_reply_cb, c, nkeys, argc, c->argv, c->lens)) {
+        pending_move(src, &c->p, 0);
+        call_free(c);
+        return;
+    }
+    w->settle_calls++;
+}
+
+void settle_flush(worker *w)
+{
+    for (int i = 0; i < w->nqueues; i++) {
+        send_call(w, &w->queues[i], FAIL);
+        send_call(w, &w->queues[i], ACK);
+    }
+}

@@ -1,0 +1,142 @@
+/* worker.h — sluice-worker: one libev loop, a command connection and a
+ * pub/sub connection to Redis, many jobs in flight.
+ *
+ *   fetch.c   which queue to claim from, claims, wake-ups on pub/sub
+ *   run.c     a job's life in the process: start, timeout, finish
+ *   settle.c  batched acks, retries and hand-backs to Redis
+ *   lease.c   lease renewal and heartbeats
+ *   main.c    options, start-up, signals, drain */
+#ifndef SL_WORKER_H
+#define SL_WORKER_H
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "backoff.h"
+#include "job.h"
+#include "keys.h"
+#include "rconn.h"
+#include "util.h"
+
+typedef struct worker worker;
+typedef struct task task;
+typedef struct wqueue wqueue;
+
+/* What a handler reports when a run ends. */
+enum task_result {
+    TASK_OK,        /* done */
+    TASK_RETRY,     /* transient failure: retry with backoff while attempts last */
+    TASK_PERMANENT, /* permanent failure: dead at once */
+};
+
+/* A job type's code. start() runs on the loop and must not block; it ends
+ * the run by calling task_finish() exactly once, now or later. cancel()
+ * abandons a run that has not finished (timeout, shutdown): it stops the
+ * handler's watchers and frees its state, and must not call task_finish(). */
+typedef struct handler {
+    const char *type;
+    void (*start)(task *t);
+    void (*cancel)(task *t);
+} handler;
+
+/* Settlement of one finished run, waiting to be sent in a batch. */
+struct pending {
+    sl_buf args;      /* arguments back to back */
+    size_t *offs;     /* argument starts */
+    size_t *lens;
+    int argc, cap;
+    int jobs;
+};
+
+struct wqueue {
+    worker *w;
+    sl_keys keys;
+    int weight;          /* 0 in strict mode */
+    int maybe_ready;     /* 0 after a claim came back short, until a wake-up */
+    unsigned wake_seq;   /* wake-ups seen, to spot one that raced a claim */
+    struct pending acks;  /* ids done, for ack.lua */
+    struct pending fails; /* retries, deaths and hand-backs, for fail.lua */
+    int inflight;         /* tasks of this queue in the process */
+};
+
+struct task {
+    worker *w;
+    wqueue *q;
+    sl_job job;
+    const handler *h;
+    int64_t started_us;
+    ev_timer timeout;  /* timeout_ms of the run */
+    ev_timer timer;    /* for the handler's own use */
+    void *state;       /* the handler's */
+    int lease_lost;    /* the scheduler took the job back meanwhile */
+    task *prev, *next; /* in worker.running */
+};
+
+struct worker {
+    struct ev_loop *loop;
+    char id[96];
+    const char *prefix;
+    sl_rconn *redis; /* commands */
+    sl_rconn *subs;  /* pub/sub wake-ups */
+    wqueue *queues;
+    int nqueues;
+    int strict;
+    int concurrency;
+    int batch;            /* most jobs per claim */
+    int running;          /* tasks in flight */
+    int reserved;         /* slots promised to claims in flight */
+    int claims_inflight;
+    task *run_head;       /* running tasks */
+    task *free_tasks;
+    long long lease_ms, grace_ms, retention_ms, heartbeat_ms;
+    sl_backoff backoff;
+    int draining;         /* SIGTERM seen: claim nothing more */
+    int handing_back;     /* grace over: returning the rest */
+    int settle_calls;     /* ack/fail calls in flight */
+    int stopped;
+    uint64_t processed, failed, claimed;
+    char sched_channel[SL_KEY_MAX];
+    ev_prepare flush;     /* batches settle calls and claims once per loop turn */
+    ev_timer poll;        /* safety net for a missed wake-up */
+    ev_timer lease;       /* renewals */
+    ev_timer heartbeat;
+    ev_timer grace;
+    ev_timer settle_retry;
+    ev_signal sigterm, sigint;
+    int64_t started_ms;
+};
+
+/* fetch.c */
+void fetch_start(worker *w);
+void fetch_maybe_claim(worker *w);
+void fetch_wake_all(worker *w);
+
+/* run.c */
+void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t len);
+/* Ends T's run with RESULT; ERROR (for failures) is copied. Frees T. */
+void task_finish(task *t, enum task_result result, const char *error);
+const handler *handler_find(const char *type);
+/* Abandons every running task and hands it back to ready. */
+void run_hand_back_all(worker *w);
+
+/* settle.c */
+void pending_add(struct pending *p, const char *s, size_t n);
+void pending_reset(struct pending *p);
+void pending_deinit(struct pending *p);
+void settle_ack(wqueue *q, const char *id);
+void settle_fail(wqueue *q, const char *id, const char *action, int64_t delay_ms, int priority,
+                 const char *body, size_t body_len);
+void settle_flush(worker *w);
+int settle_idle(const worker *w);
+
+/* lease.c */
+void lease_start(worker *w);
+void lease_stop(worker *w);
+
+/* main.c */
+void worker_check_done(worker *w);
+
+/* handlers/ */
+extern const handler handler_noop, handler_sleep, handler_fail;
+
+#endif
