@@ -46,6 +46,7 @@ void sl_id_new(char *out);
 
 int64_t sl_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t sl_monotonic_us(void); /* monotonic clock, µs */
+int64_t sl_realtime_us(void);  /* wall clock, µs since the epoch */
 
 /* Copies at most DST_SIZE-1 bytes and terminates; returns strlen(src). */
 size_t sl_strlcpy(char *dst, const char *src, size_t dst_size);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static struct {
-    const char *redis_url, *prefix, *queues, *log_level, *id;
+    const char *redis_url, *prefix, *queues, *log_level, *id, *latency_log;
     long long concurrency, batch, lease_ms, grace_ms, retention_ms, heartbeat_ms;
     long long backoff_base_ms, backoff_max_ms;
 } o;
@@ -39,6 +39,8 @@ static const sl_option options[] = {
      86400000, "longest retry delay"},
     {"id", "SLUICE_WORKER_ID", SL_OPT_STR, &o.id, NULL, 0, 0,
      "worker id (default: host-pid-random)"},
+    {"latency-log", NULL, SL_OPT_STR, &o.latency_log, NULL, 0, 0,
+     "write \"id start_us\" for every run to FILE (sluice-bench's latency test)"},
     {"log-level", "SLUICE_LOG_LEVEL", SL_OPT_STR, &o.log_level, "info", 0, 0,
      "debug, info, warn or error"},
     {0},
@@ -214,6 +216,10 @@ int main(int argc, char **argv)
     }
     sl_keys_sched_notify(w.sched_channel, w.prefix);
 
+    if (o.latency_log && !(w.latency_log = fopen(o.latency_log, "w"))) {
+        fprintf(stderr, "sluice-worker: --latency-log: cannot open %s: %m\n", o.latency_log);
+        return 2;
+    }
     w.loop = EV_DEFAULT;
     signal(SIGPIPE, SIG_IGN);
     w.redis = sl_rconn_new(w.loop, &addr, "commands");
@@ -260,6 +266,8 @@ int main(int argc, char **argv)
         w.free_tasks = t->next;
         free(t);
     }
+    if (w.latency_log)
+        fclose(w.latency_log);
     ev_loop_destroy(w.loop);
     return 0;
 }

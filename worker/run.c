@@ -123,6 +123,8 @@ void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t 
         return;
     }
     t->started_us = sl_monotonic_us();
+    if (w->latency_log)
+        fprintf(w->latency_log, "%s %lld\n", t->job.id, (long long)sl_realtime_us());
     ev_timer_init(&t->timeout, timeout_cb, (double)t->job.timeout_ms / 1000.0, 0);
     t->timeout.data = t;
     ev_timer_start(w->loop, &t->timeout);

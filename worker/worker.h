@@ -11,6 +11,7 @@
 
 #include <ev.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "backoff.h"
 #include "job.h"
@@ -104,6 +105,7 @@ struct worker {
     ev_timer settle_retry;
     ev_signal sigterm, sigint;
     int64_t started_ms;
+    FILE *latency_log;    /* --latency-log: "id start_us" per run, for sluice-bench */
 };
 
 /* fetch.c */
