@@ -54,7 +54,9 @@ static void went_down(sl_rconn *c, const char *why)
     c->ac = NULL;
     c->up = 0;
     c->pending = 0;
-    if (!c->down_logged || was_up) {
+    if (c->closing) {
+        sl_debug("redis connection closed conn=%s", c->name);
+    } else if (!c->down_logged || was_up) {
         char where[400];
         sl_redis_addr_describe(&c->addr, where, sizeof where);
         sl_warn("redis connection down conn=%s addr=%s reason=\"%s\" retry_s=%.1f", c->name,
@@ -275,7 +277,8 @@ static void reply_trampoline(redisAsyncContext *ac, void *reply, void *priv)
     } else {
         free(r);
     }
-    cb(c, reply, cbpriv);
+    if (cb)
+        cb(c, reply, cbpriv);
 }
 
 int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, const char **argv,

@@ -5,8 +5,8 @@
  * A table sorted by address maps every schema object, subschemas included, to
  * its node, so a caller may validate against any part of a schema it holds.
  * Validation then only reads that shared data: it parses nothing, compiles
- * nothing and allocates nothing of its own (glibc's regexec allocates inside),
- * and any number of threads may validate at once.
+ * nothing and allocates nothing, and any number of threads may validate at
+ * once.
  *
  * A keyword this file does not interpret stops the process at start-up: a
  * schema whose rules are silently skipped would let bad jobs through. */
@@ -37,9 +37,9 @@ extern const struct sl_embedded sl_schema_sources[];
 __attribute__((weak)) const struct sl_embedded *sl_schema_extra_sources;
 
 #define DIALECT "https://json-schema.org/draft/2020-12/schema"
-#define MAX_DEPTH 64     /* schema nesting followed while validating one document */
-#define QUOTE_CHARS 40   /* a string value quoted in a message is cut after this */
-#define VALUE_SIZE 200   /* room for one such value, quoted and escaped */
+#define MAX_DEPTH 64   /* schema nesting followed while validating one document */
+#define QUOTE_CHARS 40 /* a string value quoted in a message is cut after this */
+#define VALUE_SIZE 200 /* room for one such value, quoted and escaped */
 
 enum {
     T_OBJECT = 1 << 0,
@@ -50,8 +50,8 @@ enum {
     T_BOOLEAN = 1 << 5,
     T_NULL = 1 << 6,
 };
-static const char *const type_names[] = {"object",  "array",   "string", "integer",
-                                         "number",  "boolean", "null"};
+static const char *const type_names[] = {"object", "array",   "string", "integer",
+                                         "number", "boolean", "null"};
 #define NTYPES (sizeof type_names / sizeof type_names[0])
 
 struct bound {
@@ -70,11 +70,11 @@ struct prop {
 };
 
 struct node {
-    const cJSON *src;            /* the schema (object or boolean) this was compiled from */
-    bool never;                  /* the schema `false`: no value is valid */
-    unsigned types;              /* T_* bits "type" accepts; 0: no "type" */
-    const cJSON *enum_values;    /* "enum" array, or NULL */
-    const cJSON *const_value;    /* "const", or NULL */
+    const cJSON *src;         /* the schema (object or boolean) this was compiled from */
+    bool never;               /* the schema `false`: no value is valid */
+    unsigned types;           /* T_* bits "type" accepts; 0: no "type" */
+    const cJSON *enum_values; /* "enum" array, or NULL */
+    const cJSON *const_value; /* "const", or NULL */
     struct bound minimum, maximum, exclusive_minimum, exclusive_maximum;
     long min_length, max_length; /* in code points; -1: no limit */
     long min_items, max_items;   /* -1: no limit */
@@ -84,11 +84,11 @@ struct node {
     size_t nprops;
     const char **required;
     size_t nrequired;
-    struct node *additional;     /* "additionalProperties", or NULL: any field goes */
+    struct node *additional; /* "additionalProperties", or NULL: any field goes */
     struct node *items;
     struct list all_of, any_of, one_of;
     struct node *not_schema, *if_schema, *then_schema, *else_schema;
-    const cJSON *ref_target;     /* what "$ref" names; resolved into ref after loading */
+    const cJSON *ref_target; /* what "$ref" names; resolved into ref after loading */
     struct node *ref;
 };
 
@@ -99,7 +99,7 @@ struct loaded {
 
 static struct loaded *schemas; /* every schema, by name */
 static size_t nschemas;
-static struct node **nodes;    /* every node, sorted by src once loading is done */
+static struct node **nodes; /* every node, sorted by src once loading is done */
 static size_t nnodes, nodes_cap;
 static bool initialized;
 
@@ -210,9 +210,9 @@ static void add_value(struct buf *b, const cJSON *v)
 /* ---- loading ---- */
 
 struct loader {
-    const char *name;   /* the schema being loaded, for messages */
-    const cJSON *root;  /* its root, which "$ref" resolves against */
-    char where[256];    /* location of the node being compiled, as a JSON pointer */
+    const char *name;  /* the schema being loaded, for messages */
+    const cJSON *root; /* its root, which "$ref" resolves against */
+    char where[256];   /* location of the node being compiled, as a JSON pointer */
 };
 
 __attribute__((format(printf, 2, 3))) _Noreturn static void die(const struct loader *ld,
@@ -241,10 +241,7 @@ static size_t where_push_index(struct loader *ld, int i)
     return where_push(ld, tmp);
 }
 
-static void where_pop(struct loader *ld, size_t mark)
-{
-    ld->where[mark] = '\0';
-}
+static void where_pop(struct loader *ld, size_t mark) { ld->where[mark] = '\0'; }
 
 static struct node *compile(struct loader *ld, const cJSON *s);
 
@@ -303,8 +300,8 @@ static void kw_bound(struct loader *ld, struct node *n, const cJSON *v, size_t f
 static void kw_count(struct loader *ld, struct node *n, const cJSON *v, size_t field)
 {
     if (!cJSON_IsNumber(v) || !is_integral(v->valuedouble) || v->valuedouble < 0 ||
-        v->valuedouble > 1e15)
-        die(ld, "\"%s\" must be a non-negative integer", v->string);
+        v->valuedouble > 2147483647.0)
+        die(ld, "\"%s\" must be an integer from 0 to 2147483647", v->string);
     *FIELD(n, field, long) = (long)v->valuedouble;
 }
 
@@ -319,15 +316,19 @@ static void check_portable(struct loader *ld, const char *re)
     for (const char *p = re; *p != '\0'; p++) {
         if (in_brackets) {
             if (*p == '\\' || *p == '[')
-                die(ld, "\"pattern\" %s has '%c' inside [...], which POSIX and ECMA regexes "
-                        "read differently", re, *p);
+                die(ld,
+                    "\"pattern\" %s has '%c' inside [...], which POSIX and ECMA regexes "
+                    "read differently",
+                    re, *p);
             in_brackets = *p != ']';
         } else if (*p == '[') {
             in_brackets = true;
             p += p[1] == '^';
             if (p[1] == ']') /* a member to POSIX; to ECMA, "[]" is an empty class */
-                die(ld, "\"pattern\" %s starts a [...] with ']', which POSIX and ECMA regexes "
-                        "read differently", re);
+                die(ld,
+                    "\"pattern\" %s starts a [...] with ']', which POSIX and ECMA regexes "
+                    "read differently",
+                    re);
         } else if (*p == '\\') {
             if (isalnum((unsigned char)p[1]))
                 die(ld, "\"pattern\" %s uses \\%c, which POSIX and ECMA regexes read differently",
@@ -500,7 +501,8 @@ static struct node *compile(struct loader *ld, const cJSON *s)
         while (k < sizeof keywords / sizeof keywords[0] && strcmp(kw->string, keywords[k].name))
             k++;
         if (k == sizeof keywords / sizeof keywords[0])
-            die(ld, "unsupported keyword \"%s\": the validator would ignore it (see shared/schema.c)",
+            die(ld,
+                "unsupported keyword \"%s\": the validator would ignore it (see shared/schema.c)",
                 kw->string);
         if (keywords[k].compile != NULL)
             keywords[k].compile(ld, n, kw, keywords[k].field);
@@ -587,10 +589,10 @@ struct step {
 };
 
 struct ctx {
-    const char *prefix;  /* put before the path, or NULL */
-    char *err;           /* where the message goes; NULL while probing alternatives */
+    const char *prefix; /* put before the path, or NULL */
+    char *err;          /* where the message goes; NULL while probing alternatives */
     size_t errlen;
-    int depth;           /* nodes entered, bounded by MAX_DEPTH against $ref cycles */
+    int depth; /* nodes entered, bounded by MAX_DEPTH against $ref cycles */
     int nsteps;
     struct step steps[MAX_DEPTH + 1];
 };
@@ -640,7 +642,9 @@ static unsigned type_of(const cJSON *v)
         return T_ARRAY;
     if (cJSON_IsBool(v))
         return T_BOOLEAN;
-    return T_NULL;
+    if (cJSON_IsNull(v))
+        return T_NULL;
+    return 0; /* cJSON_Raw, or an item the caller built wrong: no JSON type at all */
 }
 
 static int fail_type(const struct ctx *c, unsigned want, const cJSON *v)
@@ -652,9 +656,9 @@ static int fail_type(const struct ctx *c, unsigned want, const cJSON *v)
         if (want & (1u << t))
             buf_add(&b, "%s%s", b.len ? " or " : "", type_names[t]);
     unsigned got = type_of(v);
-    const char *name = got & T_INTEGER ? "integer" : got & T_NUMBER ? "number" : NULL;
-    for (size_t t = 0; name == NULL; t++)
-        if (got & (1u << t))
+    const char *name = got & T_INTEGER ? "integer" : got & T_NUMBER ? "number" : "no JSON type";
+    for (size_t t = 0; t < NTYPES; t++)
+        if (got == 1u << t)
             name = type_names[t];
     return fail(c, "expected %s, got %s", expected, name);
 }
@@ -875,8 +879,8 @@ static int check_node(struct ctx *c, const struct node *n, const cJSON *v)
     if (n->not_schema != NULL && probe(c, n->not_schema, v, NULL, 0) == 0)
         return fail(c, "must not match the schema in \"not\"");
     if (n->if_schema != NULL) {
-        const struct node *next = probe(c, n->if_schema, v, NULL, 0) == 0 ? n->then_schema
-                                                                           : n->else_schema;
+        const struct node *next =
+            probe(c, n->if_schema, v, NULL, 0) == 0 ? n->then_schema : n->else_schema;
         if (next != NULL && check(c, next, v) < 0)
             return -1;
     }
@@ -893,8 +897,8 @@ static int check(struct ctx *c, const struct node *n, const cJSON *v)
     return rc;
 }
 
-int sl_schema_validate(const cJSON *schema, const cJSON *doc, const char *path_prefix,
-                       char *err, size_t errlen)
+int sl_schema_validate(const cJSON *schema, const cJSON *doc, const char *path_prefix, char *err,
+                       size_t errlen)
 {
     const struct node *n = node_find(schema);
     assert(n != NULL && "SCHEMA must come from sl_schema_get()");

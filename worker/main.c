@@ -161,6 +161,7 @@ static void redis_state_cb(sl_rconn *c, int up, void *priv)
     (void)c;
     worker *w = priv;
     if (up) {
+        ev_feed_event(w->loop, &w->heartbeat, EV_TIMER);
         settle_flush(w);
         fetch_maybe_claim(w);
     }

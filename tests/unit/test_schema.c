@@ -45,11 +45,12 @@ static char t_objects[] = "{'required': ['known'], 'properties': {'known': {}, '
                           " 'yes': true, 'inner': {'properties': {'a': {}},"
                           " 'additionalProperties': false}},"
                           " 'additionalProperties': {'type': 'integer'}}";
-static char t_logic[] = "{'properties': {"
-                        " 'all': {'allOf': [{'type': 'integer'}, {'minimum': 10}]},"
-                        " 'any': {'anyOf': [{'type': 'string'}, {'type': 'integer', 'minimum': 0}]},"
-                        " 'one': {'oneOf': [{'type': 'integer'}, {'minimum': 5}]},"
-                        " 'not': {'not': {'type': 'string'}}}}";
+static char t_logic[] =
+    "{'properties': {"
+    " 'all': {'allOf': [{'type': 'integer'}, {'minimum': 10}]},"
+    " 'any': {'anyOf': [{'type': 'string'}, {'type': 'integer', 'minimum': 0}]},"
+    " 'one': {'oneOf': [{'type': 'integer'}, {'minimum': 5}]},"
+    " 'not': {'not': {'type': 'string'}}}}";
 static char t_cond[] = "{'properties': {'kind': {'enum': ['a', 'b']}},"
                        " 'if': {'properties': {'kind': {'const': 'a'}}, 'required': ['kind']},"
                        " 'then': {'required': ['x']}, 'else': {'required': ['y']}}";
@@ -64,11 +65,13 @@ static char t_notes[] = "{'$schema': 'https://json-schema.org/draft/2020-12/sche
                         " '$id': 'https://sluice.invalid/t', 'title': 't', 'description': 'd',"
                         " '$comment': 'c', 'default': 5, 'examples': [5], 'type': 'string'}";
 
+/* clang-format off */
 #define SOURCE(name) {#name, name, sizeof name - 1}
+/* clang-format on */
 static struct sl_embedded test_sources[] = {
-    SOURCE(t_types),  SOURCE(t_values), SOURCE(t_numbers), SOURCE(t_strings),
-    SOURCE(t_arrays), SOURCE(t_objects), SOURCE(t_logic),  SOURCE(t_cond),
-    SOURCE(t_ref),    SOURCE(t_cycle),   SOURCE(t_notes),  {NULL, NULL, 0},
+    SOURCE(t_types),  SOURCE(t_values),  SOURCE(t_numbers), SOURCE(t_strings),
+    SOURCE(t_arrays), SOURCE(t_objects), SOURCE(t_logic),   SOURCE(t_cond),
+    SOURCE(t_ref),    SOURCE(t_cycle),   SOURCE(t_notes),   {NULL, NULL, 0},
 };
 
 static void swap_quotes(char *s)
@@ -176,7 +179,8 @@ static void test_refuses_unknown_keyword(void **state)
     (void)state;
     expect_refused("{'properties': {'id': {'type': 'string', 'format': 'uuid'}}}",
                    (const char *[]){"\"t_bad\"", "#/properties/id", "\"format\"", NULL});
-    expect_refused("{'minProperties': 1}", (const char *[]){"\"t_bad\"", "\"minProperties\"", NULL});
+    expect_refused("{'minProperties': 1}",
+                   (const char *[]){"\"t_bad\"", "\"minProperties\"", NULL});
     expect_refused("{'anyOf': [{}, {'prefixItems': []}]}",
                    (const char *[]){"#/anyOf/1", "\"prefixItems\"", NULL});
 }
@@ -286,7 +290,8 @@ static void test_first_error_wins(void **state)
 static void test_type(void **state)
 {
     (void)state;
-    expect_valid("t_types", "{'o': {}, 'a': [], 's': '', 'i': -3, 'n': 0.5, 'b': false, 'z': null}");
+    expect_valid("t_types",
+                 "{'o': {}, 'a': [], 's': '', 'i': -3, 'n': 0.5, 'b': false, 'z': null}");
     expect_valid("t_types", "{'i': 2.0, 'n': 7, 'sn': 'x'}");
     expect_valid("t_types", "{'i': 1e3}");
     expect_valid("t_types", "{'sn': null}");
@@ -359,7 +364,8 @@ static void test_array_items(void **state)
                  "tags[3]: 4 characters, the limit is 3");
     expect_error("t_arrays", "{'grid': [[1], [2, 3, 'x']]}",
                  "grid[1][2]: expected integer, got string");
-    expect_error_at("t_arrays", "{'tags': [1]}", "payload", "payload.tags[0]: expected string, got integer");
+    expect_error_at("t_arrays", "{'tags': [1]}", "payload",
+                    "payload.tags[0]: expected string, got integer");
     expect_valid("t_arrays", "{'grid': 'items apply to arrays only'}");
 }
 
@@ -381,12 +387,14 @@ static void test_combinators(void **state)
     expect_valid("t_logic", "{'any': 0, 'one': 7.5, 'not': null}");
     expect_error("t_logic", "{'all': 9}", "all: 9 is below the minimum 10");
     expect_error("t_logic", "{'all': 10.5}", "all: expected integer, got number");
-    expect_error("t_logic", "{'any': -1}", "any: matches none of the 2 alternatives "
-                                           "(first: any: expected string, got integer)");
+    expect_error("t_logic", "{'any': -1}",
+                 "any: matches none of the 2 alternatives "
+                 "(first: any: expected string, got integer)");
     expect_error("t_logic", "{'one': 7}",
                  "one: matches alternatives 1 and 2, but oneOf allows exactly one");
-    expect_error("t_logic", "{'one': 2.5}", "one: matches none of the 2 alternatives "
-                                            "(first: one: expected integer, got number)");
+    expect_error("t_logic", "{'one': 2.5}",
+                 "one: matches none of the 2 alternatives "
+                 "(first: one: expected integer, got number)");
     expect_error("t_logic", "{'not': 'text'}", "not: must not match the schema in \"not\"");
 }
 
@@ -407,16 +415,17 @@ static void test_ref_and_defs(void **state)
     (void)state;
     expect_valid("t_ref", "{'name': 'root', 'children': [{'name': 'a'},"
                           " {'name': 'b', 'children': [{'name': 'c'}]}]}");
-    expect_error("t_ref", "{'name': 'root', 'children': [{'name': 'a'},"
-                          " {'name': 'b', 'children': [{'name': 'C'}]}]}",
+    expect_error("t_ref",
+                 "{'name': 'root', 'children': [{'name': 'a'},"
+                 " {'name': 'b', 'children': [{'name': 'C'}]}]}",
                  "children[1].children[0].name: \"C\" does not match ^[a-z]+$");
     expect_error("t_ref", "{'children': []}", "name: missing (required)");
     expect_error("t_ref", "{'name': 'a', 'kids': []}", "unknown field \"kids\"");
 
     /* The envelope's type and queue share one definition. */
     const cJSON *env = sl_schema_get("envelope");
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(env, "$defs"), "name");
+    const cJSON *name =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(env, "$defs"), "name");
     cJSON *doc = cJSON_CreateString("Bad");
     char err[128];
     assert_int_equal(sl_schema_validate(name, doc, NULL, err, sizeof err), -1);
@@ -560,10 +569,8 @@ int main(void)
 
     /* These fork before anything is loaded: the children must load from scratch. */
     const struct CMUnitTest refusals[] = {
-        cmocka_unit_test(test_refuses_unknown_keyword),
-        cmocka_unit_test(test_refuses_bad_json),
-        cmocka_unit_test(test_refuses_bad_values),
-        cmocka_unit_test(test_refuses_bad_patterns),
+        cmocka_unit_test(test_refuses_unknown_keyword), cmocka_unit_test(test_refuses_bad_json),
+        cmocka_unit_test(test_refuses_bad_values),      cmocka_unit_test(test_refuses_bad_patterns),
         cmocka_unit_test(test_refuses_bad_refs),
     };
     const struct CMUnitTest tests[] = {

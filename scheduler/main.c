@@ -1,0 +1,197 @@
+/* sluice-scheduler — promotes delayed jobs, reclaims expired leases, trims
+ * finished jobs and removes silent workers. Run two or more: one leads,
+ * the others wait and take over within a few seconds of it dying. */
+#include "sched.h"
+#include "config.h"
+#include "log.h"
+#include "schema.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct {
+    const char *redis_url, *prefix, *log_level, *id;
+    long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms;
+    long long done_age_ms, done_max, dead_age_ms, dead_max;
+} o;
+
+static const sl_option options[] = {
+    {"redis-url", "SLUICE_REDIS_URL", SL_OPT_SECRET, &o.redis_url, "redis://127.0.0.1:6379/0", 0, 0,
+     "Redis address: redis://[user:pass@]host:port/db or unix:///path"},
+    {"prefix", "SLUICE_PREFIX", SL_OPT_STR, &o.prefix, "sluice", 0, 0, "key prefix"},
+    {"lock-ttl-ms", "SLUICE_LOCK_TTL_MS", SL_OPT_INT, &o.lock_ttl_ms, "3000", 300, 600000,
+     "leader lock TTL: a standby takes over within about this long"},
+    {"tick-ms", "SLUICE_TICK_MS", SL_OPT_INT, &o.tick_ms, "1000", 10, 60000,
+     "longest wait between promotion passes (they are timed by the next due job)"},
+    {"reap-ms", "SLUICE_REAP_MS", SL_OPT_INT, &o.reap_ms, "500", 50, 60000,
+     "how often expired leases, retention and workers are checked"},
+    {"worker-stale-ms", "SLUICE_WORKER_STALE_MS", SL_OPT_INT, &o.worker_stale_ms, "30000", 1000,
+     86400000, "remove a worker from the registry after this long without a heartbeat"},
+    {"done-retention-ms", "SLUICE_DONE_RETENTION_MS", SL_OPT_INT, &o.done_age_ms, "3600000", 0,
+     31536000000LL, "keep finished jobs this long"},
+    {"done-max", "SLUICE_DONE_MAX", SL_OPT_INT, &o.done_max, "100000", 0, 1000000000,
+     "and at most this many per queue"},
+    {"dead-retention-ms", "SLUICE_DEAD_RETENTION_MS", SL_OPT_INT, &o.dead_age_ms, "604800000", 0,
+     31536000000LL, "keep dead jobs this long"},
+    {"dead-max", "SLUICE_DEAD_MAX", SL_OPT_INT, &o.dead_max, "100000", 0, 1000000000,
+     "and at most this many per queue"},
+    {"id", "SLUICE_SCHEDULER_ID", SL_OPT_STR, &o.id, NULL, 0, 0,
+     "scheduler id (default: host-pid-random)"},
+    {"log-level", "SLUICE_LOG_LEVEL", SL_OPT_STR, &o.log_level, "info", 0, 0,
+     "debug, info, warn or error"},
+    {0},
+};
+
+static const char *description =
+    "Leader-elected housekeeping for Sluice: promotes due delayed jobs and retries,\n"
+    "puts back jobs whose lease expired (attempt counted), trims done and dead by age\n"
+    "and count, removes workers whose heartbeat stopped. SIGTERM gives up the lock.";
+
+static void queues_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    sched *s = priv;
+    if (!rc || !reply || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    int added = 0;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const char *name = reply->element[i]->str;
+        int known = 0;
+        for (int j = 0; j < s->nqueues && !known; j++)
+            known = !strcmp(s->queues[j].keys.queue, name);
+        char err[160];
+        if (known || sl_check_name("queue", name, err, sizeof err))
+            continue;
+        /* append only: calls in flight refer to queues by index */
+        s->queues = sl_realloc(s->queues, (s->nqueues + 1) * sizeof *s->queues);
+        memset(&s->queues[s->nqueues], 0, sizeof *s->queues);
+        sl_keys_init(&s->queues[s->nqueues].keys, s->prefix, name);
+        s->nqueues++;
+        added++;
+    }
+    if (added && leader_active(s)) {
+        sl_info("queues known=%d", s->nqueues);
+        promote_soon(s, 0);
+    }
+}
+
+static void maintain_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    sched *s = t->data;
+    char key[SL_KEY_MAX];
+    sl_keys_queues(key, s->prefix);
+    const char *argv[] = {"SMEMBERS", key};
+    sl_rconn_command(s->redis, queues_reply_cb, s, 2, argv, NULL);
+    if (!leader_active(s))
+        return;
+    reap_pass(s);
+    trim_pass(s);
+}
+
+void sched_became_leader(sched *s)
+{
+    promote_soon(s, 0);
+    ev_timer_again(s->loop, &s->maintain_timer);
+}
+
+void sched_lost_leadership(sched *s)
+{
+    ev_timer_stop(s->loop, &s->promote_timer);
+}
+
+static void redis_state_cb(sl_rconn *c, int up, void *priv)
+{
+    (void)c;
+    sched *s = priv;
+    if (up && !s->stopping)
+        ev_feed_event(s->loop, &s->leader_timer, EV_TIMER); /* try the lock now */
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
+{
+    (void)revents;
+    sched *s = sig->data;
+    sl_info("stopping scheduler=%s leader=%d promoted=%llu reclaimed=%llu trimmed=%llu", s->id,
+            s->leader, s->promoted, s->reclaimed, s->trimmed);
+    s->stopping = 1;
+    leader_release(s);
+    ev_timer_stop(loop, &s->promote_timer);
+    ev_timer_stop(loop, &s->maintain_timer);
+    ev_signal_stop(loop, &s->sigterm);
+    ev_signal_stop(loop, &s->sigint);
+    sl_rconn_close(s->subs);
+    sl_rconn_close(s->redis); /* QUIT after the release is answered */
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    int npos = 0;
+    int rc = sl_config_parse(options, argc, argv, NULL, &npos, err, sizeof err);
+    if (rc == SL_CONFIG_HELP) {
+        sl_config_usage(stdout, "sluice-scheduler", "[options]", description, options);
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "sluice-scheduler: %s\n", err);
+        return 2;
+    }
+    int level = sl_log_level_parse(o.log_level);
+    if (level < 0) {
+        fprintf(stderr, "sluice-scheduler: --log-level: expected debug, info, warn or error\n");
+        return 2;
+    }
+    sl_log_init("scheduler", level);
+    sl_schema_init();
+    sl_redis_addr addr;
+    if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
+        fprintf(stderr, "sluice-scheduler: --redis-url: %s\n", err);
+        return 2;
+    }
+    static sched s;
+    s.prefix = o.prefix;
+    s.lock_ttl_ms = o.lock_ttl_ms;
+    s.tick_ms = o.tick_ms;
+    s.reap_ms = o.reap_ms;
+    s.worker_stale_ms = o.worker_stale_ms;
+    s.done_age_ms = o.done_age_ms;
+    s.done_max = o.done_max;
+    s.dead_age_ms = o.dead_age_ms;
+    s.dead_max = o.dead_max;
+    s.next_due_ms = -1;
+    srand((unsigned)(getpid() ^ sl_now_ms()));
+    if (o.id) {
+        sl_strlcpy(s.id, o.id, sizeof s.id);
+    } else {
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(s.id, sizeof s.id, "%s-%d-%04x", host, (int)getpid(), rand() & 0xffff);
+    }
+    s.loop = EV_DEFAULT;
+    signal(SIGPIPE, SIG_IGN);
+    s.redis = sl_rconn_new(s.loop, &addr, "commands");
+    s.subs = sl_rconn_new(s.loop, &addr, "wakeups");
+    sl_rconn_set_state_cb(s.redis, redis_state_cb, &s);
+    promote_start(&s);
+    ev_timer_init(&s.maintain_timer, maintain_cb, 0, (double)s.reap_ms / 1000.0);
+    s.maintain_timer.data = &s;
+    ev_timer_start(s.loop, &s.maintain_timer);
+    leader_start(&s);
+    ev_signal_init(&s.sigterm, signal_cb, SIGTERM);
+    s.sigterm.data = &s;
+    ev_signal_start(s.loop, &s.sigterm);
+    ev_signal_init(&s.sigint, signal_cb, SIGINT);
+    s.sigint.data = &s;
+    ev_signal_start(s.loop, &s.sigint);
+    char where[400];
+    sl_redis_addr_describe(&addr, where, sizeof where);
+    sl_info("scheduler started scheduler=%s redis=%s", s.id, where);
+    ev_run(s.loop, 0);
+    sl_rconn_free(s.subs);
+    sl_rconn_free(s.redis);
+    free(s.queues);
+    ev_loop_destroy(s.loop);
+    return 0;
+}

@@ -1,0 +1,178 @@
+/* reap.c — jobs whose lease expired (their worker was killed, lost Redis, or
+ * hung) go back to the front of their ready list with the attempt counted,
+ * or to dead once attempts are used up. expired.lua lists them; the new
+ * bodies are made here in C (Redis's cjson would turn [] into {}); and
+ * reclaim.lua moves each only if it is still active with the same deadline,
+ * so a job renewed or acked meanwhile is left alone. Workers whose
+ * heartbeat stopped are removed from the registry. */
+#include "sched.h"
+#include "job.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { REAP_LIMIT = 500 };
+
+struct reap_call {
+    sched *s;
+    int q;
+};
+
+static void reclaim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    struct reap_call *c = priv;
+    sched *s = c->s;
+    int qi = c->q;
+    free(c);
+    if (!rc)
+        return;
+    s->queues[qi].busy_reap = 0;
+    const char *err = sl_reply_error(reply);
+    if (err)
+        sl_warn("reclaim failed queue=%s error=\"%s\"", s->queues[qi].keys.queue, err);
+    else if (reply && reply->type == REDIS_REPLY_INTEGER)
+        s->reclaimed += (unsigned long long)reply->integer;
+}
+
+/* The rewritten body of an expired job, and where it goes. */
+static void judge(const char *id, const char *queue, const redisReply *body, sl_buf *out,
+                  const char **action, int *prio)
+{
+    static const char reason[] = "lease expired: the worker running it stopped (killed, "
+                                 "hung or cut off from Redis) before finishing";
+    char err[512];
+    sl_job job;
+    *prio = SL_PRIO_NORMAL;
+    if (body->type == REDIS_REPLY_STRING &&
+        sl_job_parse(&job, body->str, body->len, 0, err, sizeof err) == 0) {
+        job.attempts++;
+        sl_job_set_error(&job, reason);
+        *prio = job.priority;
+        *action = job.attempts >= job.max_attempts ? "dead" : "ready";
+        sl_job_encode(&job, out);
+        sl_log(*action[0] == 'd' ? SL_LOG_WARN : SL_LOG_INFO,
+               "lease expired job=%s queue=%s attempt=%d of=%d to=%s", id, queue, job.attempts,
+               job.max_attempts, *action);
+        sl_job_deinit(&job);
+        return;
+    }
+    /* not a valid envelope: keep the text beside the reason, as the worker
+     * does for jobs it cannot run */
+    *action = "dead";
+    sl_buf_puts(out, "{\"id\":");
+    sl_buf_json_str(out, id, strlen(id));
+    sl_buf_puts(out, ",\"last_error\":");
+    sl_buf_json_str(out, reason, strlen(reason));
+    if (body->type == REDIS_REPLY_STRING) {
+        sl_buf_puts(out, ",\"raw\":");
+        sl_buf_json_str(out, body->str, body->len);
+    }
+    sl_buf_puts(out, "}");
+    sl_warn("lease expired job=%s queue=%s to=dead reason=\"not a valid job\"", id, queue);
+}
+
+static void expired_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    struct reap_call *c = priv;
+    sched *s = c->s;
+    squeue *q = &s->queues[c->q];
+    if (!rc) {
+        free(c);
+        return;
+    }
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 ||
+        !leader_active(s)) {
+        const char *err = sl_reply_error(reply);
+        if (err)
+            sl_warn("expired scan failed queue=%s error=\"%s\"", q->keys.queue, err);
+        q->busy_reap = 0;
+        free(c);
+        return;
+    }
+    size_t n = (reply->elements - 1) / 3;
+    int argc = 0, cap = 8 + (int)n * 5;
+    const char **argv = sl_malloc(cap * sizeof *argv);
+    size_t *lens = sl_malloc(cap * sizeof *lens);
+    sl_buf *bodies = sl_calloc(n, sizeof *bodies);
+    char (*prios)[4] = sl_calloc(n, sizeof *prios);
+    const char *keys[] = {q->keys.active, q->keys.dead, q->keys.stats, q->keys.ready[0],
+                          q->keys.ready[1], q->keys.ready[2], q->keys.ready[3], q->keys.base};
+    for (int i = 0; i < 8; i++) {
+        argv[argc] = keys[i];
+        lens[argc++] = strlen(keys[i]);
+    }
+    for (size_t j = 0; j < n; j++) {
+        redisReply *id = reply->element[1 + 3 * j], *score = reply->element[2 + 3 * j],
+                   *body = reply->element[3 + 3 * j];
+        const char *action;
+        int prio;
+        judge(id->str, q->keys.queue, body, &bodies[j], &action, &prio);
+        snprintf(prios[j], sizeof prios[j], "%d", prio);
+        argv[argc] = id->str, lens[argc++] = id->len;
+        argv[argc] = score->str, lens[argc++] = score->len;
+        argv[argc] = action, lens[argc++] = strlen(action);
+        argv[argc] = prios[j], lens[argc++] = strlen(prios[j]);
+        argv[argc] = bodies[j].data, lens[argc++] = bodies[j].len;
+    }
+    if (sl_rconn_script(s->redis, SL_SCRIPT_RECLAIM, reclaim_reply_cb, c, 7, argc, argv, lens)) {
+        q->busy_reap = 0;
+        free(c);
+    }
+    for (size_t j = 0; j < n; j++)
+        sl_buf_deinit(&bodies[j]);
+    free(bodies);
+    free(prios);
+    free(argv);
+    free(lens);
+}
+
+static void workers_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    sched *s = priv;
+    if (!rc || !reply || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    char workers[SL_KEY_MAX], key[SL_KEY_MAX];
+    sl_keys_workers(workers, s->prefix);
+    for (size_t i = 0; i < reply->elements; i++) {
+        const char *id = reply->element[i]->str;
+        sl_warn("worker gone worker=%s (no heartbeat for %lld ms): removed", id,
+                s->worker_stale_ms);
+        sl_keys_worker(key, s->prefix, id);
+        const char *zrem[] = {"ZREM", workers, id};
+        const char *del[] = {"DEL", key};
+        sl_rconn_command(s->redis, NULL, NULL, 3, zrem, NULL);
+        sl_rconn_command(s->redis, NULL, NULL, 2, del, NULL);
+        s->workers_removed++;
+    }
+}
+
+void reap_pass(sched *s)
+{
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", REAP_LIMIT);
+    for (int i = 0; i < s->nqueues; i++) {
+        squeue *q = &s->queues[i];
+        if (q->busy_reap)
+            continue;
+        struct reap_call *c = sl_malloc(sizeof *c);
+        c->s = s;
+        c->q = i;
+        const char *argv[] = {q->keys.active, q->keys.base, limit};
+        if (sl_rconn_script(s->redis, SL_SCRIPT_EXPIRED, expired_reply_cb, c, 1, 3, argv, NULL)) {
+            free(c);
+            continue;
+        }
+        q->busy_reap = 1;
+    }
+    /* Silent workers: their heartbeat score is older than the limit. The
+     * server's clock is the one that stamped the heartbeats. */
+    if (s->server_now_ms > 0) {
+        char workers[SL_KEY_MAX], max[32];
+        sl_keys_workers(workers, s->prefix);
+        snprintf(max, sizeof max, "%lld", s->server_now_ms - s->worker_stale_ms);
+        const char *argv[] = {"ZRANGEBYSCORE", workers, "-inf", max};
+        sl_rconn_command(s->redis, workers_reply_cb, s, 4, argv, NULL);
+    }
+}

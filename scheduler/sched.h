@@ -1,0 +1,68 @@
+/* sched.h — sluice-scheduler: one libev loop; a Redis lock elects one leader
+ * among any number of schedulers, and only the leader works.
+ *
+ *   leader.c   the lock: take it, keep it, give it up
+ *   promote.c  due delayed jobs into ready, timed by the next due job
+ *   reap.c     expired leases back to ready (or dead); silent workers removed
+ *   trim.c     done and dead kept within their retention
+ *   main.c     options, start-up, the queue list, signals */
+#ifndef SL_SCHED_H
+#define SL_SCHED_H
+
+#include <ev.h>
+
+#include "keys.h"
+#include "rconn.h"
+
+typedef struct sched sched;
+
+typedef struct squeue {
+    sl_keys keys;
+    int busy_promote; /* a promote call is in flight */
+    int busy_reap;
+    int busy_trim;
+} squeue;
+
+struct sched {
+    struct ev_loop *loop;
+    char id[96];
+    const char *prefix;
+    sl_rconn *redis;
+    sl_rconn *subs;
+    squeue *queues;
+    int nqueues;
+    int leader;
+    ev_tstamp leader_until;  /* local deadline: past it without a renewal, assume lost */
+    long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms;
+    long long done_age_ms, done_max, dead_age_ms, dead_max;
+    int promote_outstanding;
+    long long next_due_ms;   /* soonest delayed job seen in this pass, server ms; -1 none */
+    long long server_now_ms;
+    ev_timer leader_timer;   /* renew or try to take the lock */
+    ev_timer promote_timer;  /* next promotion pass */
+    ev_timer maintain_timer; /* queue list, reaping, trimming */
+    ev_signal sigterm, sigint;
+    int stopping;
+    unsigned long long promoted, reclaimed, trimmed, workers_removed;
+};
+
+/* leader.c */
+void leader_start(sched *s);
+void leader_release(sched *s);
+int leader_active(sched *s);
+
+/* promote.c */
+void promote_start(sched *s);
+void promote_soon(sched *s, double after_s);
+
+/* reap.c */
+void reap_pass(sched *s);
+
+/* trim.c */
+void trim_pass(sched *s);
+
+/* main.c */
+void sched_became_leader(sched *s);
+void sched_lost_leadership(sched *s);
+
+#endif
