@@ -82,10 +82,10 @@ test: deps
 	$(MAKE) SAN=1 unit integration
 
 bench: deps all
-	sh tools/bench.sh
+	bash tools/bench.sh
 
 demo: deps all
-	sh tools/demo.sh
+	bash tools/demo.sh
 
 deps:
 	@sh tools/deps.sh

@@ -4,6 +4,7 @@
 #include "producer.h"
 #include "enqueue.h"
 #include "job.h"
+#include "keys.h"
 #include "rsync.h"
 
 #include <stdlib.h>
@@ -77,7 +78,10 @@ static int read_one(struct bulk *b)
         b->failed = 1;
         return -1;
     }
-    if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != f->n) {
+    if (f->n < 0) { /* the SADD registering a queue */
+        if (r->type == REDIS_REPLY_ERROR)
+            fprintf(stderr, "sluice-producer: registering the queue failed: %s\n", r->str);
+    } else if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != f->n) {
         fprintf(stderr, "sluice-producer: redis refused the batch: %s\n",
                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         for (int i = 0; i < f->n; i++)
@@ -144,7 +148,16 @@ static struct queue_batch *queue_for(struct bulk *b, const char *name)
     memset(q, 0, sizeof *q);
     sl_strlcpy(q->name, name, sizeof q->name);
     sl_enqueue_batch_init(&q->batch, b->o->prefix, name, b->o->idem_ttl_ms);
-    producer_register_queue(b->rc, b->o->prefix, name);
+    /* Registered in the pipeline, in order with the batches in flight. */
+    if (b->count == PIPELINE && read_one(b))
+        return NULL;
+    char key[SL_KEY_MAX];
+    sl_keys_queues(key, b->o->prefix);
+    redisAppendCommand(b->rc, "SADD %s %s", key, name);
+    struct inflight *f = &b->flight[(b->head + b->count) % PIPELINE];
+    f->lines = NULL;
+    f->n = -1;
+    b->count++;
     return q;
 }
 

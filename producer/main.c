@@ -48,13 +48,6 @@ static const char *description =
     "accepted line in input order, and reports each rejected line on stderr with its number.\n"
     "Exit status: 0 all enqueued, 1 some jobs rejected, 2 usage or Redis error.";
 
-void producer_register_queue(redisContext *rc, const char *prefix, const char *queue)
-{
-    char key[SL_KEY_MAX];
-    sl_keys_queues(key, prefix);
-    redisReply *r = redisCommand(rc, "SADD %s %s", key, queue);
-    freeReplyObject(r);
-}
 
 /* Builds one envelope from the flags and sends it through the same parser
  * and validator as NDJSON lines, so both report errors alike. */

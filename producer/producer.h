@@ -23,7 +23,5 @@ typedef struct producer_opts {
  * lines, or -1 when Redis failed (the message is printed). */
 long producer_bulk(redisContext *rc, const producer_opts *o, FILE *in, FILE *out);
 
-/* Registers QUEUE in the set of known queues, once per process. */
-void producer_register_queue(redisContext *rc, const char *prefix, const char *queue);
 
 #endif
