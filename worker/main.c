@@ -126,10 +126,29 @@ static void settle_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
     settle_flush(t->data);
 }
 
+/* Redis cannot be reached to settle the last jobs: exit anyway. Nothing is
+ * lost: those jobs are still in active, and the scheduler puts them back
+ * when their leases expire. */
+static void give_up_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    worker *w = t->data;
+    if (w->stopped)
+        return;
+    sl_warn("could not settle with redis before exiting running=%d: the scheduler will put "
+            "those jobs back when their leases expire", w->running);
+    w->stopped = 1;
+    ev_break(loop, EVBREAK_ALL);
+}
+
 static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    (void)loop, (void)revents;
+    (void)revents;
     worker *w = t->data;
+    if (!ev_is_active(&w->give_up)) {
+        ev_timer_set(&w->give_up, 5.0, 0);
+        ev_timer_start(loop, &w->give_up);
+    }
     if (w->running)
         sl_info("grace period over: handing back running=%d", w->running);
     w->handing_back = 1;
@@ -233,6 +252,8 @@ int main(int argc, char **argv)
     ev_prepare_start(w.loop, &w.flush);
     ev_init(&w.settle_retry, settle_retry_cb);
     w.settle_retry.data = &w;
+    ev_init(&w.give_up, give_up_cb);
+    w.give_up.data = &w;
     ev_init(&w.grace, grace_cb);
     w.grace.data = &w;
     ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
@@ -251,6 +272,7 @@ int main(int argc, char **argv)
     lease_stop(&w);
     ev_timer_stop(w.loop, &w.poll);
     ev_timer_stop(w.loop, &w.grace);
+    ev_timer_stop(w.loop, &w.give_up);
     ev_timer_stop(w.loop, &w.settle_retry);
     ev_prepare_stop(w.loop, &w.flush);
     ev_signal_stop(w.loop, &w.sigterm);

@@ -116,8 +116,9 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         }
     } else if (c->kind == ACK && reply->type == REDIS_REPLY_INTEGER &&
                reply->integer < c->p.jobs) {
-        sl_warn("acks for jobs no longer active queue=%s stale=%lld (their leases had expired; "
-                "they run again)", c->q->keys.queue, (long long)(c->p.jobs - reply->integer));
+        sl_warn("acks found jobs no longer active queue=%s jobs=%lld (acked already before a "
+                "reconnect, or their lease expired and they were put back)",
+                c->q->keys.queue, (long long)(c->p.jobs - reply->integer));
     }
     call_free(c);
     worker_check_done(w);

@@ -102,6 +102,7 @@ struct worker {
     ev_timer lease;       /* renewals */
     ev_timer heartbeat;
     ev_timer grace;
+    ev_timer give_up;     /* after the grace period: exit even if Redis is gone */
     ev_timer settle_retry;
     ev_signal sigterm, sigint;
     int64_t started_ms;
