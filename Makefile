@@ -73,9 +73,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	python3 tests/schema/crosscheck.py
 
 integration: $(PROGS)
-	SLUICE_BIN=$(CURDIR)/$(BIN) sh tests/integration/run.sh
+	SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
 test: deps
 	$(MAKE) unit integration
