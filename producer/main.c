@@ -124,6 +124,10 @@ int main(int argc, char **argv)
                         "--help\n");
         return 2;
     }
+    if (sl_check_name("--prefix", o.prefix, err, sizeof err)) {
+        fprintf(stderr, "sluice-producer: %s\n", err);
+        return 2;
+    }
     sl_log_init("producer", SL_LOG_INFO);
     sl_schema_init();
     sl_redis_addr addr;

@@ -150,6 +150,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-scheduler: --redis-url: %s\n", err);
         return 2;
     }
+    if (sl_check_name("--prefix", o.prefix, err, sizeof err)) {
+        fprintf(stderr, "sluice-scheduler: %s\n", err);
+        return 2;
+    }
     static sched s;
     s.prefix = o.prefix;
     s.lock_ttl_ms = o.lock_ttl_ms;

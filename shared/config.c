@@ -197,8 +197,11 @@ int sl_redis_addr_parse(const char *url, sl_redis_addr *out, char *err, size_t e
         return 0;
     }
     if (strncmp(url, "redis://", 8)) {
-        snprintf(err, errlen,
-                 "redis url: must start with redis:// or unix:// (got \"%.12s...\")", url);
+        /* say nothing of the rest: it may hold a password */
+        const char *sep = strstr(url, "://");
+        int scheme = sep && sep - url < 16 ? (int)(sep - url) : 0;
+        snprintf(err, errlen, "redis url: must start with redis:// or unix:// (got %s%.*s%s)",
+                 scheme ? "\"" : "", scheme, url, scheme ? "://...\"" : "no scheme");
         return SL_EINVAL;
     }
     const char *p = url + 8, *at = strrchr(p, '@');

@@ -108,7 +108,27 @@ void worker_check_done(worker *w)
     w->stopped = 1;
     sl_info("worker stopped worker=%s processed=%llu failed=%llu", w->id,
             (unsigned long long)w->processed, (unsigned long long)w->failed);
-    ev_break(w->loop, EVBREAK_ALL);
+    /* Leave the registry, then close: the loop ends once the connections
+     * have said goodbye (QUIT after the replies). */
+    char workers[SL_KEY_MAX], me[SL_KEY_MAX];
+    sl_keys_workers(workers, w->prefix);
+    sl_keys_worker(me, w->prefix, w->id);
+    const char *zrem[] = {"ZREM", workers, w->id};
+    const char *del[] = {"DEL", me};
+    sl_rconn_command(w->redis, NULL, NULL, 3, zrem, NULL);
+    sl_rconn_command(w->redis, NULL, NULL, 2, del, NULL);
+    lease_stop(w);
+    ev_timer_stop(w->loop, &w->poll);
+    ev_timer_stop(w->loop, &w->grace);
+    ev_timer_stop(w->loop, &w->settle_retry);
+    ev_prepare_stop(w->loop, &w->flush);
+    ev_signal_stop(w->loop, &w->sigterm);
+    ev_signal_stop(w->loop, &w->sigint);
+    sl_rconn_close(w->subs);
+    sl_rconn_close(w->redis);
+    ev_timer_stop(w->loop, &w->give_up);
+    ev_timer_set(&w->give_up, 2.0, 0);
+    ev_timer_start(w->loop, &w->give_up);
 }
 
 static void flush_cb(struct ev_loop *loop, ev_prepare *p, int revents)
@@ -133,8 +153,10 @@ static void give_up_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)revents;
     worker *w = t->data;
-    if (w->stopped)
+    if (w->stopped) { /* the goodbye to redis did not finish in time */
+        ev_break(loop, EVBREAK_ALL);
         return;
+    }
     sl_warn("could not settle with redis before exiting running=%d: the scheduler will put "
             "those jobs back when their leases expire", w->running);
     w->stopped = 1;
@@ -175,10 +197,17 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
     worker_check_done(w);
 }
 
+void worker_check_closed(worker *w)
+{
+    if (w->stopped && !sl_rconn_is_up(w->redis) && !sl_rconn_is_up(w->subs))
+        ev_break(w->loop, EVBREAK_ALL);
+}
+
 static void redis_state_cb(sl_rconn *c, int up, void *priv)
 {
     (void)c;
     worker *w = priv;
+    worker_check_closed(w);
     if (up) {
         ev_feed_event(w->loop, &w->heartbeat, EV_TIMER);
         settle_flush(w);
@@ -209,6 +238,10 @@ int main(int argc, char **argv)
     sl_redis_addr addr;
     if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
         fprintf(stderr, "sluice-worker: --redis-url: %s\n", err);
+        return 2;
+    }
+    if (sl_check_name("--prefix", o.prefix, err, sizeof err)) {
+        fprintf(stderr, "sluice-worker: %s\n", err);
         return 2;
     }
     static worker w;

@@ -138,6 +138,8 @@ void lease_stop(worker *w);
 
 /* main.c */
 void worker_check_done(worker *w);
+/* Ends the loop once both connections have closed after a stop. */
+void worker_check_closed(worker *w);
 
 /* handlers/ */
 extern const handler handler_noop, handler_sleep, handler_fail;

@@ -33,7 +33,7 @@ for i, id in ipairs(ids) do
         out[#out + 1] = body
     else
         redis.call('ZADD', KEYS[7], now, id)
-        redis.call('SET', keys[i], cjson.encode({id = id,
+        redis.call('SET', keys[i], cjson.encode({id = id, queue = string.match(base, '{(.*)}'),
             last_error = 'job body missing when claimed (was its key deleted by hand?)'}))
         lost = lost + 1
     end

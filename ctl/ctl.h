@@ -1,0 +1,145 @@
+/* ctl.h — sluice-ctl's parts: main.c parses options and dispatches,
+ * common.c holds the Redis and output helpers every command shares, then one
+ * file per group of commands (stats.c: stats and workers; show.c: show and
+ * dead; jobs.c: retry, cancel, pause and resume).
+ *
+ * Blocking hiredis, no event loop: each command is a handful of pipelined
+ * round trips. Exit status: 0 done, 1 not found or wrong state, 2 usage or
+ * Redis error. */
+#ifndef SL_CTL_H
+#define SL_CTL_H
+
+#include <hiredis/hiredis.h>
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "keys.h"
+
+#define CTL_OK 0
+#define CTL_NOTFOUND 1 /* not found, or the job is in the wrong state */
+#define CTL_FAIL 2     /* usage or Redis error */
+
+typedef struct ctl_opts {
+    const char *redis_url; /* secret: never printed */
+    const char *prefix;
+    const char *queue; /* --queue, or NULL */
+    int json;          /* --json */
+    int all_dead;      /* retry --all-dead */
+    long long limit;   /* dead --limit */
+} ctl_opts;
+
+typedef struct ctl {
+    const ctl_opts *o;
+    const char *cmd;  /* command name, for messages */
+    redisContext *rc; /* connected, scripts loaded */
+} ctl;
+
+/* Commands: POS holds the positional arguments after the command name. Each
+ * returns an exit status and prints its own errors. */
+int ctl_stats(ctl *c, int npos, char **pos);
+int ctl_workers(ctl *c, int npos, char **pos);
+int ctl_show(ctl *c, int npos, char **pos);
+int ctl_dead(ctl *c, int npos, char **pos);
+int ctl_retry(ctl *c, int npos, char **pos);
+int ctl_cancel(ctl *c, int npos, char **pos);
+int ctl_pause(ctl *c, int npos, char **pos);
+int ctl_resume(ctl *c, int npos, char **pos);
+
+/* --- common.c --------------------------------------------------------- */
+
+/* Prints "sluice-ctl: message" on stderr. */
+void ctl_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reads N replies of commands appended before (a pipeline) into R. Returns 0,
+ * or -1 after printing the first problem (connection lost, or an error reply
+ * to the command described by WHAT); on failure every reply read is freed
+ * and R holds NULLs. */
+int ctl_read_replies(ctl *c, redisReply **r, size_t n, const char *what);
+void ctl_free_replies(redisReply **r, size_t n);
+
+/* One command, waited for. NULL after printing the problem. */
+redisReply *ctl_command(ctl *c, const char *what, const char *fmt, ...);
+
+/* An integer reply, or a string holding one (HGETALL values, scores);
+ * nil and anything else give DFLT. */
+long long ctl_reply_int(const redisReply *r, long long dflt);
+/* The reply to TIME as milliseconds since the epoch. */
+int64_t ctl_reply_time_ms(const redisReply *r);
+
+/* The known queues (the PREFIX:queues set), sorted; or just QUEUE when it
+ * is not NULL. The caller frees the list with ctl_queues_free. Returns the
+ * count, or -1 after printing the problem. */
+long ctl_queues(ctl *c, const char *queue, char ***out);
+void ctl_queues_free(char **q, long n);
+
+/* Checks a job id given on the command line (1..64 bytes, no spaces or
+ * control characters). Returns 0, or CTL_FAIL after printing why. */
+int ctl_check_id(const ctl *c, const char *id);
+
+/* Writes MS as ISO 8601 UTC with milliseconds ("2026-11-22T18:47:35.123Z")
+ * into OUT (at least 32 bytes). */
+void ctl_iso_time(int64_t ms, char *out, size_t outlen);
+
+/* Prints DOC as one line of compact JSON on stdout and frees it. */
+void ctl_print_json(cJSON *doc);
+
+/* Prints DOC indented by two spaces a level, then a newline. */
+void ctl_print_pretty(const cJSON *doc, FILE *out);
+
+/* Copies S into OUT as one line: control characters become spaces, and when
+ * S is longer than MAX bytes it is cut there (never inside a UTF-8 sequence)
+ * and ends in "...". OUTLEN should be at least MAX + 4. */
+void ctl_one_line(const char *s, size_t max, char *out, size_t outlen);
+
+/* A text table: cells added row by row, printed with aligned columns. */
+typedef struct ctl_table {
+    int ncols;
+    const char *align; /* one char per column: 'l' or 'r' */
+    char **cells;      /* row-major, heap strings */
+    size_t ncells, cap;
+} ctl_table;
+
+void ctl_table_init(ctl_table *t, int ncols, const char *align);
+void ctl_table_add(ctl_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ctl_table_print(const ctl_table *t, FILE *out);
+void ctl_table_deinit(ctl_table *t);
+
+/* Where a job is. A dead job whose last_error starts with "cancelled" is
+ * reported as CTL_STATE_CANCELLED. */
+enum ctl_state {
+    CTL_STATE_UNKNOWN, /* the body exists, the id is in no list or set */
+    CTL_STATE_READY,
+    CTL_STATE_DELAYED,
+    CTL_STATE_ACTIVE,
+    CTL_STATE_DONE,
+    CTL_STATE_DEAD,
+    CTL_STATE_CANCELLED,
+};
+const char *ctl_state_name(int state);
+
+typedef struct ctl_job {
+    char id[65];
+    sl_keys keys;       /* of the job's queue */
+    int state;          /* enum ctl_state */
+    int priority;       /* ready: which list */
+    long long position; /* ready: index in its list (0 = next) */
+    int has_score;
+    int64_t score_ms; /* delayed: run-at; active: lease deadline; done, dead: when */
+    int64_t now_ms;   /* Redis server time when looked up */
+    char *body;       /* heap, NULL when the key is missing */
+    size_t len;
+    cJSON *doc; /* the body parsed, when it is a JSON object; else NULL */
+} ctl_job;
+
+/* Finds job ID in QUEUE, or when QUEUE is NULL in every known queue
+ * (pipelined EXISTS), then reads its body and state in one round trip.
+ * Returns 0; CTL_NOTFOUND after printing "no job ID in ..."; CTL_FAIL after
+ * printing a Redis problem. J needs ctl_job_deinit after a 0 return only. */
+int ctl_job_find(ctl *c, const char *id, const char *queue, ctl_job *j);
+void ctl_job_deinit(ctl_job *j);
+
+/* The envelope's priority as an enum sl_priority, normal when unknown. */
+int ctl_doc_priority(const cJSON *doc);
+
+#endif

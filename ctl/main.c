@@ -1,0 +1,208 @@
+/* sluice-ctl — the operator's admin CLI: queue statistics, one job's state,
+ * dead jobs, retry, cancel, pause and resume, workers. main() parses the
+ * options (one table per command, as config.h has them), connects and
+ * dispatches; each command lives in stats.c, show.c or jobs.c. */
+#include "ctl.h"
+#include "config.h"
+#include "rsync.h"
+#include "schema.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static ctl_opts o;
+
+/* clang-format off */
+#define OPT_REDIS                                                                                 \
+    {"redis-url", "SLUICE_REDIS_URL", SL_OPT_SECRET, &o.redis_url, "redis://127.0.0.1:6379/0", 0, \
+     0, "Redis address: redis://[user:pass@]host:port/db or unix:///path"}
+#define OPT_PREFIX {"prefix", "SLUICE_PREFIX", SL_OPT_STR, &o.prefix, "sluice", 0, 0, "key prefix"}
+#define OPT_JSON {"json", NULL, SL_OPT_BOOL, &o.json, NULL, 0, 0, "print one JSON document"}
+#define OPT_QUEUE(help) {"queue", NULL, SL_OPT_STR, &o.queue, NULL, 0, 0, help}
+#define OPT_LIMIT {"limit", NULL, SL_OPT_INT, &o.limit, "50", 1, 100000, "list at most N jobs"}
+#define OPT_ALL_DEAD                                                                              \
+    {"all-dead", NULL, SL_OPT_BOOL, &o.all_dead, NULL, 0, 0, "revive every dead job of --queue"}
+#define FIND_HELP "the job's queue (default: look in every known queue)"
+/* clang-format on */
+
+static const sl_option common_opts[] = {OPT_REDIS, OPT_PREFIX, {0}};
+static const sl_option all_opts[] = {OPT_REDIS,    OPT_PREFIX, OPT_QUEUE(""), OPT_JSON, OPT_LIMIT,
+                                     OPT_ALL_DEAD, {0}};
+static const sl_option json_opts[] = {OPT_JSON, OPT_REDIS, OPT_PREFIX, {0}};
+static const sl_option show_opts[] = {OPT_QUEUE(FIND_HELP), OPT_JSON, OPT_REDIS, OPT_PREFIX, {0}};
+static const sl_option dead_opts[] = {OPT_QUEUE("only this queue (default: every known queue)"),
+                                      OPT_LIMIT,
+                                      OPT_JSON,
+                                      OPT_REDIS,
+                                      OPT_PREFIX,
+                                      {0}};
+static const sl_option retry_opts[] = {
+    OPT_QUEUE(FIND_HELP), OPT_ALL_DEAD, OPT_REDIS, OPT_PREFIX, {0}};
+static const sl_option cancel_opts[] = {OPT_QUEUE(FIND_HELP), OPT_REDIS, OPT_PREFIX, {0}};
+
+typedef struct command {
+    const char *name;
+    const char *args;    /* synopsis after the name */
+    const char *summary; /* one line for sluice-ctl --help */
+    const char *description;
+    const sl_option *opts;
+    int minpos, maxpos;  /* positional arguments after the name */
+    const char *missing; /* what a missing argument is */
+    int (*run)(ctl *c, int npos, char **pos);
+} command;
+
+static const command commands[] = {
+    {"stats", "[--json]", "jobs in each state and counters, per queue",
+     "For every known queue: ready jobs by priority (CRITICAL..LOW), delayed, active, done\n"
+     "and dead jobs, whether it is paused, then its counters (ENQUEUED..REVIVED, where DIED\n"
+     "counts jobs sent to dead); then the number of workers.",
+     json_opts, 0, 0, NULL, ctl_stats},
+    {"show", "ID [--queue Q] [--json]", "one job: its state and its envelope",
+     "Shows job ID: its state (ready, delayed, active, done, dead, cancelled, unknown) with\n"
+     "the time that goes with it, then its envelope. Exit status 1 when there is no such job.",
+     show_opts, 1, 1, "job ID", ctl_show},
+    {"dead", "[--queue Q] [--limit N] [--json]", "dead jobs, newest first",
+     "Lists dead jobs newest first: time of death (UTC), queue, id, type, attempts and the\n"
+     "last error (cut to 100 characters; --json has it whole).",
+     dead_opts, 0, 0, NULL, ctl_dead},
+    {"retry", "ID [--queue Q] | --all-dead --queue Q", "put dead jobs back in ready",
+     "Revives dead job ID (or with --all-dead every dead job of queue Q): attempts start\n"
+     "again from 0 and the job goes to the end of its priority's ready list. Prints how\n"
+     "many were revived. Exit status 1 when the job is not dead.",
+     retry_opts, 0, 1, NULL, ctl_retry},
+    {"cancel", "ID [--queue Q]", "cancel a ready or delayed job",
+     "Moves job ID from ready or delayed to dead with last_error \"cancelled by sluice-ctl\".\n"
+     "Exit status 1 when the job is running or finished.",
+     cancel_opts, 1, 1, "job ID", ctl_cancel},
+    {"pause", "Q", "stop handing out jobs of queue Q",
+     "Pauses queue Q: workers claim nothing from it until it is resumed. Jobs keep arriving\n"
+     "and running jobs finish.",
+     common_opts, 1, 1, "queue name Q", ctl_pause},
+    {"resume", "Q", "undo pause", "Resumes queue Q after a pause.", common_opts, 1, 1,
+     "queue name Q", ctl_resume},
+    {"workers", "[--json]", "workers and their last heartbeats",
+     "Lists the workers that reported a heartbeat: host, pid, queues, jobs running, processed\n"
+     "and failed, and seconds since the last heartbeat (\"gone\": its record expired).",
+     json_opts, 0, 0, NULL, ctl_workers},
+    {0},
+};
+
+static const command *find_command(const char *name)
+{
+    for (const command *cmd = commands; name && cmd->name; cmd++)
+        if (!strcmp(cmd->name, name))
+            return cmd;
+    return NULL;
+}
+
+static void usage_all(FILE *out)
+{
+    static char desc[2048];
+    size_t n = (size_t)snprintf(desc, sizeof desc,
+                                "The operator's view of Sluice's queues, jobs and workers.\n\n"
+                                "commands (sluice-ctl COMMAND --help for each):");
+    for (const command *cmd = commands; cmd->name; cmd++)
+        n += (size_t)snprintf(desc + n, sizeof desc - n, "\n  %-8s %-38s %s", cmd->name, cmd->args,
+                              cmd->summary);
+    snprintf(desc + n, sizeof desc - n,
+             "\n\nExit status: 0 done, 1 not found or wrong state, 2 usage or Redis error.");
+    sl_config_usage(out, "sluice-ctl", "COMMAND [ARGS] [options]", desc, common_opts);
+}
+
+static void usage_command(const command *cmd)
+{
+    char synopsis[128];
+    snprintf(synopsis, sizeof synopsis, "%s %s", cmd->name, cmd->args);
+    sl_config_usage(stdout, "sluice-ctl", synopsis, cmd->description, cmd->opts);
+}
+
+static int unknown_command(const char *name)
+{
+    char list[256] = "";
+    size_t n = 0;
+    for (const command *cmd = commands; cmd->name; cmd++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", cmd->name);
+    ctl_errorf("unknown command \"%.40s\" (commands: %s; see sluice-ctl --help)", name, list);
+    return CTL_FAIL;
+}
+
+/* The command's own options, positional count and names. Returns 0 or
+ * CTL_FAIL after printing what to fix. */
+static int parse_command(const command *cmd, int argc, char **argv, char **pos, int *npos)
+{
+    char err[512];
+    int rc = sl_config_parse(cmd->opts, argc, argv, pos, npos, err, sizeof err);
+    if (rc) { /* --help was handled by the first pass */
+        ctl_errorf("%s: %s", cmd->name, err);
+        return CTL_FAIL;
+    }
+    int nargs = *npos - 1;
+    if (nargs < cmd->minpos) {
+        ctl_errorf("%s: missing %s (usage: sluice-ctl %s %s)", cmd->name, cmd->missing, cmd->name,
+                   cmd->args);
+        return CTL_FAIL;
+    }
+    if (nargs > cmd->maxpos) {
+        ctl_errorf("%s: unexpected argument \"%.40s\" (usage: sluice-ctl %s %s)", cmd->name,
+                   pos[1 + cmd->maxpos], cmd->name, cmd->args);
+        return CTL_FAIL;
+    }
+    if (sl_check_name("--prefix", o.prefix, err, sizeof err) ||
+        (o.queue && sl_check_name("--queue", o.queue, err, sizeof err))) {
+        ctl_errorf("%s: %s", cmd->name, err);
+        return CTL_FAIL;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    char *pos[8] = {0};
+    int npos = 8;
+    /* First pass with every option, to find the command wherever it is. */
+    int rc = sl_config_parse(all_opts, argc, argv, pos, &npos, err, sizeof err);
+    const command *cmd = find_command(pos[0]);
+    if (rc == SL_CONFIG_HELP || (pos[0] && !strcmp(pos[0], "help"))) {
+        const char *name = pos[0] && !strcmp(pos[0], "help") ? pos[1] : pos[0];
+        if (!name) {
+            usage_all(stdout);
+            return CTL_OK;
+        }
+        if (!(cmd = find_command(name)))
+            return unknown_command(name);
+        usage_command(cmd);
+        return CTL_OK;
+    }
+    if (rc) {
+        ctl_errorf("%s%s%s", cmd ? cmd->name : "", cmd ? ": " : "", err);
+        return CTL_FAIL;
+    }
+    if (npos == 0) {
+        usage_all(stderr);
+        fprintf(stderr, "\nsluice-ctl: missing command\n");
+        return CTL_FAIL;
+    }
+    if (!cmd)
+        return unknown_command(pos[0]);
+    npos = 8;
+    if (parse_command(cmd, argc, argv, pos, &npos))
+        return CTL_FAIL;
+
+    sl_redis_addr addr;
+    if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
+        ctl_errorf("--redis-url: %s", err);
+        return CTL_FAIL;
+    }
+    sl_schema_init();
+    ctl c = {.o = &o, .cmd = cmd->name};
+    c.rc = sl_rsync_connect(&addr, 5.0, err, sizeof err);
+    if (!c.rc) {
+        ctl_errorf("%s", err);
+        return CTL_FAIL;
+    }
+    rc = cmd->run(&c, npos - 1, pos + 1);
+    redisFree(c.rc);
+    return rc;
+}
