@@ -76,14 +76,19 @@ static void queues_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     }
 }
 
-static void maintain_cb(struct ev_loop *loop, ev_timer *t, int revents)
+void sched_refresh_queues(sched *s)
 {
-    (void)loop, (void)revents;
-    sched *s = t->data;
     char key[SL_KEY_MAX];
     sl_keys_queues(key, s->prefix);
     const char *argv[] = {"SMEMBERS", key};
     sl_rconn_command(s->redis, queues_reply_cb, s, 2, argv, NULL);
+}
+
+static void maintain_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    sched *s = t->data;
+    sched_refresh_queues(s);
     if (!leader_active(s))
         return;
     reap_pass(s);

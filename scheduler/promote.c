@@ -109,7 +109,10 @@ static void message_cb(sl_rconn *c, const char *channel, const char *msg, size_t
     sched *s = priv;
     /* A job due sooner than any other was scheduled: a pass now finds its
      * due time and arms the timer for it. */
-    if (s->leader && s->promote_outstanding == 0)
+    if (!s->leader)
+        return;
+    sched_refresh_queues(s); /* the job may be on a queue new to us */
+    if (s->promote_outstanding == 0)
         promote_soon(s, 0);
 }
 

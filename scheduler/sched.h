@@ -64,5 +64,7 @@ void trim_pass(sched *s);
 /* main.c */
 void sched_became_leader(sched *s);
 void sched_lost_leadership(sched *s);
+/* Reads the set of queues again; a new one gets a promotion pass at once. */
+void sched_refresh_queues(sched *s);
 
 #endif
