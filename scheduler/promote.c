@@ -57,8 +57,14 @@ static void promote_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
             s->next_due_ms = due;
         }
     }
-    if (s->promote_outstanding == 0 && leader_active(s))
-        arm_next(s);
+    if (s->promote_outstanding == 0 && leader_active(s)) {
+        if (s->promote_again) { /* that pass may have run before the new job came */
+            s->promote_again = 0;
+            promote_soon(s, 0);
+        } else {
+            arm_next(s);
+        }
+    }
 }
 
 static void send_promote(sched *s, int qi)
@@ -114,6 +120,8 @@ static void message_cb(sl_rconn *c, const char *channel, const char *msg, size_t
     sched_refresh_queues(s); /* the job may be on a queue new to us */
     if (s->promote_outstanding == 0)
         promote_soon(s, 0);
+    else
+        s->promote_again = 1;
 }
 
 void promote_start(sched *s)

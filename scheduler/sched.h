@@ -36,6 +36,7 @@ struct sched {
     long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms;
     long long done_age_ms, done_max, dead_age_ms, dead_max;
     int promote_outstanding;
+    int promote_again;       /* a wake-up came during a pass: run one more */
     long long next_due_ms;   /* soonest delayed job seen in this pass, server ms; -1 none */
     long long server_now_ms;
     ev_timer leader_timer;   /* renew or try to take the lock */

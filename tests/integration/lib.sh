@@ -1,0 +1,395 @@
+# lib.sh — the integration harness, in the manner of hiredis's test.sh.
+# Sourced (by bash) at the top of every tests/integration/t_*.sh:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   start_redis
+#   start_worker w1 --queues q --concurrency 1
+#   ...
+#   stop "$(pid_of w1)"
+#   assert_nothing_running
+#   finish
+#
+# Everything a test starts (redis-server, workers, schedulers) runs in the
+# background with its PID recorded; an EXIT trap kills whatever is still
+# alive and removes the private tmpdir. Each test gets its own key prefix
+# (SLUICE_PREFIX) and its own redis-server on a free port.
+#
+# Synchronisation is by polling a condition (wait_until), never by a fixed
+# sleep. Sanitizer reports ("ERROR: AddressSanitizer", "runtime error:") in
+# any log fail the test, so the same files serve the ASan run
+# (SLUICE_BIN=build-san/bin).
+
+set -u
+
+T_NAME=$(basename "$0" .sh)
+SLUICE_BIN=${SLUICE_BIN:-$PWD/bin}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-$T_NAME.XXXXXX") || exit 2
+export SLUICE_PREFIX="it-$T_NAME-$$"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+# python3 without a version manager's shim in front (pyenv's costs ~0.5 s a call)
+PY=python3
+for p in /usr/bin/python3 /usr/local/bin/python3; do
+    [ -x "$p" ] && { PY=$p; break; }
+done
+unset SLUICE_REDIS_URL SLUICE_QUEUES SLUICE_CONCURRENCY SLUICE_LOG_LEVEL 2>/dev/null || true
+
+FAILS=0
+CHECKS=0
+ALL_PIDS=()          # every process this test started
+declare -A NAME_PID  # NAME -> pid, for start_worker / start_scheduler
+REDIS_PID=
+REDIS_PORT=
+REDIS_DIR=
+REDIS_AOF=0
+PRODUCER_RUNS=0
+
+# ---------------------------------------------------------------- reporting
+
+say() { printf '%s\n' "$*"; }
+
+ok() {
+    CHECKS=$((CHECKS + 1))
+    say "ok: $*"
+}
+
+fail() {
+    CHECKS=$((CHECKS + 1))
+    FAILS=$((FAILS + 1))
+    say "FAIL: $*"
+}
+
+# A failure after which the rest of the test makes no sense.
+die() {
+    fail "$*"
+    exit 1
+}
+
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() {
+    if [ "$1" = "$2" ]; then
+        ok "$3 = $2"
+    else
+        fail "$3: expected '$1', got '$2'"
+    fi
+}
+
+# assert_le A B WHAT: integers, A <= B
+assert_le() {
+    if [ "$1" -le "$2" ] 2>/dev/null; then
+        ok "$3 ($1 <= $2)"
+    else
+        fail "$3: expected $1 <= $2"
+    fi
+}
+
+# assert_contains HAYSTACK NEEDLE WHAT
+assert_contains() {
+    case "$1" in
+    *"$2"*) ok "$3 (contains '$2')" ;;
+    *) fail "$3: '$2' not found in: $(printf '%s' "$1" | head -c 600)" ;;
+    esac
+}
+
+assert_not_contains() {
+    case "$1" in
+    *"$2"*) fail "$3: '$2' must not appear in: $(printf '%s' "$1" | head -c 600)" ;;
+    *) ok "$3 (no '$2')" ;;
+    esac
+}
+
+# ---------------------------------------------------------------- time
+
+# (EPOCHREALTIME has 6 decimals; its separator follows the locale)
+now_us() { local t=$EPOCHREALTIME; echo "${t/[.,]/}"; }
+now_ms() { local t=$EPOCHREALTIME; t=${t/[.,]/}; echo "${t:0:-3}"; }
+
+# ISO-8601 log stamp (2024-01-02T03:04:05.678Z, UTC) -> ms since the epoch
+stamp_ms() {
+    local s=${1%Z}
+    local sec=${s%.*} frac=${s##*.}
+    echo $(( $(date -u -d "${sec/T/ }" +%s) * 1000 + 10#$frac ))
+}
+
+# wait_until TIMEOUT_S 'shell condition': polls every 50 ms; 1 on timeout.
+wait_until() {
+    local timeout=$1 cond=$2 frac=000
+    case $timeout in *.*) frac=${timeout#*.}000 ;; esac
+    local deadline=$(( $(now_ms) + ${timeout%.*} * 1000 + 10#${frac:0:3} ))
+    while :; do
+        if eval "$cond"; then
+            return 0
+        fi
+        if [ "$(now_ms)" -ge "$deadline" ]; then
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# ---------------------------------------------------------------- processes
+
+# alive PID: running and not a zombie
+alive() {
+    local pid=$1 state
+    [ -n "$pid" ] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+    [ "$state" != Z ]
+}
+
+# stop PID [TIMEOUT_S]: SIGTERM, a bounded wait, then SIGKILL. Sets
+# STOP_STATUS to the exit status (128+N when killed by signal N), and
+# STOP_KILLED=1 when it had to be killed.
+STOP_STATUS=
+STOP_KILLED=0
+stop() {
+    local pid=$1 timeout=${2:-10}
+    STOP_STATUS=
+    STOP_KILLED=0
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    if ! wait_until "$timeout" "! alive $pid"; then
+        say "# pid $pid still running ${timeout}s after SIGTERM: SIGKILL"
+        STOP_KILLED=1
+        kill -KILL "$pid" 2>/dev/null
+        wait_until 5 "! alive $pid"
+    fi
+    reap "$pid"
+}
+
+# reap PID: collect the exit status of one of our children that has ended.
+reap() {
+    local st=0
+    wait "$1" 2>/dev/null || st=$?
+    STOP_STATUS=$st
+    return 0
+}
+
+# start_bg NAME LOGFILE CMD...: run CMD in the background, record its pid.
+start_bg() {
+    local name=$1 log=$2
+    shift 2
+    "$@" >>"$log" 2>&1 &
+    local pid=$!
+    ALL_PIDS+=("$pid")
+    NAME_PID[$name]=$pid
+    LAST_PID=$pid
+}
+
+pid_of() { echo "${NAME_PID[$1]:-}"; }
+log_of() { echo "$TMP/$1.log"; }
+
+# start_worker NAME ARGS...: sluice-worker in the background, logging to
+# $TMP/NAME.log; LAST_PID holds its pid.
+start_worker() {
+    local name=$1
+    shift
+    start_bg "$name" "$TMP/$name.log" "$SLUICE_BIN/sluice-worker" --id "$name-$$" "$@"
+}
+
+# start_scheduler NAME ARGS...
+start_scheduler() {
+    local name=$1
+    shift
+    start_bg "$name" "$TMP/$name.log" "$SLUICE_BIN/sluice-scheduler" --id "$name-$$" "$@"
+}
+
+# producer ARGS...: sluice-producer in the foreground; its stderr goes to
+# our stderr and is kept in $TMP/producer.log for the sanitizer check.
+producer() {
+    PRODUCER_RUNS=$((PRODUCER_RUNS + 1))
+    local errf="$TMP/producer.$PRODUCER_RUNS.err" rc=0
+    "$SLUICE_BIN/sluice-producer" "$@" 2>"$errf" || rc=$?
+    cat "$errf" >&2
+    cat "$errf" >>"$TMP/producer.log"
+    rm -f "$errf"
+    return $rc
+}
+
+# enqueue ARGS...: one job, prints its id; returns 1 (with a message on
+# stderr) when the producer fails. Use as: id=$(enqueue ...) || die "..."
+enqueue() {
+    local id rc=0
+    id=$(producer enqueue "$@") || rc=$?
+    if [ "$rc" -ne 0 ] || [ -z "$id" ]; then
+        echo "sluice-producer enqueue $* failed (status $rc, output '$id')" >&2
+        return 1
+    fi
+    echo "$id"
+}
+
+# ---------------------------------------------------------------- redis
+
+free_port() {
+    "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+
+_redis_launch() {
+    redis-server "$REDIS_DIR/redis.conf" >>"$TMP/redis.log" 2>&1 &
+    REDIS_PID=$!
+    ALL_PIDS+=("$REDIS_PID")
+    NAME_PID[redis]=$REDIS_PID
+    wait_until 10 "! alive $REDIS_PID || [ \"\$(rcli ping 2>/dev/null)\" = PONG ]"
+    alive "$REDIS_PID" && [ "$(rcli ping 2>/dev/null)" = PONG ]
+}
+
+# start_redis [--aof]: a private redis-server on a free port of 127.0.0.1,
+# config and data in $REDIS_DIR; exports SLUICE_REDIS_URL.
+start_redis() {
+    [ "${1:-}" = --aof ] && REDIS_AOF=1
+    REDIS_DIR=$(mktemp -d "$TMP/redis.XXXXXX")
+    local try
+    for try in 1 2 3 4 5; do
+        REDIS_PORT=$(free_port) || die "no free port"
+        {
+            echo "port $REDIS_PORT"
+            echo "bind 127.0.0.1"
+            echo "daemonize no"
+            echo "dir $REDIS_DIR"
+            echo "save ''"
+            echo "logfile ''"
+            echo "databases 2"
+            if [ "$REDIS_AOF" = 1 ]; then
+                echo "appendonly yes"
+                echo "appendfsync everysec"
+            else
+                echo "appendonly no"
+            fi
+        } >"$REDIS_DIR/redis.conf"
+        if _redis_launch; then
+            export SLUICE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+            return 0
+        fi
+        stop "$REDIS_PID" 2
+        say "# redis-server did not start on port $REDIS_PORT (try $try)"
+    done
+    tail -20 "$TMP/redis.log"
+    die "redis-server does not start"
+}
+
+# restart_redis: SIGTERM (redis writes its AOF on shutdown), wait for it to
+# exit, start it again with the same port, directory and AOF setting.
+restart_redis() {
+    stop "$REDIS_PID" 15
+    [ "$STOP_KILLED" = 0 ] || fail "redis-server needed SIGKILL to stop"
+    local try
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        _redis_launch && return 0
+        stop "$REDIS_PID" 2
+        sleep 0.2 # the port may linger for a moment; this is a retry pause, not a sync
+    done
+    tail -20 "$TMP/redis.log"
+    die "redis-server does not restart on port $REDIS_PORT"
+}
+
+# ---------------------------------------------------------------- keys
+
+# k SUFFIX [QUEUE]: a key of queue QUEUE (default $Q) under this test's prefix
+Q=q
+k() { echo "$SLUICE_PREFIX:{${2:-$Q}}:$1"; }
+
+stat_of() { # stat_of FIELD [QUEUE]
+    local v
+    v=$(rcli hget "$(k stats "${2:-$Q}")" "$1")
+    echo "${v:-0}"
+}
+
+zcard() { rcli zcard "$(k "$1" "${2:-$Q}")"; }
+llen() { rcli llen "$(k "ready:$1" "${2:-$Q}")"; }
+
+ready_total() {
+    local q=${1:-$Q} n=0 p
+    for p in critical high normal low; do
+        n=$((n + $(llen $p "$q")))
+    done
+    echo $n
+}
+
+job_body() { rcli get "$(k "job:$1" "${2:-$Q}")"; }
+
+# json_get JSON FIELD: a top-level field of a JSON document (strings bare)
+json_get() {
+    "$PY" -c '
+import json, sys
+try:
+    d = json.loads(sys.argv[1])
+except Exception:
+    sys.exit(0)
+v = d.get(sys.argv[2]) if isinstance(d, dict) else None
+if v is None:
+    sys.exit(0)
+print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2"
+}
+
+# ---------------------------------------------------------------- the end
+
+# Sanitizer reports in any log fail the test.
+check_sanitizers() {
+    local f
+    for f in "$TMP"/*.log; do
+        [ -e "$f" ] || continue
+        if grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer' "$f"; then
+            fail "sanitizer report in $(basename "$f")"
+            grep -E -A30 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$f" | head -60 | sed 's/^/#   /'
+        fi
+    done
+}
+
+# assert_nothing_running: every process the test started is gone. Stops
+# redis first (the last thing a test leaves running on purpose).
+assert_nothing_running() {
+    if [ -n "$REDIS_PID" ] && alive "$REDIS_PID"; then
+        stop "$REDIS_PID"
+    fi
+    local pid left=""
+    for pid in "${ALL_PIDS[@]}"; do
+        if alive "$pid"; then
+            left="$left $pid($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60))"
+        fi
+    done
+    if [ -z "$left" ]; then
+        ok "nothing left running (${#ALL_PIDS[@]} processes started)"
+    else
+        fail "still running:$left"
+    fi
+}
+
+finish() {
+    check_sanitizers
+    if [ "$FAILS" -gt 0 ]; then
+        say "$T_NAME: $FAILS of $CHECKS checks failed"
+        exit 1
+    fi
+    say "$T_NAME: all $CHECKS checks passed"
+    exit 0
+}
+
+_cleanup() {
+    local st=$? pid
+    trap - EXIT
+    for pid in "${ALL_PIDS[@]}"; do
+        alive "$pid" && kill -KILL "$pid" 2>/dev/null
+    done
+    for pid in "${ALL_PIDS[@]}"; do
+        wait_until 5 "! alive $pid" || true
+    done
+    if [ "$st" -ne 0 ]; then
+        local f
+        for f in "$TMP"/*.log; do
+            [ -s "$f" ] || continue
+            say "# ---- last lines of $(basename "$f")"
+            grep -v 'WARNING Memory overcommit' "$f" | tail -n 15 | sed 's/^/#   /'
+        done
+    fi
+    if [ -n "${SLUICE_KEEP_TMP:-}" ]; then
+        say "# kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$st"
+}
+trap _cleanup EXIT
+trap 'say "# interrupted"; exit 143' TERM INT HUP
