@@ -96,5 +96,22 @@ SLUICE_REDIS_URL='redis://user:secretpw@127.0.0.1:1/0' run_p enqueue --ndjson "$
 assert_eq 2 "$RC" "exit status, unreachable Redis (bulk, from the environment)"
 assert_not_contains "$OUT$ERR" "secretpw" "output (bulk)"
 
+# bulk over several queues at once, more jobs than one batch: every queue's
+# batches and registrations share one pipeline, and ids still come out in
+# input order
+$PY -c '
+for i in range(2500):
+    q = ("qa", "qb", "qc")[i % 3] if 1200 <= i < 2100 else "qa"  # new queues mid-stream
+    print("{\"type\":\"noop\",\"queue\":\"%s\",\"payload\":{\"i\":%d}}" % (q, i))
+' >"$TMP/multi.ndjson"
+run_p enqueue --ndjson "$TMP/multi.ndjson"
+assert_eq 0 "$RC" "exit status, NDJSON over three queues"
+assert_eq 2500 "$(printf '%s\n' "$OUT" | grep -c .)" "ids printed for three queues"
+assert_eq 1900 "$(stat_of enqueued qa)" "queue qa enqueued"
+assert_eq 300 "$(stat_of enqueued qb)" "queue qb enqueued"
+assert_eq 300 "$(stat_of enqueued qc)" "queue qc enqueued"
+assert_eq "$(printf '%s\n' "$OUT" | sort)" "$(printf '%s\n' "$OUT")" "ids sorted = input order"
+assert_eq 3 "$(rcli SMEMBERS "$SLUICE_PREFIX:queues" | grep -c '^q[abc]$')" "queues registered"
+
 assert_nothing_running
 finish
