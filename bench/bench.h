@@ -1,0 +1,115 @@
+/* bench.h — sluice-bench: a load generator that measures a running Redis
+ * with real sluice-worker processes. It starts no Redis of its own.
+ *
+ *   main.c     options, the test table, the JSON report, clean-up
+ *   enqueue.c  jobs made and sent through libsluice's enqueue path
+ *   procs.c    worker processes, /proc figures, Redis INFO and counters
+ *   tests.c    the noop and io tests (bulk enqueue, then process)
+ *   latency.c  the latency test (paced single enqueues, start times) */
+#ifndef SL_BENCH_H
+#define SL_BENCH_H
+
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "enqueue.h"
+#include "job.h"
+#include "keys.h"
+#include "util.h"
+
+typedef struct bench {
+    /* options */
+    const char *redis_url, *prefix, *queue, *worker_bin;
+    long long jobs, workers, concurrency, batch, pipeline, worker_batch;
+    long long rate, seconds, ms, timeout_s;
+    /* state */
+    const char *test; /* "noop", "latency", "io" */
+    sl_redis_addr addr;
+    redisContext *rc;
+    sl_keys keys;
+    sl_buf report; /* the JSON object's members so far, comma-separated */
+    sl_buf errors; /* JSON strings, comma-separated */
+    int nerrors;
+} bench;
+
+/* main.c: the report. Members come out in the order they are added. */
+void report_int(bench *b, const char *name, long long v);
+void report_num(bench *b, const char *name, double v, int decimals);
+void report_str(bench *b, const char *name, const char *v);
+/* Logs MSG on stderr and adds it to the report's "errors". */
+void bench_error(bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* enqueue.c: a reusable job (one sl_job, one body buffer) of one type whose
+ * payload is either fixed text or {"n": counter}. */
+typedef struct jobmaker {
+    sl_job job;
+    sl_buf body; /* the last job's envelope */
+    sl_enqueue_batch batch;
+    int counter; /* payload {"n": i} instead of FIXED */
+    long long n;
+} jobmaker;
+
+/* Sets up M for TYPE with payload FIXED (JSON text), or {"n": i} when FIXED is
+ * NULL; validates the payload against the type's schema once. Returns 0, or
+ * SL_EINVAL with the reason in ERR. */
+int jobmaker_init(jobmaker *m, bench *b, const char *type, const char *fixed, char *err,
+                  size_t errlen);
+void jobmaker_deinit(jobmaker *m);
+
+/* Enqueues N jobs in batches of --batch, --pipeline calls in flight. Returns
+ * the number Redis took (a refused job is reported as an error), or -1 when
+ * the connection failed. */
+long long enqueue_bulk(bench *b, jobmaker *m, long long n);
+
+/* Enqueues one job in one call and waits for the answer. ID_OUT (27 bytes)
+ * gets its id; *SENT_US the wall clock just before the call went out.
+ * Returns 0, or -1 after reporting the error. */
+int enqueue_one(bench *b, jobmaker *m, char *id_out, int64_t *sent_us);
+
+/* procs.c: worker processes. */
+typedef struct workers {
+    pid_t *pids;
+    int n;
+    double cpu_s;     /* utime + stime of all, read by workers_stop */
+    long long rss_kb; /* largest VmHWM, read by workers_stop */
+} workers;
+
+/* Starts N sluice-worker processes on the bench queue at CONCURRENCY, with
+ * --latency-log LATENCY_LOG when not NULL. Returns 0, or -1 after reporting
+ * (no process is left running). */
+int workers_start(bench *b, workers *ws, int n, long long concurrency, const char *latency_log);
+/* Reads each worker's CPU time and peak RSS, sends SIGTERM, waits for every
+ * one and checks that it exited 0 (SIGKILL after TIMEOUT_S). Returns 0, or
+ * -1 after reporting. Frees the pid list. */
+int workers_stop(bench *b, workers *ws, double timeout_s);
+/* -1 after reporting when a worker has exited already, else 0. */
+int workers_check(bench *b, workers *ws);
+
+/* When the counter passed 10% and 90% of the target (monotonic seconds,
+ * interpolated between polls): the rate between them leaves out start-up
+ * and the tail. */
+typedef struct progress {
+    double t10, t90;
+} progress;
+
+/* Polls the queue's "processed" counter every 20 ms until it reaches TARGET;
+ * fills P when not NULL. Returns 0, or -1 after reporting (timeout, a worker
+ * died, Redis gone). */
+int wait_processed(bench *b, workers *ws, long long target, double timeout_s, progress *p);
+/* The queue's "processed" counter, or -1 when Redis failed. */
+long long stat_processed(bench *b);
+
+/* Redis's CPU time (used_cpu_user + used_cpu_sys) in seconds, or -1. */
+double redis_cpu_s(bench *b);
+
+/* Seconds on the monotonic clock. */
+double now_s(void);
+
+/* tests.c, latency.c */
+int test_noop(bench *b);
+int test_io(bench *b);
+int test_latency(bench *b);
+
+#endif

@@ -1,0 +1,77 @@
+#!/bin/sh
+# bench.sh — `make bench`: starts a private redis-server in a temporary
+# directory on a free port, runs sluice-bench's standard set against it and
+# prints one JSON object per line on stdout (progress goes to stderr). Builds
+# nothing: `make bench` has built bin/ first. SLUICE_BIN picks other binaries;
+# BENCH_NOOP_JOBS, BENCH_NOOP2_JOBS, BENCH_IO_JOBS and BENCH_LATENCY_SECONDS
+# shrink or grow the set.
+set -eu
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=${SLUICE_BIN:-$here/bin}
+bench="$bin/sluice-bench"
+[ -x "$bench" ] || { echo "bench: $bench is missing (run make first)" >&2; exit 1; }
+[ -x "$bin/sluice-worker" ] || { echo "bench: $bin/sluice-worker is missing" >&2; exit 1; }
+for tool in redis-server redis-cli redis-benchmark python3; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool not found (make deps)" >&2; exit 1; }
+done
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+pid=""
+# shellcheck disable=SC2317 # called from the trap
+cleanup() {
+    if [ -n "$pid" ]; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Nothing on disk: persistence would measure the disk, not Sluice.
+redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
+    --logfile "$dir/redis.log" --daemonize no &
+pid=$!
+i=0
+until redis-cli -p "$port" ping >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ "$i" -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+        echo "bench: redis-server did not answer on port $port" >&2
+        cat "$dir/redis.log" >&2 2>/dev/null || true
+        exit 1
+    fi
+    sleep 0.1
+done
+
+export SLUICE_REDIS_URL="redis://127.0.0.1:$port/0"
+export SLUICE_PREFIX=sluice
+
+# The machine's own figure for context: plain SETs from 50 clients.
+ref=$(redis-benchmark -p "$port" -t set -n 200000 -q 2>/dev/null | tr '\r' '\n' |
+    sed -n 's/^SET: \([0-9.]*\) requests per second.*$/\1/p' | tail -n 1)
+if [ -n "$ref" ]; then
+    echo "{\"test\":\"redis-benchmark\",\"command\":\"set\",\"requests\":200000,\"requests_per_s\":$ref}"
+else
+    echo "bench: redis-benchmark gave no figure" >&2
+fi
+redis-cli -p "$port" flushall >/dev/null
+
+status=0
+run() {
+    echo "bench: sluice-bench $*" >&2
+    "$bench" "$@" || status=1
+}
+
+# Latency first, while Redis is quiet: after a million jobs are deleted it
+# spends a while shrinking its tables and returning memory, which shows up
+# in the tail of whatever runs next.
+lat_s=${BENCH_LATENCY_SECONDS:-10}
+run latency --rate 1000 --seconds "$lat_s"
+run latency --rate 500 --seconds "$lat_s"
+run io --jobs "${BENCH_IO_JOBS:-100000}" --ms 50 --concurrency 1000
+run noop --jobs "${BENCH_NOOP_JOBS:-1000000}" --workers 1 --concurrency 1000
+run noop --jobs "${BENCH_NOOP2_JOBS:-500000}" --workers 2 --concurrency 1000
+exit "$status"
