@@ -63,7 +63,8 @@ void sl_enqueue_batch_add(sl_enqueue_batch *b, const sl_job *job, const char *bo
     char num[24];
     push_str(b, job->id);
     num[0] = (char)('0' + job->priority);
-    push(b, num, 1);
+    num[1] = '!';
+    push(b, num, job->id_chosen ? 2 : 1);
     push(b, body, len);
     push(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)job->delay_ms));
     push(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)job->run_at_ms));

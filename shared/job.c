@@ -104,8 +104,10 @@ int sl_job_parse(sl_job *job, const char *text, size_t len, size_t max_payload, 
     job->doc = doc;
     job->payload = cJSON_GetObjectItemCaseSensitive(doc, "payload");
     const char *s;
-    if ((s = str_field(doc, "id")))
+    if ((s = str_field(doc, "id"))) {
         sl_strlcpy(job->id, s, sizeof job->id);
+        job->id_chosen = 1;
+    }
     sl_strlcpy(job->type, str_field(doc, "type"), sizeof job->type);
     if ((s = str_field(doc, "queue")))
         sl_strlcpy(job->queue, s, sizeof job->queue);

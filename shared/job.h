@@ -21,6 +21,7 @@ int sl_priority_parse(const char *s);   /* -1 when unknown */
 
 typedef struct sl_job {
     char id[65];
+    int id_chosen;           /* the id came with the job, not from sl_job_complete */
     char type[65];
     char queue[65];
     int priority;            /* enum sl_priority */

@@ -80,6 +80,7 @@ struct node {
     long min_items, max_items;   /* -1: no limit */
     const char *pattern;         /* "pattern" as written, for messages, or NULL */
     regex_t regex;               /* pattern compiled at init; valid when pattern != NULL */
+    struct fast_pattern *fast;   /* the same pattern as byte sets, when simple enough */
     struct prop *props;          /* "properties", in schema order */
     size_t nprops;
     const char **required;
@@ -340,6 +341,71 @@ static void check_portable(struct loader *ld, const char *re)
     }
 }
 
+/* Most patterns in our schemas are anchored runs of bracket classes, like
+ * ^[a-z][a-z0-9_-]*$: matched with byte sets, they cost a few ns instead of a
+ * regexec (which took a fifth of a worker's CPU per job). Only shapes whose
+ * greedy match is exact are taken: every atom but the last matches one byte;
+ * the last may repeat (*, +). Anything else keeps regexec. */
+struct fast_pattern {
+    int natoms;
+    uint8_t set[4][32]; /* bit c of set[i]: atom i matches byte c */
+    char last_quant;    /* '\0' (exactly one), '*' or '+' */
+};
+
+static struct fast_pattern *fast_compile(const char *re)
+{
+    struct fast_pattern f = {0};
+    const char *p = re;
+    if (*p++ != '^')
+        return NULL;
+    while (*p == '[') {
+        if (f.natoms == 4 || f.last_quant)
+            return NULL;
+        uint8_t *set = f.set[f.natoms++];
+        p++;
+        if (*p == '^' || *p == ']')
+            return NULL;
+        while (*p && *p != ']') {
+            unsigned char lo = (unsigned char)*p, hi = lo;
+            if (p[1] == '-' && p[2] && p[2] != ']') {
+                hi = (unsigned char)p[2];
+                p += 3;
+            } else {
+                p++;
+            }
+            if (hi < lo)
+                return NULL;
+            for (unsigned c = lo; c <= hi; c++)
+                set[c >> 3] |= (uint8_t)(1u << (c & 7));
+        }
+        if (*p++ != ']')
+            return NULL;
+        if (*p == '*' || *p == '+')
+            f.last_quant = *p++;
+    }
+    if (f.natoms == 0 || strcmp(p, "$") != 0)
+        return NULL;
+    struct fast_pattern *out = xcalloc(1, sizeof *out);
+    *out = f;
+    return out;
+}
+
+static bool fast_match(const struct fast_pattern *f, const unsigned char *s)
+{
+#define IN(set, c) ((set)[(c) >> 3] & (1u << ((c) & 7)))
+    int i = 0;
+    for (; i < f->natoms - 1; i++, s++)
+        if (!*s || !IN(f->set[i], *s))
+            return false;
+    const uint8_t *last = f->set[i];
+    size_t n = 0;
+    for (; *s; s++, n++)
+        if (!IN(last, *s))
+            return false;
+    return f->last_quant == '*' || (f->last_quant == '+' ? n >= 1 : n == 1);
+#undef IN
+}
+
 static void kw_pattern(struct loader *ld, struct node *n, const cJSON *v, size_t field)
 {
     (void)field;
@@ -353,6 +419,7 @@ static void kw_pattern(struct loader *ld, struct node *n, const cJSON *v, size_t
         die(ld, "\"pattern\" %s does not compile: %s", v->valuestring, why);
     }
     n->pattern = v->valuestring;
+    n->fast = fast_compile(v->valuestring);
 }
 
 static void kw_properties(struct loader *ld, struct node *n, const cJSON *v, size_t field)
@@ -727,7 +794,9 @@ static int check_string(const struct ctx *c, const struct node *n, const char *s
             return fail(c, "%zu character%s, the limit is %ld", chars, chars == 1 ? "" : "s",
                         n->max_length);
     }
-    if (n->pattern != NULL && regexec(&n->regex, s, 0, NULL, 0) != 0) {
+    if (n->pattern != NULL &&
+        !(n->fast ? fast_match(n->fast, (const unsigned char *)s)
+                  : regexec(&n->regex, s, 0, NULL, 0) == 0)) {
         char got[VALUE_SIZE];
         struct buf g = {got, sizeof got, 0};
         got[0] = '\0';

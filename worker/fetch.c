@@ -107,10 +107,11 @@ void fetch_maybe_claim(worker *w)
     while (!w->draining && w->claims_inflight < MAX_CLAIMS_INFLIGHT &&
            sl_rconn_is_up(w->redis)) {
         int free_slots = w->concurrency - w->running - w->reserved;
-        /* Below a quarter of the batch, wait for more room unless nothing
-         * runs: fewer, larger claims cost Redis less per job. */
+        /* With little room, wait for a little more unless nothing runs:
+         * fewer, larger claims cost Redis less per job. The floor is small
+         * (1/64 of the slots) so slots of long jobs do not sit idle. */
         int want = free_slots < w->batch ? free_slots : w->batch;
-        int floor = w->batch / 4 < w->concurrency / 4 ? w->batch / 4 : w->concurrency / 4;
+        int floor = w->concurrency / 64 < w->batch / 4 ? w->concurrency / 64 : w->batch / 4;
         if (want <= 0 || (want < floor && w->running + w->reserved > 0))
             return;
         wqueue *q = pick(w);

@@ -17,7 +17,7 @@ if #mine == 0 then return 0 end
 redis.call('ZREM', KEYS[1], unpack(mine))
 if keep > 0 then
     local t = redis.call('TIME')
-    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local now = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
     local za = {}
     for _, id in ipairs(mine) do
         za[#za + 1] = now

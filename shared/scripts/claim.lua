@@ -23,7 +23,8 @@ local keys = {}
 for i, id in ipairs(ids) do keys[i] = base .. 'job:' .. id end
 local bodies = redis.call('MGET', unpack(keys))
 local za, lost = {}, 0
-local deadline = now + lease
+-- one string for every ZADD score: Redis would format the number per job
+local deadline = string.format('%d', now + lease)
 for i, id in ipairs(ids) do
     local body = bodies[i]
     if body then

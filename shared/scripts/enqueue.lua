@@ -1,15 +1,19 @@
 -- enqueue: store a batch of jobs and put each in ready or delayed.
 -- KEYS: ready:critical, ready:high, ready:normal, ready:low, delayed, stats
 -- ARGV: base ("P:{Q}:"), idempotency TTL ms, scheduler channel, then per job
---       6 values: id, priority 0..3, body, delay_ms, run_at_ms, idempotency key
+--       6 values: id, priority 0..3 (followed by "!" when the client chose the
+--       id: then an existing job with that id refuses it), body, delay_ms,
+--       run_at_ms, idempotency key
 -- Returns one entry per job: its id; for an idempotency key seen before, the
 -- id of the job that used it; "!" .. reason when the job was refused.
 local base, ttl, schedch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out, ready, n, earliest = {}, {{}, {}, {}, {}}, 0, nil
+local mset, seen = {}, {}
 for i = 4, #ARGV, 6 do
-    local id, prio, body = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+    local id, p, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    local prio, chosen = string.byte(p, 1) - 48, #p > 1
     local due = now + tonumber(ARGV[i + 3])
     local at, idem = tonumber(ARGV[i + 4]), ARGV[i + 5]
     local take = true
@@ -21,9 +25,13 @@ for i = 4, #ARGV, 6 do
         end
     end
     if take then
-        if not redis.call('SET', base .. 'job:' .. id, body, 'NX') then
+        if chosen and (seen[id] or redis.call('EXISTS', base .. 'job:' .. id) == 1) then
             out[#out + 1] = '!id: a job with id ' .. id .. ' exists already'
         else
+            -- generated ids are unique by construction: one MSET for all
+            if chosen then seen[id] = true end
+            mset[#mset + 1] = base .. 'job:' .. id
+            mset[#mset + 1] = body
             if at > due then due = at end
             if due > now then
                 redis.call('ZADD', KEYS[5], due, id)
@@ -36,6 +44,9 @@ for i = 4, #ARGV, 6 do
             n = n + 1
         end
     end
+end
+for j = 1, #mset, 1000 do
+    redis.call('MSET', unpack(mset, j, math.min(j + 999, #mset)))
 end
 local wake = false
 for p = 1, 4 do

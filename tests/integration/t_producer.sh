@@ -96,6 +96,22 @@ SLUICE_REDIS_URL='redis://user:secretpw@127.0.0.1:1/0' run_p enqueue --ndjson "$
 assert_eq 2 "$RC" "exit status, unreachable Redis (bulk, from the environment)"
 assert_not_contains "$OUT$ERR" "secretpw" "output (bulk)"
 
+# a job id chosen by the client is refused when taken, in the same batch or before
+{
+    echo '{"id":"dup-1","type":"noop","queue":"qd","payload":{}}'
+    echo '{"id":"dup-1","type":"noop","queue":"qd","payload":{"again":true}}'
+    echo '{"id":"dup-2","type":"noop","queue":"qd","payload":{}}'
+} >"$TMP/dup.ndjson"
+run_p enqueue --ndjson "$TMP/dup.ndjson"
+assert_eq 1 "$RC" "exit status, duplicate id in one batch"
+assert_contains "$ERR" "line 2: id: a job with id dup-1 exists already" "duplicate id reported"
+assert_eq "dup-1 dup-2" "$(printf '%s\n' "$OUT" | paste -sd' ')" "ids of the accepted jobs"
+printf '%s\n' '{"id":"dup-2","type":"noop","queue":"qd","payload":{}}' >"$TMP/dup2.ndjson"
+run_p enqueue --ndjson "$TMP/dup2.ndjson"
+assert_eq 1 "$RC" "exit status, id taken by an earlier call"
+assert_eq 2 "$(stat_of enqueued qd)" "only the first of each id enqueued"
+assert_eq '{}' "$(json_get "$(job_body dup-1 qd)" payload)" "the first dup-1 kept"
+
 # bulk over several queues at once, more jobs than one batch: every queue's
 # batches and registrations share one pipeline, and ids still come out in
 # input order
