@@ -17,7 +17,20 @@ struct claim {
     unsigned wake_seq; /* q->wake_seq when sent */
 };
 
-enum { MAX_CLAIMS_INFLIGHT = 2 };
+/* Jobs that finish at once (no-ops, cache hits) are claimed in full batches,
+ * two claims in flight: Redis pays its per-call cost over many jobs. Jobs
+ * that wait (HTTP calls, timers) free their slots in bursts; they are claimed
+ * in eighths of a batch, eight in flight, so the first of a burst's replacements
+ * start a round trip after the slots free instead of after the whole batch. */
+static void claim_shape(const worker *w, int *size, int *inflight)
+{
+    if (w->avg_run_us < 1000.0) {
+        *size = w->batch, *inflight = 2;
+    } else {
+        *size = w->batch / 8 > 16 ? w->batch / 8 : (w->batch < 16 ? w->batch : 16);
+        *inflight = 8;
+    }
+}
 
 static void claim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
@@ -104,14 +117,15 @@ static int send_claim(worker *w, wqueue *q, int n)
 
 void fetch_maybe_claim(worker *w)
 {
-    while (!w->draining && w->claims_inflight < MAX_CLAIMS_INFLIGHT &&
-           sl_rconn_is_up(w->redis)) {
+    int size, max_inflight;
+    claim_shape(w, &size, &max_inflight);
+    while (!w->draining && w->claims_inflight < max_inflight && sl_rconn_is_up(w->redis)) {
         int free_slots = w->concurrency - w->running - w->reserved;
         /* With little room, wait for a little more unless nothing runs:
          * fewer, larger claims cost Redis less per job. The floor is small
          * (1/64 of the slots) so slots of long jobs do not sit idle. */
-        int want = free_slots < w->batch ? free_slots : w->batch;
-        int floor = w->concurrency / 64 < w->batch / 4 ? w->concurrency / 64 : w->batch / 4;
+        int want = free_slots < size ? free_slots : size;
+        int floor = w->concurrency / 64 < size / 4 ? w->concurrency / 64 : size / 4;
         if (want <= 0 || (want < floor && w->running + w->reserved > 0))
             return;
         wqueue *q = pick(w);

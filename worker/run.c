@@ -136,6 +136,8 @@ void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t 
 void task_finish(task *t, enum task_result result, const char *error)
 {
     worker *w = t->w;
+    if (t->started_us) /* 0 when the job never started (no handler) */
+        w->avg_run_us += ((double)(sl_monotonic_us() - t->started_us) - w->avg_run_us) / 64.0;
     wqueue *q = t->q;
     sl_job *job = &t->job;
     if (result == TASK_OK) {

@@ -96,6 +96,7 @@ struct worker {
     int settle_calls;     /* ack/fail calls in flight */
     int stopped;
     uint64_t processed, failed, claimed;
+    double avg_run_us;    /* moving average of a run's time, shapes the claims */
     char sched_channel[SL_KEY_MAX];
     ev_prepare flush;     /* batches settle calls and claims once per loop turn */
     ev_timer poll;        /* safety net for a missed wake-up */
