@@ -92,8 +92,8 @@ deps:
 	@sh tools/deps.sh
 
 format:
-	clang-format -i shared/*.c shared/*.h producer/*.c worker/*.c worker/*.h \
-	    worker/handlers/*.c scheduler/*.c scheduler/*.h ctl/*.c bench/*.c tests/unit/*.c
+	clang-format -i shared/*.c shared/*.h producer/*.[ch] worker/*.[ch] ctl/*.[ch] bench/*.[ch] \
+	    worker/handlers/*.c scheduler/*.[ch] tests/unit/*.c
 
 clean:
 	rm -rf build build-san bin

@@ -13,8 +13,8 @@
 enum { MAX_QUEUES = 64, PIPELINE = 16 };
 
 struct slot {
-    char id[65];   /* "" until the reply comes; "-" for a rejected line */
-    long lineno;   /* 1-based line of the input */
+    char id[65]; /* "" until the reply comes; "-" for a rejected line */
+    long lineno; /* 1-based line of the input */
 };
 
 struct queue_batch {
@@ -73,8 +73,10 @@ static int read_one(struct bulk *b)
     struct inflight *f = &b->flight[b->head];
     redisReply *r = NULL;
     if (redisGetReply(b->rc, (void **)&r) != REDIS_OK) {
-        fprintf(stderr, "sluice-producer: redis: %s; jobs not yet confirmed may or may not be "
-                        "enqueued\n", b->rc->errstr);
+        fprintf(stderr,
+                "sluice-producer: redis: %s; jobs not yet confirmed may or may not be "
+                "enqueued\n",
+                b->rc->errstr);
         b->failed = 1;
         return -1;
     }
@@ -95,8 +97,7 @@ static int read_one(struct bulk *b)
                 sl_strlcpy(s->id, e->str, sizeof s->id);
             } else {
                 fprintf(stderr, "%s%ld: %s\n", b->o->single ? "sluice-producer: job " : "line ",
-                        s->lineno,
-                        e->type == REDIS_REPLY_STRING ? e->str + 1 : "refused by redis");
+                        s->lineno, e->type == REDIS_REPLY_STRING ? e->str + 1 : "refused by redis");
                 strcpy(s->id, "-");
                 b->rejected++;
             }

@@ -48,7 +48,6 @@ static const char *description =
     "accepted line in input order, and reports each rejected line on stderr with its number.\n"
     "Exit status: 0 all enqueued, 1 some jobs rejected, 2 usage or Redis error.";
 
-
 /* Builds one envelope from the flags and sends it through the same parser
  * and validator as NDJSON lines, so both report errors alike. */
 static int enqueue_one(redisContext *rc)
@@ -115,8 +114,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (npos > 0 && strcmp(pos[0], "enqueue")) {
-        fprintf(stderr, "sluice-producer: unknown command \"%s\" (the command is enqueue; see "
-                        "--help)\n", pos[0]);
+        fprintf(stderr,
+                "sluice-producer: unknown command \"%s\" (the command is enqueue; see "
+                "--help)\n",
+                pos[0]);
         return 2;
     }
     if (!o.ndjson && !o.type) {

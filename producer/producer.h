@@ -23,5 +23,4 @@ typedef struct producer_opts {
  * lines, or -1 when Redis failed (the message is printed). */
 long producer_bulk(redisContext *rc, const producer_opts *o, FILE *in, FILE *out);
 
-
 #endif

@@ -72,8 +72,13 @@ static void send_promote(sched *s, int qi)
     squeue *q = &s->queues[qi];
     char limit[16];
     snprintf(limit, sizeof limit, "%d", PROMOTE_LIMIT);
-    const char *argv[] = {q->keys.delayed, q->keys.ready[0], q->keys.ready[1], q->keys.ready[2],
-                          q->keys.ready[3], q->keys.base, limit};
+    const char *argv[] = {q->keys.delayed,
+                          q->keys.ready[0],
+                          q->keys.ready[1],
+                          q->keys.ready[2],
+                          q->keys.ready[3],
+                          q->keys.base,
+                          limit};
     struct promote_call *c = sl_malloc(sizeof *c);
     c->s = s;
     c->q = qi;

@@ -82,8 +82,7 @@ static void expired_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         free(c);
         return;
     }
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 ||
-        !leader_active(s)) {
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 || !leader_active(s)) {
         const char *err = sl_reply_error(reply);
         if (err)
             sl_warn("expired scan failed queue=%s error=\"%s\"", q->keys.queue, err);
@@ -96,8 +95,8 @@ static void expired_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     const char **argv = sl_malloc(cap * sizeof *argv);
     size_t *lens = sl_malloc(cap * sizeof *lens);
     sl_buf *bodies = sl_calloc(n, sizeof *bodies);
-    char (*prios)[4] = sl_calloc(n, sizeof *prios);
-    const char *keys[] = {q->keys.active, q->keys.dead, q->keys.stats, q->keys.ready[0],
+    char(*prios)[4] = sl_calloc(n, sizeof *prios);
+    const char *keys[] = {q->keys.active,   q->keys.dead,     q->keys.stats,    q->keys.ready[0],
                           q->keys.ready[1], q->keys.ready[2], q->keys.ready[3], q->keys.base};
     for (int i = 0; i < 8; i++) {
         argv[argc] = keys[i];

@@ -32,12 +32,12 @@ struct sched {
     squeue *queues;
     int nqueues;
     int leader;
-    ev_tstamp leader_until;  /* local deadline: past it without a renewal, assume lost */
+    ev_tstamp leader_until; /* local deadline: past it without a renewal, assume lost */
     long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms;
     long long done_age_ms, done_max, dead_age_ms, dead_max;
     int promote_outstanding;
-    int promote_again;       /* a wake-up came during a pass: run one more */
-    long long next_due_ms;   /* soonest delayed job seen in this pass, server ms; -1 none */
+    int promote_again;     /* a wake-up came during a pass: run one more */
+    long long next_due_ms; /* soonest delayed job seen in this pass, server ms; -1 none */
     long long server_now_ms;
     ev_timer leader_timer;   /* renew or try to take the lock */
     ev_timer promote_timer;  /* next promotion pass */

@@ -46,8 +46,8 @@ static int set_value(const sl_option *o, const char *val, const char *from, char
     return SL_EINVAL;
 }
 
-int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, int *npos,
-                    char *err, size_t errlen)
+int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, int *npos, char *err,
+                    size_t errlen)
 {
     int maxpos = npos ? *npos : 0, np = 0;
     char from[160];
@@ -121,12 +121,14 @@ int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, in
 void sl_config_usage(FILE *out, const char *prog, const char *synopsis, const char *description,
                      const sl_option *opts)
 {
-    fprintf(out, "usage: %s %s\n\n%s\n\noptions (environment variable, default):\n", prog,
-            synopsis, description);
+    fprintf(out, "usage: %s %s\n\n%s\n\noptions (environment variable, default):\n", prog, synopsis,
+            description);
     for (const sl_option *o = opts; o->name; o++) {
         char flag[64];
         snprintf(flag, sizeof flag, "--%s%s", o->name,
-                 o->type == SL_OPT_BOOL ? "" : o->type == SL_OPT_INT ? " N" : " VALUE");
+                 o->type == SL_OPT_BOOL  ? ""
+                 : o->type == SL_OPT_INT ? " N"
+                                         : " VALUE");
         fprintf(out, "  %-26s %s\n", flag, o->help);
         char extra[256] = "";
         size_t n = 0;
@@ -176,8 +178,9 @@ int sl_redis_addr_parse(const char *url, sl_redis_addr *out, char *err, size_t e
         const char *p = url + 7, *q = strchr(p, '?');
         size_t n = q ? (size_t)(q - p) : strlen(p);
         if (n == 0 || p[0] != '/') {
-            snprintf(err, errlen, "redis url: unix:// needs an absolute socket path, as in "
-                                  "unix:///run/redis.sock");
+            snprintf(err, errlen,
+                     "redis url: unix:// needs an absolute socket path, as in "
+                     "unix:///run/redis.sock");
             return SL_EINVAL;
         }
         if (copy_part(out->path, sizeof out->path, p, n, "socket path", err, errlen))

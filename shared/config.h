@@ -30,8 +30,8 @@ typedef struct sl_option {
  * arguments are collected into POS (up to *NPOS, which is updated) in order;
  * "--" ends the options. Returns 0, SL_CONFIG_HELP, or SL_EINVAL with a
  * message in ERR naming the option and its limit. */
-int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, int *npos,
-                    char *err, size_t errlen);
+int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, int *npos, char *err,
+                    size_t errlen);
 
 /* Prints "usage: PROG SYNOPSIS", DESCRIPTION, then one line per option with
  * its environment variable, default and bounds. */

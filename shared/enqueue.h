@@ -13,8 +13,8 @@ typedef struct sl_enqueue_batch {
     sl_keys keys;
     char idem_ttl[24];
     char sched_channel[SL_KEY_MAX];
-    sl_buf arena;     /* every argument's bytes, back to back */
-    size_t *offsets;  /* argument i starts at arena.data + offsets[i] */
+    sl_buf arena;    /* every argument's bytes, back to back */
+    size_t *offsets; /* argument i starts at arena.data + offsets[i] */
     size_t *lens;
     const char **argv; /* made by sl_enqueue_batch_args */
     int argc, cap;

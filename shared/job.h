@@ -21,22 +21,22 @@ int sl_priority_parse(const char *s);   /* -1 when unknown */
 
 typedef struct sl_job {
     char id[65];
-    int id_chosen;           /* the id came with the job, not from sl_job_complete */
+    int id_chosen; /* the id came with the job, not from sl_job_complete */
     char type[65];
     char queue[65];
-    int priority;            /* enum sl_priority */
-    int max_attempts;        /* runs allowed in all, >= 1 */
-    int attempts;            /* failed runs so far (written by Sluice) */
-    int64_t timeout_ms;      /* one run's limit */
-    int64_t run_at_ms;       /* absolute start time, 0 = now */
-    int64_t delay_ms;        /* relative start delay, from Redis time at enqueue */
+    int priority;       /* enum sl_priority */
+    int max_attempts;   /* runs allowed in all, >= 1 */
+    int attempts;       /* failed runs so far (written by Sluice) */
+    int64_t timeout_ms; /* one run's limit */
+    int64_t run_at_ms;  /* absolute start time, 0 = now */
+    int64_t delay_ms;   /* relative start delay, from Redis time at enqueue */
     int64_t created_ms;
-    char *idempotency_key;   /* heap, or NULL */
-    char *batch;             /* heap, or NULL */
-    char *last_error;        /* heap, or NULL */
-    cJSON *doc;              /* the parsed envelope; owns payload */
-    const cJSON *payload;    /* the payload object inside doc */
-    char *payload_json;      /* compact payload text, made on demand; heap */
+    char *idempotency_key; /* heap, or NULL */
+    char *batch;           /* heap, or NULL */
+    char *last_error;      /* heap, or NULL */
+    cJSON *doc;            /* the parsed envelope; owns payload */
+    const cJSON *payload;  /* the payload object inside doc */
+    char *payload_json;    /* compact payload text, made on demand; heap */
     size_t payload_len;
 } sl_job;
 

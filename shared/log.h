@@ -18,7 +18,11 @@ int sl_log_enabled(enum sl_log_level level);
 
 void sl_log(enum sl_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define sl_debug(...) do { if (sl_log_enabled(SL_LOG_DEBUG)) sl_log(SL_LOG_DEBUG, __VA_ARGS__); } while (0)
+#define sl_debug(...)                                                                              \
+    do {                                                                                           \
+        if (sl_log_enabled(SL_LOG_DEBUG))                                                          \
+            sl_log(SL_LOG_DEBUG, __VA_ARGS__);                                                     \
+    } while (0)
 #define sl_info(...) sl_log(SL_LOG_INFO, __VA_ARGS__)
 #define sl_warn(...) sl_log(SL_LOG_WARN, __VA_ARGS__)
 #define sl_error(...) sl_log(SL_LOG_ERROR, __VA_ARGS__)

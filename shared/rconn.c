@@ -59,8 +59,8 @@ static void went_down(sl_rconn *c, const char *why)
     } else if (!c->down_logged || was_up) {
         char where[400];
         sl_redis_addr_describe(&c->addr, where, sizeof where);
-        sl_warn("redis connection down conn=%s addr=%s reason=\"%s\" retry_s=%.1f", c->name,
-                where, why, c->backoff);
+        sl_warn("redis connection down conn=%s addr=%s reason=\"%s\" retry_s=%.1f", c->name, where,
+                why, c->backoff);
         c->down_logged = 1;
     }
     if (was_up && c->state_cb)
@@ -99,8 +99,8 @@ static void message_trampoline(redisAsyncContext *ac, void *r, void *priv)
     if (!c || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
         return;
     c->progress = ev_now(c->loop);
-    if (reply->element[0]->type == REDIS_REPLY_STRING && !strcmp(reply->element[0]->str, "message") &&
-        c->message_cb)
+    if (reply->element[0]->type == REDIS_REPLY_STRING &&
+        !strcmp(reply->element[0]->str, "message") && c->message_cb)
         c->message_cb(c, reply->element[1]->str, reply->element[2]->str, reply->element[2]->len,
                       c->message_priv);
 }
@@ -154,7 +154,8 @@ static void connect_now(sl_rconn *c)
      * the scripts loaded. */
     if (c->addr.pass[0]) {
         if (c->addr.user[0])
-            redisAsyncCommand(ac, setup_reply_cb, (void *)"AUTH", "AUTH %s %s", c->addr.user, c->addr.pass);
+            redisAsyncCommand(ac, setup_reply_cb, (void *)"AUTH", "AUTH %s %s", c->addr.user,
+                              c->addr.pass);
         else
             redisAsyncCommand(ac, setup_reply_cb, (void *)"AUTH", "AUTH %s", c->addr.pass);
     }
@@ -163,7 +164,8 @@ static void connect_now(sl_rconn *c)
     if (!c->n_channels) {
         for (int i = 0; i < SL_SCRIPT_COUNT; i++) {
             const sl_script *s = sl_script_get(i);
-            redisAsyncCommand(ac, setup_reply_cb, (void *)"SCRIPT LOAD", "SCRIPT LOAD %b", s->text, s->len);
+            redisAsyncCommand(ac, setup_reply_cb, (void *)"SCRIPT LOAD", "SCRIPT LOAD %b", s->text,
+                              s->len);
         }
     }
 }
@@ -303,8 +305,8 @@ int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, c
     return 0;
 }
 
-int sl_rconn_script(sl_rconn *c, enum sl_script_id id, sl_rconn_reply_cb *cb, void *priv,
-                    int nkeys, int argc, const char **argv, const size_t *lens)
+int sl_rconn_script(sl_rconn *c, enum sl_script_id id, sl_rconn_reply_cb *cb, void *priv, int nkeys,
+                    int argc, const char **argv, const size_t *lens)
 {
     const sl_script *s = sl_script_get(id);
     enum { STACK = 64 };

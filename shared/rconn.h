@@ -24,8 +24,8 @@ typedef void sl_rconn_reply_cb(sl_rconn *c, redisReply *reply, void *priv);
 typedef void sl_rconn_state_cb(sl_rconn *c, int up, void *priv);
 
 /* Called for every pub/sub message: CHANNEL and MESSAGE are borrowed. */
-typedef void sl_rconn_message_cb(sl_rconn *c, const char *channel, const char *message,
-                                 size_t len, void *priv);
+typedef void sl_rconn_message_cb(sl_rconn *c, const char *channel, const char *message, size_t len,
+                                 void *priv);
 
 /* A connection named NAME (for logs) to ADDR; it starts connecting at once.
  * ADDR is copied. Never NULL (out of memory aborts). */
@@ -52,8 +52,8 @@ int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, c
                      const size_t *lens);
 
 /* EVALSHA of script ID with NKEYS keys first in ARGV. As sl_rconn_command. */
-int sl_rconn_script(sl_rconn *c, enum sl_script_id id, sl_rconn_reply_cb *cb, void *priv,
-                    int nkeys, int argc, const char **argv, const size_t *lens);
+int sl_rconn_script(sl_rconn *c, enum sl_script_id id, sl_rconn_reply_cb *cb, void *priv, int nkeys,
+                    int argc, const char **argv, const size_t *lens);
 
 /* Makes this a subscriber connection for CHANNELS (copied), subscribed again
  * after every reconnect; CB gets each message. Call once, before it is up. */

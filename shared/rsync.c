@@ -30,8 +30,9 @@ redisContext *sl_rsync_connect(const sl_redis_addr *a, double timeout_s, char *e
     char where[400];
     sl_redis_addr_describe(a, where, sizeof where);
     if (!rc || rc->err) {
-        snprintf(err, errlen, "redis: cannot connect to %s: %s (is redis-server running? set "
-                              "SLUICE_REDIS_URL or --redis-url)",
+        snprintf(err, errlen,
+                 "redis: cannot connect to %s: %s (is redis-server running? set "
+                 "SLUICE_REDIS_URL or --redis-url)",
                  where, rc ? rc->errstr : "out of memory");
         redisFree(rc);
         return NULL;
@@ -47,7 +48,8 @@ redisContext *sl_rsync_connect(const sl_redis_addr *a, double timeout_s, char *e
         goto fail;
     for (int i = 0; i < SL_SCRIPT_COUNT; i++) {
         const sl_script *s = sl_script_get(i);
-        if (simple(rc, err, errlen, "SCRIPT LOAD", redisCommand(rc, "SCRIPT LOAD %b", s->text, s->len)))
+        if (simple(rc, err, errlen, "SCRIPT LOAD",
+                   redisCommand(rc, "SCRIPT LOAD %b", s->text, s->len)))
             goto fail;
     }
     return rc;

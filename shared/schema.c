@@ -242,7 +242,10 @@ static size_t where_push_index(struct loader *ld, int i)
     return where_push(ld, tmp);
 }
 
-static void where_pop(struct loader *ld, size_t mark) { ld->where[mark] = '\0'; }
+static void where_pop(struct loader *ld, size_t mark)
+{
+    ld->where[mark] = '\0';
+}
 
 static struct node *compile(struct loader *ld, const cJSON *s);
 
@@ -392,7 +395,7 @@ static struct fast_pattern *fast_compile(const char *re)
 
 static bool fast_match(const struct fast_pattern *f, const unsigned char *s)
 {
-#define IN(set, c) ((set)[(c) >> 3] & (1u << ((c) & 7)))
+#define IN(set, c) ((set)[(c) >> 3] & (1u << ((c)&7)))
     int i = 0;
     for (; i < f->natoms - 1; i++, s++)
         if (!*s || !IN(f->set[i], *s))
@@ -794,9 +797,8 @@ static int check_string(const struct ctx *c, const struct node *n, const char *s
             return fail(c, "%zu character%s, the limit is %ld", chars, chars == 1 ? "" : "s",
                         n->max_length);
     }
-    if (n->pattern != NULL &&
-        !(n->fast ? fast_match(n->fast, (const unsigned char *)s)
-                  : regexec(&n->regex, s, 0, NULL, 0) == 0)) {
+    if (n->pattern != NULL && !(n->fast ? fast_match(n->fast, (const unsigned char *)s)
+                                        : regexec(&n->regex, s, 0, NULL, 0) == 0)) {
         char got[VALUE_SIZE];
         struct buf g = {got, sizeof got, 0};
         got[0] = '\0';

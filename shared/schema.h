@@ -25,7 +25,7 @@ void sl_schema_init(void);
  * "payload.ms: 5000000 is above the maximum 3600000" or
  * "priority: \"urgent\" is not one of critical, high, normal, low".
  * PATH_PREFIX, if not NULL, is put before field paths ("payload"). */
-int sl_schema_validate(const cJSON *schema, const cJSON *doc, const char *path_prefix,
-                       char *err, size_t errlen);
+int sl_schema_validate(const cJSON *schema, const cJSON *doc, const char *path_prefix, char *err,
+                       size_t errlen);
 
 #endif

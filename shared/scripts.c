@@ -15,12 +15,19 @@ struct sl_embedded {
 extern const struct sl_embedded sl_lua_sources[];
 
 static const char *names[SL_SCRIPT_COUNT] = {
-    [SL_SCRIPT_ACK] = "ack",         [SL_SCRIPT_CANCEL] = "cancel",
-    [SL_SCRIPT_CLAIM] = "claim",     [SL_SCRIPT_ENQUEUE] = "enqueue",
-    [SL_SCRIPT_EXPIRED] = "expired", [SL_SCRIPT_FAIL] = "fail", [SL_SCRIPT_HEARTBEAT] = "heartbeat",
-    [SL_SCRIPT_LEADER] = "leader",   [SL_SCRIPT_PROMOTE] = "promote",
-    [SL_SCRIPT_RECLAIM] = "reclaim", [SL_SCRIPT_RENEW] = "renew",
-    [SL_SCRIPT_REVIVE] = "revive",   [SL_SCRIPT_TRIM] = "trim",
+    [SL_SCRIPT_ACK] = "ack",
+    [SL_SCRIPT_CANCEL] = "cancel",
+    [SL_SCRIPT_CLAIM] = "claim",
+    [SL_SCRIPT_ENQUEUE] = "enqueue",
+    [SL_SCRIPT_EXPIRED] = "expired",
+    [SL_SCRIPT_FAIL] = "fail",
+    [SL_SCRIPT_HEARTBEAT] = "heartbeat",
+    [SL_SCRIPT_LEADER] = "leader",
+    [SL_SCRIPT_PROMOTE] = "promote",
+    [SL_SCRIPT_RECLAIM] = "reclaim",
+    [SL_SCRIPT_RENEW] = "renew",
+    [SL_SCRIPT_REVIVE] = "revive",
+    [SL_SCRIPT_TRIM] = "trim",
 };
 
 static sl_script scripts[SL_SCRIPT_COUNT];

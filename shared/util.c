@@ -12,14 +12,22 @@
 const char *sl_strerror(int code)
 {
     switch (code) {
-    case 0: return "ok";
-    case SL_EINVAL: return "invalid input";
-    case SL_EREDIS: return "redis error";
-    case SL_ENOENT: return "not found";
-    case SL_ESTATE: return "wrong state";
-    case SL_EIO: return "i/o error";
-    case SL_ETOOBIG: return "too big";
-    default: return "unknown error";
+    case 0:
+        return "ok";
+    case SL_EINVAL:
+        return "invalid input";
+    case SL_EREDIS:
+        return "redis error";
+    case SL_ENOENT:
+        return "not found";
+    case SL_ESTATE:
+        return "wrong state";
+    case SL_EIO:
+        return "i/o error";
+    case SL_ETOOBIG:
+        return "too big";
+    default:
+        return "unknown error";
     }
 }
 
@@ -136,11 +144,21 @@ void sl_buf_json_str(sl_buf *b, const char *s, size_t n)
         size_t k = 2;
         esc[0] = '\\';
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
         default:
             esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
             k = 6;

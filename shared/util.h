@@ -7,12 +7,12 @@
 #include <stdint.h>
 
 /* Error codes: functions returning int give 0 or one of these (negative). */
-#define SL_EINVAL -1   /* bad input; the error text says which field */
-#define SL_EREDIS -2   /* Redis unreachable or answered an error */
-#define SL_ENOENT -3   /* no such job / queue */
-#define SL_ESTATE -4   /* the job is not in a state that allows this */
-#define SL_EIO -5      /* file or socket error; errno holds the cause */
-#define SL_ETOOBIG -6  /* over a configured size limit */
+#define SL_EINVAL -1  /* bad input; the error text says which field */
+#define SL_EREDIS -2  /* Redis unreachable or answered an error */
+#define SL_ENOENT -3  /* no such job / queue */
+#define SL_ESTATE -4  /* the job is not in a state that allows this */
+#define SL_EIO -5     /* file or socket error; errno holds the cause */
+#define SL_ETOOBIG -6 /* over a configured size limit */
 const char *sl_strerror(int code);
 
 /* A growable buffer. Zero-initialised is empty and valid. Out of memory
@@ -32,7 +32,7 @@ void sl_buf_json_str(sl_buf *b, const char *s, size_t n);
 void sl_buf_reset(sl_buf *b);  /* len = 0, keeps the memory */
 void sl_buf_deinit(sl_buf *b); /* frees the memory */
 
-void *sl_malloc(size_t n);  /* abort on out of memory */
+void *sl_malloc(size_t n); /* abort on out of memory */
 void *sl_calloc(size_t n, size_t size);
 void *sl_realloc(void *p, size_t n);
 char *sl_strdup(const char *s);

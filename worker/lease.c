@@ -27,7 +27,8 @@ static void renew_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
             if (t->q == q && !t->lease_lost && !strcmp(t->job.id, id)) {
                 t->lease_lost = 1;
                 sl_warn("lease lost job=%s queue=%s (the scheduler took it back; it may run "
-                        "twice)", id, q->keys.queue);
+                        "twice)",
+                        id, q->keys.queue);
             }
         }
     }
@@ -74,8 +75,8 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)loop, (void)revents;
     worker *w = t->data;
-    char workers[SL_KEY_MAX], me[SL_KEY_MAX], ttl[24], host[128] = "", pid[16], conc[16],
-        running[16], processed[24], failed[24], started[24];
+    char workers[SL_KEY_MAX], me[SL_KEY_MAX], ttl[24],
+        host[128] = "", pid[16], conc[16], running[16], processed[24], failed[24], started[24];
     sl_keys_workers(workers, w->prefix);
     sl_keys_worker(me, w->prefix, w->id);
     snprintf(ttl, sizeof ttl, "%lld", w->heartbeat_ms * 6);
@@ -94,11 +95,17 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
         if (!w->strict)
             sl_buf_printf(&queues, ":%d", w->queues[i].weight);
     }
-    const char *argv[] = {workers, me, w->id, ttl,
-                          "host", host, "pid", pid, "queues", queues.data,
-                          "concurrency", conc, "running", running, "processed", processed,
-                          "failed", failed, "started_ms", started,
-                          "state", w->draining ? "draining" : "running"};
+    const char *argv[] = {workers,       me,
+                          w->id,         ttl,
+                          "host",        host,
+                          "pid",         pid,
+                          "queues",      queues.data,
+                          "concurrency", conc,
+                          "running",     running,
+                          "processed",   processed,
+                          "failed",      failed,
+                          "started_ms",  started,
+                          "state",       w->draining ? "draining" : "running"};
     sl_rconn_script(w->redis, SL_SCRIPT_HEARTBEAT, heartbeat_reply_cb, NULL, 2,
                     (int)(sizeof argv / sizeof argv[0]), argv, NULL);
     sl_buf_deinit(&queues);

@@ -158,7 +158,8 @@ static void give_up_cb(struct ev_loop *loop, ev_timer *t, int revents)
         return;
     }
     sl_warn("could not settle with redis before exiting running=%d: the scheduler will put "
-            "those jobs back when their leases expire", w->running);
+            "those jobs back when their leases expire",
+            w->running);
     w->stopped = 1;
     ev_break(loop, EVBREAK_ALL);
 }

@@ -108,8 +108,10 @@ void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t 
         sl_strlcpy(t->job.id, id, sizeof t->job.id);
     if (strcmp(t->job.id, id)) {
         char reason[300];
-        snprintf(reason, sizeof reason, "invalid job: id: the body says \"%.64s\" but it was "
-                 "queued as \"%.64s\"", t->job.id, id);
+        snprintf(reason, sizeof reason,
+                 "invalid job: id: the body says \"%.64s\" but it was "
+                 "queued as \"%.64s\"",
+                 t->job.id, id);
         bury_raw(w, q, id, body, len, reason);
         task_free(t);
         return;

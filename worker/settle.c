@@ -15,11 +15,11 @@ struct call {
     worker *w;
     wqueue *q;
     int kind;
-    struct pending p;   /* the variable arguments, owned while in flight */
+    struct pending p; /* the variable arguments, owned while in flight */
     const char **argv;
     size_t *lens;
     int cap;
-    struct call *next;  /* free list */
+    struct call *next; /* free list */
 };
 
 static struct call *free_calls;
@@ -114,8 +114,7 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
             ev_timer_set(&w->settle_retry, 0.2, 0);
             ev_timer_start(w->loop, &w->settle_retry);
         }
-    } else if (c->kind == ACK && reply->type == REDIS_REPLY_INTEGER &&
-               reply->integer < c->p.jobs) {
+    } else if (c->kind == ACK && reply->type == REDIS_REPLY_INTEGER && reply->integer < c->p.jobs) {
         sl_warn("acks found jobs no longer active queue=%s jobs=%lld (acked already before a "
                 "reconnect, or their lease expired and they were put back)",
                 c->q->keys.queue, (long long)(c->p.jobs - reply->integer));

@@ -42,8 +42,8 @@ typedef struct handler {
 
 /* Settlement of one finished run, waiting to be sent in a batch. */
 struct pending {
-    sl_buf args;      /* arguments back to back */
-    size_t *offs;     /* argument starts */
+    sl_buf args;  /* arguments back to back */
+    size_t *offs; /* argument starts */
     size_t *lens;
     int argc, cap;
     int jobs;
@@ -52,9 +52,9 @@ struct pending {
 struct wqueue {
     worker *w;
     sl_keys keys;
-    int weight;          /* 0 in strict mode */
-    int maybe_ready;     /* 0 after a claim came back short, until a wake-up */
-    unsigned wake_seq;   /* wake-ups seen, to spot one that raced a claim */
+    int weight;           /* 0 in strict mode */
+    int maybe_ready;      /* 0 after a claim came back short, until a wake-up */
+    unsigned wake_seq;    /* wake-ups seen, to spot one that raced a claim */
     struct pending acks;  /* ids done, for ack.lua */
     struct pending fails; /* retries, deaths and hand-backs, for fail.lua */
     int inflight;         /* tasks of this queue in the process */
@@ -83,31 +83,31 @@ struct worker {
     int nqueues;
     int strict;
     int concurrency;
-    int batch;            /* most jobs per claim */
-    int running;          /* tasks in flight */
-    int reserved;         /* slots promised to claims in flight */
+    int batch;    /* most jobs per claim */
+    int running;  /* tasks in flight */
+    int reserved; /* slots promised to claims in flight */
     int claims_inflight;
-    task *run_head;       /* running tasks */
+    task *run_head; /* running tasks */
     task *free_tasks;
     long long lease_ms, grace_ms, retention_ms, heartbeat_ms;
     sl_backoff backoff;
-    int draining;         /* SIGTERM seen: claim nothing more */
-    int handing_back;     /* grace over: returning the rest */
-    int settle_calls;     /* ack/fail calls in flight */
+    int draining;     /* SIGTERM seen: claim nothing more */
+    int handing_back; /* grace over: returning the rest */
+    int settle_calls; /* ack/fail calls in flight */
     int stopped;
     uint64_t processed, failed, claimed;
-    double avg_run_us;    /* moving average of a run's time, shapes the claims */
+    double avg_run_us; /* moving average of a run's time, shapes the claims */
     char sched_channel[SL_KEY_MAX];
-    ev_prepare flush;     /* batches settle calls and claims once per loop turn */
-    ev_timer poll;        /* safety net for a missed wake-up */
-    ev_timer lease;       /* renewals */
+    ev_prepare flush; /* batches settle calls and claims once per loop turn */
+    ev_timer poll;    /* safety net for a missed wake-up */
+    ev_timer lease;   /* renewals */
     ev_timer heartbeat;
     ev_timer grace;
-    ev_timer give_up;     /* after the grace period: exit even if Redis is gone */
+    ev_timer give_up; /* after the grace period: exit even if Redis is gone */
     ev_timer settle_retry;
     ev_signal sigterm, sigint;
     int64_t started_ms;
-    FILE *latency_log;    /* --latency-log: "id start_us" per run, for sluice-bench */
+    FILE *latency_log; /* --latency-log: "id start_us" per run, for sluice-bench */
 };
 
 /* fetch.c */

@@ -140,12 +140,9 @@ int main(void)
 {
     sl_schema_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_fills_defaults),
-        cmocka_unit_test(round_trip_keeps_everything),
-        cmocka_unit_test(empty_arrays_survive),
-        cmocka_unit_test(errors_name_the_field),
-        cmocka_unit_test(payload_limit),
-        cmocka_unit_test(ids_sort_by_time_and_are_unique),
+        cmocka_unit_test(parse_fills_defaults), cmocka_unit_test(round_trip_keeps_everything),
+        cmocka_unit_test(empty_arrays_survive), cmocka_unit_test(errors_name_the_field),
+        cmocka_unit_test(payload_limit),        cmocka_unit_test(ids_sort_by_time_and_are_unique),
         cmocka_unit_test(priorities),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
