@@ -242,16 +242,7 @@ static char *cancelled_body(const ctl_job *j, size_t *len)
         free(s);
         cJSON_Delete(doc);
     } else {
-        sl_buf_puts(&b, "{\"id\":");
-        sl_buf_json_str(&b, j->id, strlen(j->id));
-        sl_buf_puts(&b, ",\"queue\":");
-        sl_buf_json_str(&b, j->keys.queue, strlen(j->keys.queue));
-        sl_buf_puts(&b, ",\"last_error\":\"" CANCEL_REASON "\"");
-        if (j->body) {
-            sl_buf_puts(&b, ",\"raw\":");
-            sl_buf_json_str(&b, j->body, j->len);
-        }
-        sl_buf_puts(&b, "}");
+        sl_job_encode_broken(&b, j->id, j->keys.queue, CANCEL_REASON, j->body, j->len);
     }
     *len = b.len;
     return b.data;

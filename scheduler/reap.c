@@ -61,15 +61,9 @@ static void judge(const char *id, const char *queue, const redisReply *body, sl_
     /* not a valid envelope: keep the text beside the reason, as the worker
      * does for jobs it cannot run */
     *action = "dead";
-    sl_buf_puts(out, "{\"id\":");
-    sl_buf_json_str(out, id, strlen(id));
-    sl_buf_puts(out, ",\"last_error\":");
-    sl_buf_json_str(out, reason, strlen(reason));
-    if (body->type == REDIS_REPLY_STRING) {
-        sl_buf_puts(out, ",\"raw\":");
-        sl_buf_json_str(out, body->str, body->len);
-    }
-    sl_buf_puts(out, "}");
+    sl_job_encode_broken(out, id, queue, reason,
+                         body->type == REDIS_REPLY_STRING ? body->str : NULL,
+                         body->type == REDIS_REPLY_STRING ? body->len : 0);
     sl_warn("lease expired job=%s queue=%s to=dead reason=\"not a valid job\"", id, queue);
 }
 

@@ -190,3 +190,17 @@ void sl_job_encode(sl_job *job, sl_buf *b)
     sl_buf_append(b, job->payload_json, job->payload_len);
     sl_buf_puts(b, "}");
 }
+
+void sl_job_encode_broken(sl_buf *b, const char *id, const char *queue, const char *reason,
+                          const char *raw, size_t raw_len)
+{
+    sl_buf_puts(b, "{\"id\":");
+    sl_buf_json_str(b, id, strlen(id));
+    put_str(b, "queue", queue);
+    put_str(b, "last_error", reason);
+    if (raw) {
+        sl_buf_puts(b, ",\"raw\":");
+        sl_buf_json_str(b, raw, raw_len);
+    }
+    sl_buf_puts(b, "}");
+}

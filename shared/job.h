@@ -65,6 +65,12 @@ void sl_job_complete(sl_job *job);
  * last) to OUT. */
 void sl_job_encode(sl_job *job, sl_buf *out);
 
+/* Appends the record kept for a job that is not a valid envelope (written
+ * into Redis by hand, or damaged): {"id", "queue", "last_error": REASON,
+ * "raw": the original text}, so `GET` shows both. RAW may be NULL (body gone). */
+void sl_job_encode_broken(sl_buf *out, const char *id, const char *queue, const char *reason,
+                          const char *raw, size_t raw_len);
+
 /* Sets last_error to a copy of MSG (cut at 2,000 bytes). */
 void sl_job_set_error(sl_job *job, const char *msg);
 

@@ -62,15 +62,7 @@ static void bury_raw(worker *w, wqueue *q, const char *id, const char *body, siz
                      const char *reason)
 {
     sl_buf b = {0};
-    sl_buf_puts(&b, "{\"id\":");
-    sl_buf_json_str(&b, id, strlen(id));
-    sl_buf_puts(&b, ",\"queue\":");
-    sl_buf_json_str(&b, q->keys.queue, strlen(q->keys.queue));
-    sl_buf_puts(&b, ",\"last_error\":");
-    sl_buf_json_str(&b, reason, strlen(reason));
-    sl_buf_puts(&b, ",\"raw\":");
-    sl_buf_json_str(&b, body, len);
-    sl_buf_puts(&b, "}");
+    sl_job_encode_broken(&b, id, q->keys.queue, reason, body, len);
     sl_warn("job dead job=%s queue=%s reason=\"%s\"", id, q->keys.queue, reason);
     settle_fail(q, id, "dead", 0, SL_PRIO_NORMAL, b.data, b.len);
     sl_buf_deinit(&b);
