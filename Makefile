@@ -38,6 +38,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit integration bench demo deps clean format
+.SECONDARY:
 all: $(PROGS)
 
 $(BUILD)/gen/scripts_gen.c: $(wildcard shared/scripts/*.lua) tools/embed.sh

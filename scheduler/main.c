@@ -171,13 +171,7 @@ int main(int argc, char **argv)
     s.dead_max = o.dead_max;
     s.next_due_ms = -1;
     srand((unsigned)(getpid() ^ sl_now_ms()));
-    if (o.id) {
-        sl_strlcpy(s.id, o.id, sizeof s.id);
-    } else {
-        char host[64] = "host";
-        gethostname(host, sizeof host - 1);
-        snprintf(s.id, sizeof s.id, "%s-%d-%04x", host, (int)getpid(), rand() & 0xffff);
-    }
+    sl_process_id(s.id, sizeof s.id, o.id);
     s.loop = EV_DEFAULT;
     signal(SIGPIPE, SIG_IGN);
     s.redis = sl_rconn_new(s.loop, &addr, "commands");

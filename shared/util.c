@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *sl_strerror(int code)
 {
@@ -264,4 +265,15 @@ char *sl_read_file(const char *path, size_t *len_out)
     if (len_out)
         *len_out = b.len;
     return b.data;
+}
+
+void sl_process_id(char *out, size_t outlen, const char *given)
+{
+    if (given) {
+        sl_strlcpy(out, given, outlen);
+        return;
+    }
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(out, outlen, "%s-%d-%04x", host, (int)getpid(), rand() & 0xffff);
 }

@@ -44,6 +44,10 @@ char *sl_strndup(const char *s, size_t n);
 #define SL_ID_LEN 26
 void sl_id_new(char *out);
 
+/* An id for this process in the fleet: GIVEN when set, else host-pid-rand,
+ * e.g. "web-3-4242-9f1c". Uses rand(): seed it first. */
+void sl_process_id(char *out, size_t outlen, const char *given);
+
 int64_t sl_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t sl_monotonic_us(void); /* monotonic clock, µs */
 int64_t sl_realtime_us(void);  /* wall clock, µs since the epoch */

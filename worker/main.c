@@ -261,13 +261,7 @@ int main(int argc, char **argv)
     w.backoff.max_ms = o.backoff_max_ms;
     w.started_ms = sl_now_ms();
     srand((unsigned)(getpid() ^ w.started_ms));
-    if (o.id) {
-        sl_strlcpy(w.id, o.id, sizeof w.id);
-    } else {
-        char host[64] = "host";
-        gethostname(host, sizeof host - 1);
-        snprintf(w.id, sizeof w.id, "%s-%d-%04x", host, (int)getpid(), rand() & 0xffff);
-    }
+    sl_process_id(w.id, sizeof w.id, o.id);
     sl_keys_sched_notify(w.sched_channel, w.prefix);
 
     if (o.latency_log && !(w.latency_log = fopen(o.latency_log, "w"))) {
