@@ -1,5 +1,5 @@
 /* fetch.c — claims. A worker claims only when it has free slots, from the
- * queue its policy picks (strict order, or weighted), as many jobs as it has
+ * queue its policy picks (strict tiers in order, weights within a tier), as many jobs as it has
  * room for (up to --batch) in one claim.lua call. It never sleep-polls: a
  * queue whose claim came back short is left alone until a wake-up arrives on
  * pub/sub (published when a ready list goes from empty to non-empty), with a
@@ -65,25 +65,24 @@ static void claim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
 
 static wqueue *pick(worker *w)
 {
-    if (w->strict) {
-        for (int i = 0; i < w->nqueues; i++)
-            if (w->queues[i].maybe_ready)
-                return &w->queues[i];
-        return NULL;
-    }
-    int total = 0;
-    for (int i = 0; i < w->nqueues; i++)
-        if (w->queues[i].maybe_ready)
-            total += w->queues[i].weight;
-    if (!total)
-        return NULL;
-    int r = rand() % total;
-    for (int i = 0; i < w->nqueues; i++) {
-        if (!w->queues[i].maybe_ready)
-            continue;
-        if (r < w->queues[i].weight)
-            return &w->queues[i];
-        r -= w->queues[i].weight;
+    for (int i = 0; i < w->nqueues;) {
+        int tier = w->queues[i].tier, end = i, total = 0;
+        for (; end < w->nqueues && w->queues[end].tier == tier; end++)
+            if (w->queues[end].maybe_ready)
+                total += w->queues[end].weight ? w->queues[end].weight : 1;
+        if (total) {
+            int r = rand() % total;
+            for (int k = i; k < end; k++) {
+                wqueue *q = &w->queues[k];
+                if (!q->maybe_ready)
+                    continue;
+                int weight = q->weight ? q->weight : 1;
+                if (r < weight)
+                    return q;
+                r -= weight;
+            }
+        }
+        i = end;
     }
     return NULL;
 }

@@ -92,7 +92,7 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
         if (i)
             sl_buf_puts(&queues, ",");
         sl_buf_puts(&queues, w->queues[i].keys.queue);
-        if (!w->strict)
+        if (w->queues[i].weight)
             sl_buf_printf(&queues, ":%d", w->queues[i].weight);
     }
     const char *argv[] = {workers,       me,

@@ -21,7 +21,8 @@ static const sl_option options[] = {
      "Redis address: redis://[user:pass@]host:port/db or unix:///path"},
     {"prefix", "SLUICE_PREFIX", SL_OPT_STR, &o.prefix, "sluice", 0, 0, "key prefix"},
     {"queues", "SLUICE_QUEUES", SL_OPT_STR, &o.queues, "noop", 0, 0,
-     "queues to serve: a,b,c (strict order) or a:3,b:1 (weights)"},
+     "queues to serve: a,b,c (strict order), a:3,b:1 (weights), or both: "
+     "a,b:3,c:1 serves a first, then b and c by weight"},
     {"concurrency", "SLUICE_CONCURRENCY", SL_OPT_INT, &o.concurrency, "100", 1, 100000,
      "jobs in flight at once"},
     {"batch", "SLUICE_BATCH", SL_OPT_INT, &o.batch, "256", 1, 1000, "most jobs per claim"},
@@ -58,7 +59,7 @@ static int parse_queues(worker *w, const char *spec, char *err, size_t errlen)
     for (const char *p = spec; *p; p++)
         n += *p == ',';
     w->queues = sl_calloc(n, sizeof *w->queues);
-    int weighted = -1;
+    int weighted = -1, tier = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
         int weight = 0;
@@ -72,16 +73,17 @@ static int parse_queues(worker *w, const char *spec, char *err, size_t errlen)
             }
             weight = (int)v;
         }
-        if (weighted >= 0 && weighted != (colon != NULL)) {
-            snprintf(err, errlen, "--queues: give every queue a weight, or none (strict order)");
-            goto fail;
-        }
+        /* a strict queue is a tier of its own; a run of weighted queues
+         * shares one */
+        if (w->nqueues > 0 && !(colon && weighted == 1))
+            tier++;
         weighted = colon != NULL;
         if (sl_check_name("--queues", tok, err, errlen))
             goto fail;
         wqueue *q = &w->queues[w->nqueues++];
         q->w = w;
         q->weight = weight;
+        q->tier = tier;
         q->maybe_ready = 1;
         sl_keys_init(&q->keys, w->prefix, tok);
     }
@@ -90,7 +92,6 @@ static int parse_queues(worker *w, const char *spec, char *err, size_t errlen)
         snprintf(err, errlen, "--queues: name at least one queue");
         return SL_EINVAL;
     }
-    w->strict = weighted != 1;
     return 0;
 fail:
     free(copy);

@@ -52,7 +52,8 @@ struct pending {
 struct wqueue {
     worker *w;
     sl_keys keys;
-    int weight;           /* 0 in strict mode */
+    int weight;           /* 0: strict, served before the tiers after it */
+    int tier;             /* queues are tried tier by tier; weights pick within one */
     int maybe_ready;      /* 0 after a claim came back short, until a wake-up */
     unsigned wake_seq;    /* wake-ups seen, to spot one that raced a claim */
     struct pending acks;  /* ids done, for ack.lua */
@@ -81,7 +82,6 @@ struct worker {
     sl_rconn *subs;  /* pub/sub wake-ups */
     wqueue *queues;
     int nqueues;
-    int strict;
     int concurrency;
     int batch;    /* most jobs per claim */
     int running;  /* tasks in flight */
