@@ -105,16 +105,15 @@ static void message_trampoline(redisAsyncContext *ac, void *r, void *priv)
                       c->message_priv);
 }
 
-static void on_connect(const redisAsyncContext *cac, int status)
+/* The answer to the PING queued after the set-up commands: every one of them
+ * has been answered without error (an error disconnects first), so the
+ * connection is ready for use. */
+static void ready_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    (void)priv;
     sl_rconn *c = ac->data;
-    if (!c)
+    if (!c || !r || sl_reply_error(r))
         return;
-    if (status != REDIS_OK) {
-        went_down(c, ac->errstr);
-        return;
-    }
     c->backoff = 0.1;
     if (c->down_logged) {
         sl_info("redis connection up conn=%s", c->name);
@@ -122,12 +121,18 @@ static void on_connect(const redisAsyncContext *cac, int status)
     }
     c->up = 1;
     c->progress = ev_now(c->loop);
-    if (c->n_channels) {
-        for (int i = 0; i < c->n_channels; i++)
-            redisAsyncCommand(ac, message_trampoline, NULL, "SUBSCRIBE %s", c->channels[i]);
-    }
+    for (int i = 0; i < c->n_channels; i++)
+        redisAsyncCommand(ac, message_trampoline, NULL, "SUBSCRIBE %s", c->channels[i]);
     if (c->state_cb)
         c->state_cb(c, 1, c->state_priv);
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    sl_rconn *c = ac->data;
+    if (c && status != REDIS_OK)
+        went_down(c, ac->errstr);
 }
 
 static void connect_now(sl_rconn *c)
@@ -168,6 +173,7 @@ static void connect_now(sl_rconn *c)
                               s->len);
         }
     }
+    redisAsyncCommand(ac, ready_cb, NULL, "PING");
 }
 
 static void reconnect_cb(struct ev_loop *loop, ev_timer *w, int revents)
