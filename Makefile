@@ -30,9 +30,14 @@ WORKER_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(wildcard worker/*.c worker/handle
 SCHEDULER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard scheduler/*.c))
 CTL_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(wildcard ctl/*.c))
 BENCH_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
+FAKE_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/fake/*.c))
 
 PROGS := $(BIN)/sluice-producer $(BIN)/sluice-worker $(BIN)/sluice-scheduler \
          $(BIN)/sluice-ctl $(BIN)/sluice-bench
+# The fake Discord/Telegram for tests, the demo and benchmarks (loopback only).
+ifneq ($(FAKE_OBJ),)
+PROGS += $(BIN)/sluice-fake-platform
+endif
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -64,7 +69,11 @@ $(BIN)/sluice-worker: $(WORKER_OBJ) $(LIB)
 $(BIN)/sluice-scheduler: $(SCHEDULER_OBJ) $(LIB)
 $(BIN)/sluice-ctl: $(CTL_OBJ) $(LIB)
 $(BIN)/sluice-bench: $(BENCH_OBJ) $(LIB)
-$(PROGS):
+$(BIN)/sluice-fake-platform: $(FAKE_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
+
+$(filter-out $(BIN)/sluice-fake-platform,$(PROGS)):
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

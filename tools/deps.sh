@@ -3,7 +3,8 @@
 # missing. Quiet when everything is there already.
 set -eu
 pkgs="build-essential pkg-config libhiredis-dev libev-dev libcurl4-openssl-dev libcjson-dev
-      libsqlite3-dev libcmocka-dev redis-server redis-tools python3 python3-jsonschema jq"
+      libsqlite3-dev libcmocka-dev libmicrohttpd-dev redis-server redis-tools python3
+      python3-jsonschema jq"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
