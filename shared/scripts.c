@@ -27,6 +27,8 @@ static const char *names[SL_SCRIPT_COUNT] = {
     [SL_SCRIPT_RECLAIM] = "reclaim",
     [SL_SCRIPT_RENEW] = "renew",
     [SL_SCRIPT_REVIVE] = "revive",
+    [SL_SCRIPT_RL_ACQUIRE] = "rl_acquire",
+    [SL_SCRIPT_RL_REPORT] = "rl_report",
     [SL_SCRIPT_TRIM] = "trim",
 };
 

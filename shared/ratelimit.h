@@ -1,0 +1,84 @@
+/* ratelimit.h — upstream rate limits shared by every worker replica, kept in
+ * Redis per bot (rl_acquire.lua, rl_report.lua). This module is the pure
+ * part: which limits a request is under, and what an answer's headers and
+ * body say about them.
+ *
+ * Keys live under "PREFIX:{rl:PLATFORM:BOT}:" (one cluster slot per bot):
+ *   block                    global 429 or pause, with a TTL
+ *   gcra:NAME                a rate limiter's theoretical arrival time, ms
+ *   route:ROUTE              the Discord bucket a route was learned to use
+ *   bucket:BUCKET:MAJOR      HASH remaining, reset_at, limit, window
+ *   discover:ROUTE:MAJOR     one request at a time learns a route's bucket
+ *   invalid:WINDOW           401/403/429 answers per 10-minute window */
+#ifndef SL_RATELIMIT_H
+#define SL_RATELIMIT_H
+
+#include <stddef.h>
+
+#include "keys.h"
+
+enum { SL_RL_MAX_LIMITS = 3 };
+
+/* The limits one request is under. */
+typedef struct sl_rl_request {
+    char base[160];             /* "PREFIX:{rl:PLATFORM:BOT}:" (names <= 64) */
+    char block_key[SL_KEY_MAX]; /* base + "block" */
+    char route[96];             /* Discord route template, "" for none */
+    char major[32];             /* its major parameter (channel, guild), "" for none */
+    long invalid_threshold;     /* pause at this many invalid answers per 10 min; 0 none */
+    int nlimits;
+    struct {
+        char name[96];      /* key suffix after "gcra:" */
+        double interval_ms; /* one request per this long on average */
+        int burst;          /* this many at once */
+    } limits[SL_RL_MAX_LIMITS];
+    char hold[96]; /* the limiter a 429 without a bucket holds, "" none */
+} sl_rl_request;
+
+/* Discord: the bot's global limit (PER_SECOND, e.g. 50; a 2% margin is kept
+ * for clock and network jitter) plus the learned bucket of ROUTE (a template
+ * such as "POST /channels/{id}/messages") for MAJOR (its channel or guild id).
+ * INVALID_THRESHOLD: see sl_rl_request. */
+void sl_rl_discord(sl_rl_request *r, const char *prefix, const char *bot, const char *route,
+                   const char *major, double per_second, long invalid_threshold);
+
+/* Telegram: the bot's messages per second (about 30), and the chat's own
+ * limit: 1 a second for a private chat (CHAT_ID > 0), 20 a minute for a
+ * group or channel (negative id or @name). */
+void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const char *chat_id,
+                    double bot_per_second);
+
+/* Arguments of rl_acquire.lua for R: KEYS then ARGV, into ARGV/LENS (room
+ * for 5 + 3 * SL_RL_MAX_LIMITS) with numbers written into NUMS. Returns argc;
+ * the script has 1 key. */
+int sl_rl_acquire_args(const sl_rl_request *r, const char **argv, size_t *lens, char nums[][32]);
+
+/* What one answer says about the limits. */
+typedef struct sl_rl_answer {
+    int status;
+    char bucket[64];     /* X-RateLimit-Bucket, "" when absent */
+    long limit;          /* X-RateLimit-Limit */
+    long remaining;      /* X-RateLimit-Remaining */
+    long reset_after_ms; /* X-RateLimit-Reset-After, rounded up */
+    char scope[16];      /* "global", "user", "shared" or "" */
+    long retry_after_ms; /* 429: how long to wait, rounded up */
+} sl_rl_answer;
+
+/* Header lookup, case-insensitive; NULL when absent. */
+typedef const char *sl_rl_header_fn(const void *ctx, const char *name);
+
+/* Reads a Discord answer: the X-RateLimit-* headers; on a 429 the scope
+ * (X-RateLimit-Scope, X-RateLimit-Global, or "global": true in the body) and
+ * the wait (body "retry_after", else the Retry-After header). */
+void sl_rl_parse_discord(sl_rl_answer *a, int status, sl_rl_header_fn *header, const void *ctx,
+                         const char *body, size_t body_len);
+
+/* Reads a Telegram answer: on a 429, "parameters": {"retry_after": S}. */
+void sl_rl_parse_telegram(sl_rl_answer *a, int status, const char *body, size_t body_len);
+
+/* Arguments of rl_report.lua for answer A to request R; as
+ * sl_rl_acquire_args (room for 12). */
+int sl_rl_report_args(const sl_rl_request *r, const sl_rl_answer *a, const char **argv,
+                      size_t *lens, char nums[][32]);
+
+#endif

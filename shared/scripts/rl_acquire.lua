@@ -1,0 +1,82 @@
+-- rl_acquire: may one request to an upstream API go now? Checks every limit
+-- that applies to it, and takes a place under each only if all allow it, so a
+-- request that must wait takes nothing.
+-- KEYS: block (the bot's "P:{rl:PLATFORM:BOT}:block")
+-- ARGV: base ("P:{rl:PLATFORM:BOT}:"), invalid-request threshold per 10 min
+--       (0 = none), route ("" = no learned bucket), major parameter, then per
+--       rate limit 3 values: name, emission interval ms, burst
+-- Returns {0} to go, or {wait ms, reason}: "blocked" (a global 429 or an
+-- operator pause), "invalid" (too many 401/403/429 lately), "discovering"
+-- (the route's bucket is being learned by another request), "bucket",
+-- "rate".
+local base, threshold, route, major = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > 0 then return {pttl, 'blocked'} end
+
+if threshold > 0 then
+    -- a sliding estimate over two fixed 10-minute windows
+    local w = math.floor(now / 600000)
+    local cur = tonumber(redis.call('GET', base .. 'invalid:' .. w) or '0')
+    local prev = tonumber(redis.call('GET', base .. 'invalid:' .. (w - 1)) or '0')
+    local into = (now % 600000) / 600000
+    if cur + prev * (1 - into) >= threshold then
+        return {math.max(1000, math.floor((1 - into) * 60000)), 'invalid'}
+    end
+end
+
+local bucket_key, fresh, lock = nil, false, nil
+if route ~= '' then
+    local b = redis.call('GET', base .. 'route:' .. route)
+    if not b then
+        -- first request of a route: its bucket is unknown until the answer
+        -- comes, so only one request at a time learns it
+        lock = base .. 'discover:' .. route .. ':' .. major
+        if not redis.call('SET', lock, '1', 'NX', 'PX', 5000) then
+            return {20, 'discovering'}
+        end
+    else
+        bucket_key = base .. 'bucket:' .. b .. ':' .. major
+        local st = redis.call('HMGET', bucket_key, 'remaining', 'reset_at')
+        local rem, reset_at = tonumber(st[1]), tonumber(st[2])
+        if reset_at and now < reset_at then
+            if rem and rem <= 0 then return {reset_at - now, 'bucket'} end
+        else
+            fresh = true
+        end
+    end
+end
+
+local wait, tats = 0, {}
+for i = 5, #ARGV, 3 do
+    local key, T, burst = base .. 'gcra:' .. ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+    local tat = tonumber(redis.call('GET', key) or '0')
+    if tat < now then tat = now end
+    local allow_at = tat - (burst - 1) * T
+    if allow_at > now then
+        wait = math.max(wait, allow_at - now)
+    end
+    tats[#tats + 1] = {key, tat + T}
+end
+if wait > 0 then
+    if lock then redis.call('DEL', lock) end
+    return {math.ceil(wait), 'rate'}
+end
+for _, kv in ipairs(tats) do
+    redis.call('SET', kv[1], string.format('%.3f', kv[2]), 'PX', math.ceil(kv[2] - now) + 1000)
+end
+if bucket_key then
+    if fresh then
+        -- a new window of ours: the server's starts when this request
+        -- arrives, a little later, and its answer corrects the reset time
+        local st = redis.call('HMGET', bucket_key, 'limit', 'window')
+        local limit, window = tonumber(st[1]) or 1, tonumber(st[2]) or 1000
+        redis.call('HSET', bucket_key, 'remaining', limit - 1, 'reset_at', now + window + 50)
+        redis.call('PEXPIRE', bucket_key, window + 60000)
+    else
+        redis.call('HINCRBY', bucket_key, 'remaining', -1)
+    end
+end
+return {0}

@@ -1,0 +1,60 @@
+-- rl_report: what an upstream's answer says about its limits: learn a
+-- route's bucket and its window from Discord's X-RateLimit-* headers, stop
+-- every replica on a global 429, hold a bucket or limiter on a local one,
+-- and count invalid requests (401, 403, 429 except Discord's "shared" scope).
+-- KEYS: block (the bot's "P:{rl:PLATFORM:BOT}:block")
+-- ARGV: base, route, major, status, bucket id ("" if none), limit,
+--       remaining, reset-after ms, scope ("global" | "user" | "shared" | ""),
+--       retry-after ms, limiter to hold on a 429 ("" = none)
+-- Returns the server time ms.
+local base, route, major, status = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local bucket, limit, remaining = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local reset_after, scope, retry_after = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
+local hold = ARGV[11]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+if route ~= '' then
+    redis.call('DEL', base .. 'discover:' .. route .. ':' .. major)
+    if bucket ~= '' then
+        redis.call('SET', base .. 'route:' .. route, bucket, 'EX', 86400)
+        local key = base .. 'bucket:' .. bucket .. ':' .. major
+        local st = redis.call('HMGET', key, 'remaining', 'reset_at', 'window')
+        local rem, reset_at, window = tonumber(st[1]), tonumber(st[2]), tonumber(st[3]) or 0
+        local hdr_reset = now + reset_after
+        if reset_at and now < reset_at then
+            -- the window we count in: never give back places others took
+            if remaining < rem then rem = remaining end
+            if hdr_reset > reset_at then reset_at = hdr_reset end
+        else
+            rem, reset_at = remaining, hdr_reset
+        end
+        if status == 429 and scope ~= 'global' then
+            rem, reset_at = 0, math.max(reset_at, now + retry_after)
+        end
+        if reset_after > window then window = reset_after end
+        redis.call('HSET', key, 'remaining', rem, 'reset_at', reset_at, 'limit', limit,
+                   'window', window)
+        redis.call('PEXPIRE', key, window + 60000)
+    elseif status == 429 and scope ~= 'global' then
+        -- a limit without headers: hold the route as a whole
+        redis.call('SET', base .. 'discover:' .. route .. ':' .. major, '1', 'PX', retry_after)
+    end
+end
+if status == 429 then
+    if scope == 'global' then
+        redis.call('SET', KEYS[1], 'global 429', 'PX', math.max(1, retry_after))
+    elseif hold ~= '' then
+        local key = base .. 'gcra:' .. hold
+        local tat = tonumber(redis.call('GET', key) or '0')
+        if tat < now + retry_after then
+            redis.call('SET', key, now + retry_after, 'PX', retry_after + 1000)
+        end
+    end
+end
+if status == 401 or status == 403 or (status == 429 and scope ~= 'shared') then
+    local w = math.floor(now / 600000)
+    redis.call('INCR', base .. 'invalid:' .. w)
+    redis.call('PEXPIRE', base .. 'invalid:' .. w, 1300000)
+end
+return now

@@ -1,0 +1,315 @@
+/* Tests of the shared rate limits: the header and body parsing, and the
+ * scripts themselves against a real redis-server this test starts on a Unix
+ * socket of its own (and stops by PID). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ratelimit.h"
+#include "rsync.h"
+#include "util.h"
+
+/* ---- parsing ---- */
+
+struct hdrs {
+    const char *kv[16];
+};
+
+static const char *lookup(const void *ctx, const char *name)
+{
+    const struct hdrs *h = ctx;
+    for (int i = 0; h->kv[i]; i += 2)
+        if (!strcasecmp(h->kv[i], name))
+            return h->kv[i + 1];
+    return NULL;
+}
+
+static void discord_headers(void **state)
+{
+    (void)state;
+    struct hdrs h = {{"X-RateLimit-Bucket", "abcd1234", "X-RateLimit-Limit", "5",
+                      "X-RateLimit-Remaining", "4", "X-RateLimit-Reset-After", "4.2501", NULL}};
+    sl_rl_answer a;
+    sl_rl_parse_discord(&a, 200, lookup, &h, "{}", 2);
+    assert_string_equal(a.bucket, "abcd1234");
+    assert_int_equal(a.limit, 5);
+    assert_int_equal(a.remaining, 4);
+    assert_int_equal(a.reset_after_ms, 4251); /* rounded up: never early */
+    assert_string_equal(a.scope, "");
+}
+
+static void discord_429s(void **state)
+{
+    (void)state;
+    struct hdrs global = {{"X-RateLimit-Global", "true", "Retry-After", "2", NULL}};
+    const char *body = "{\"message\":\"You are being rate limited.\",\"retry_after\":0.337,"
+                       "\"global\":true}";
+    sl_rl_answer a;
+    sl_rl_parse_discord(&a, 429, lookup, &global, body, strlen(body));
+    assert_string_equal(a.scope, "global");
+    assert_int_equal(a.retry_after_ms, 337); /* the body's value is the precise one */
+
+    struct hdrs user = {{"X-RateLimit-Scope", "user", "Retry-After", "3", NULL}};
+    sl_rl_parse_discord(&a, 429, lookup, &user, "not json", 8);
+    assert_string_equal(a.scope, "user");
+    assert_int_equal(a.retry_after_ms, 3000); /* falls back to the header */
+
+    struct hdrs none = {{NULL}};
+    sl_rl_parse_discord(&a, 429, lookup, &none, NULL, 0);
+    assert_int_equal(a.retry_after_ms, 1000);
+
+    struct hdrs partial = {{"X-RateLimit-Bucket", "b", "X-RateLimit-Limit", "5", NULL}};
+    sl_rl_parse_discord(&a, 200, lookup, &partial, NULL, 0);
+    assert_string_equal(a.bucket, ""); /* incomplete headers teach nothing */
+}
+
+static void telegram_429(void **state)
+{
+    (void)state;
+    const char *body = "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: "
+                       "retry after 7\",\"parameters\":{\"retry_after\":7}}";
+    sl_rl_answer a;
+    sl_rl_parse_telegram(&a, 429, body, strlen(body));
+    assert_int_equal(a.retry_after_ms, 7000);
+    sl_rl_parse_telegram(&a, 200, "{\"ok\":true}", 11);
+    assert_int_equal(a.retry_after_ms, -1);
+}
+
+static void limits_of_requests(void **state)
+{
+    (void)state;
+    sl_rl_request r;
+    sl_rl_discord(&r, "sluice", "main", "POST /channels/{id}/messages", "42", 50, 5000);
+    assert_string_equal(r.base, "sluice:{rl:discord:main}:");
+    assert_string_equal(r.block_key, "sluice:{rl:discord:main}:block");
+    assert_int_equal(r.nlimits, 1);
+    assert_true(r.limits[0].interval_ms > 20.0 && r.limits[0].interval_ms < 21.0);
+    sl_rl_telegram(&r, "sluice", "tg", "-100123", 30);
+    assert_int_equal(r.nlimits, 2);
+    assert_string_equal(r.limits[1].name, "chat:-100123");
+    assert_true(r.limits[1].interval_ms >= 3000); /* 20 a minute in a group */
+    sl_rl_telegram(&r, "sluice", "tg", "777", 30);
+    assert_true(r.limits[1].interval_ms >= 1000 && r.limits[1].interval_ms < 1100);
+}
+
+/* ---- against redis ---- */
+
+static pid_t redis_pid;
+static char dir[64], sock[128];
+static redisContext *rc;
+
+static int start_redis(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/sluice-rl-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(sock, sizeof sock, "%s/redis.sock", dir);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--save", "",
+               "--appendonly", "no", "--dir", dir, "--logfile", "", "--loglevel", "warning",
+               (char *)NULL);
+        _exit(127);
+    }
+    sl_redis_addr addr = {0};
+    sl_strlcpy(addr.path, sock, sizeof addr.path);
+    char err[256];
+    for (int i = 0; i < 200 && !rc; i++) {
+        if (access(sock, F_OK) == 0)
+            rc = sl_rsync_connect(&addr, 2.0, err, sizeof err);
+        if (!rc)
+            usleep(10000);
+    }
+    return rc ? 0 : -1;
+}
+
+static int stop_redis(void **state)
+{
+    (void)state;
+    redisFree(rc);
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGTERM);
+        waitpid(redis_pid, NULL, 0);
+    }
+    unlink(sock);
+    rmdir(dir);
+    return 0;
+}
+
+/* rl_acquire: returns the wait in ms (0 = go) and the reason. */
+static long acquire(const sl_rl_request *r, char *reason, size_t reason_len)
+{
+    const char *argv[32];
+    size_t lens[32];
+    char nums[16][32];
+    int argc = sl_rl_acquire_args(r, argv, lens, nums);
+    redisReply *rep = sl_rsync_script(rc, SL_SCRIPT_RL_ACQUIRE, 1, argc, argv, lens);
+    assert_non_null(rep);
+    if (rep->type != REDIS_REPLY_ARRAY)
+        fail_msg("rl_acquire: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "not an array");
+    long wait = (long)rep->element[0]->integer;
+    if (reason)
+        sl_strlcpy(reason, rep->elements > 1 ? rep->element[1]->str : "", reason_len);
+    freeReplyObject(rep);
+    return wait;
+}
+
+static void report(const sl_rl_request *r, const sl_rl_answer *a)
+{
+    const char *argv[32];
+    size_t lens[32];
+    char nums[16][32];
+    int argc = sl_rl_report_args(r, a, argv, lens, nums);
+    redisReply *rep = sl_rsync_script(rc, SL_SCRIPT_RL_REPORT, 1, argc, argv, lens);
+    assert_non_null(rep);
+    if (rep->type == REDIS_REPLY_ERROR)
+        fail_msg("rl_report: %s", rep->str);
+    freeReplyObject(rep);
+}
+
+static sl_rl_answer answer(int status, const char *bucket, long limit, long remaining,
+                           long reset_after_ms, const char *scope, long retry_after_ms)
+{
+    sl_rl_answer a = {status, "", limit, remaining, reset_after_ms, "", retry_after_ms};
+    sl_strlcpy(a.bucket, bucket, sizeof a.bucket);
+    sl_strlcpy(a.scope, scope, sizeof a.scope);
+    return a;
+}
+
+static void gcra_paces_the_global_limit(void **state)
+{
+    (void)state;
+    sl_rl_request r;
+    sl_rl_discord(&r, "t1", "bot", "", "", 50, 0);
+    int64_t start = sl_monotonic_us(), last = 0;
+    int admitted = 0;
+    /* a second of asking as fast as possible, as many replicas would */
+    while (sl_monotonic_us() - start < 1000000) {
+        long wait = acquire(&r, NULL, 0);
+        if (wait == 0) {
+            int64_t now = sl_monotonic_us();
+            if (admitted && now - last < 19000)
+                fail_msg("two requests admitted %lld us apart", (long long)(now - last));
+            last = now;
+            admitted++;
+        } else {
+            assert_true(wait <= 21);
+        }
+    }
+    /* 50/s with a 2% margin: 49 in the second, give or take one */
+    assert_in_range(admitted, 47, 50);
+}
+
+static void discord_bucket_is_learned_then_followed(void **state)
+{
+    (void)state;
+    char why[32];
+    sl_rl_request r, other;
+    sl_rl_discord(&r, "t2", "bot", "POST /channels/{id}/messages", "100", 0, 0);
+    sl_rl_discord(&other, "t2", "bot", "POST /channels/{id}/messages", "200", 0, 0);
+    assert_int_equal(acquire(&r, why, sizeof why), 0); /* the discovering request */
+    assert_true(acquire(&r, why, sizeof why) > 0);
+    assert_string_equal(why, "discovering");
+    /* another channel learns on its own */
+    assert_int_equal(acquire(&other, why, sizeof why), 0);
+    sl_rl_answer a = answer(200, "bkt", 5, 4, 2000, "", -1);
+    report(&r, &a);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(acquire(&r, why, sizeof why), 0);
+    long wait = acquire(&r, why, sizeof why);
+    assert_string_equal(why, "bucket");
+    assert_in_range(wait, 1500, 2000);
+    /* a late answer with more room left must not give places back */
+    sl_rl_answer late = answer(200, "bkt", 5, 3, 1900, "", -1);
+    report(&r, &late);
+    assert_true(acquire(&r, why, sizeof why) > 0);
+}
+
+static void global_429_stops_every_route(void **state)
+{
+    (void)state;
+    char why[32];
+    sl_rl_request r, other;
+    sl_rl_discord(&r, "t3", "bot", "POST /channels/{id}/messages", "1", 0, 0);
+    sl_rl_discord(&other, "t3", "bot", "GET /guilds/{id}/members/{id}", "9", 0, 0);
+    assert_int_equal(acquire(&r, why, sizeof why), 0);
+    sl_rl_answer a = answer(429, "", -1, -1, -1, "global", 800);
+    report(&r, &a);
+    long wait = acquire(&other, why, sizeof why);
+    assert_string_equal(why, "blocked");
+    assert_in_range(wait, 700, 800);
+}
+
+static void invalid_requests_pause_before_the_ban(void **state)
+{
+    (void)state;
+    char why[32];
+    sl_rl_request r;
+    sl_rl_discord(&r, "t4", "bot", "", "", 0, 3);
+    sl_rl_answer forbidden = answer(403, "", -1, -1, -1, "", -1);
+    sl_rl_answer shared = answer(429, "", -1, -1, -1, "shared", 100);
+    report(&r, &shared); /* Discord does not count "shared" 429s */
+    for (int i = 0; i < 2; i++)
+        report(&r, &forbidden);
+    assert_int_equal(acquire(&r, why, sizeof why), 0);
+    report(&r, &forbidden);
+    assert_true(acquire(&r, why, sizeof why) > 0);
+    assert_string_equal(why, "invalid");
+}
+
+static void telegram_chats_are_paced_apart(void **state)
+{
+    (void)state;
+    char why[32];
+    sl_rl_request a, b;
+    sl_rl_telegram(&a, "t5", "tg", "1001", 30);
+    sl_rl_telegram(&b, "t5", "tg", "1002", 30);
+    assert_int_equal(acquire(&a, why, sizeof why), 0);
+    long wait = acquire(&a, why, sizeof why);
+    assert_string_equal(why, "rate");
+    assert_in_range(wait, 900, 1020);
+    /* another chat is not held up by the first one's second, only by the
+     * bot's own 30/s */
+    wait = acquire(&b, why, sizeof why);
+    assert_in_range(wait, 0, 40);
+    if (wait) {
+        usleep((useconds_t)wait * 1000);
+        assert_int_equal(acquire(&b, why, sizeof why), 0);
+    }
+    sl_rl_answer flood = answer(429, "", -1, -1, -1, "", 5000);
+    report(&b, &flood);
+    wait = acquire(&b, why, sizeof why);
+    assert_in_range(wait, 4800, 5000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest pure[] = {
+        cmocka_unit_test(discord_headers),
+        cmocka_unit_test(discord_429s),
+        cmocka_unit_test(telegram_429),
+        cmocka_unit_test(limits_of_requests),
+    };
+    const struct CMUnitTest redis[] = {
+        cmocka_unit_test(gcra_paces_the_global_limit),
+        cmocka_unit_test(discord_bucket_is_learned_then_followed),
+        cmocka_unit_test(global_429_stops_every_route),
+        cmocka_unit_test(invalid_requests_pause_before_the_ban),
+        cmocka_unit_test(telegram_chats_are_paced_apart),
+    };
+    int failed = cmocka_run_group_tests_name("ratelimit parsing", pure, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("ratelimit scripts", redis, start_redis, stop_redis);
+}
