@@ -1,0 +1,56 @@
+/* platform.h — what a `message` job asks of Discord or Telegram, as HTTP:
+ * the request to make, the rate limits it falls under, and what the answer
+ * means. Pure functions: no I/O, no tokens (the caller adds the
+ * Authorization header, or the token in Telegram's path). */
+#ifndef SL_PLATFORM_H
+#define SL_PLATFORM_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "bots.h"
+#include "util.h"
+
+typedef struct sl_call {
+    const char *method; /* "GET", "POST", "PATCH", "DELETE" */
+    sl_buf path;        /* after the base URL; Telegram: after "/bot<TOKEN>" */
+    sl_buf body;        /* JSON, empty for none */
+    char route[96];     /* Discord route template for its buckets, "" for Telegram */
+    char major[32];     /* Discord major parameter (channel id), "" for none */
+    char chat[72];      /* Telegram chat id, for its per-chat limits */
+} sl_call;
+
+void sl_call_init(sl_call *c);
+void sl_call_deinit(sl_call *c);
+
+/* The call that opens (or returns) the DM channel with USER_ID. */
+void sl_discord_open_dm(sl_call *c, const char *user_id);
+
+/* The Discord call for message PAYLOAD (validated against schemas/message.json)
+ * in CHANNEL_ID (the payload's channel_id, or the DM channel of its user_id).
+ * A send carries a nonce derived from JOB_ID with enforce_nonce, so that a
+ * retried send is not posted twice. */
+void sl_discord_message(sl_call *c, const cJSON *payload, const char *channel_id,
+                        const char *job_id);
+
+/* The 25-character nonce of JOB_ID (Discord's limit), the same every time. */
+void sl_discord_nonce(const char *job_id, char out[26]);
+
+/* The Telegram call for PAYLOAD. */
+void sl_telegram_message(sl_call *c, const cJSON *payload);
+
+enum sl_verdict {
+    SL_VERDICT_OK,        /* done */
+    SL_VERDICT_RATE,      /* 429: wait as the answer says, no attempt used */
+    SL_VERDICT_RETRY,     /* transient: 5xx, 408, network */
+    SL_VERDICT_PERMANENT, /* 4xx: dead, with the platform's message */
+};
+
+/* What STATUS and BODY mean for a call of OP ("send", "edit", "delete") on
+ * PLATFORM. ERR gets a readable reason for anything but OK, with the
+ * platform's own message and code ("discord 403: Missing Access (code
+ * 50001)"). A delete of a message that is already gone counts as done. */
+enum sl_verdict sl_platform_verdict(enum sl_platform platform, const char *op, int status,
+                                    const char *body, size_t body_len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,140 @@
+/* Unit tests: the HTTP calls a message job makes, and what answers mean. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "platform.h"
+
+static cJSON *payload(const char *json)
+{
+    cJSON *p = cJSON_Parse(json);
+    assert_non_null(p);
+    return p;
+}
+
+static void discord_send_has_a_stable_nonce(void **state)
+{
+    (void)state;
+    cJSON *p =
+        payload("{\"platform\":\"discord\",\"channel_id\":\"42\",\"content\":\"hi \\\"you\\\"\","
+                "\"embeds\":[]}");
+    sl_call a, b;
+    sl_call_init(&a);
+    sl_call_init(&b);
+    sl_discord_message(&a, p, "42", "01JOBID");
+    sl_discord_message(&b, p, "42", "01JOBID");
+    assert_string_equal(a.method, "POST");
+    assert_string_equal(a.path.data, "/channels/42/messages");
+    assert_string_equal(a.route, "POST /channels/{id}/messages");
+    assert_string_equal(a.major, "42");
+    assert_string_equal(a.body.data, b.body.data); /* a retry sends the same nonce */
+    cJSON *body = cJSON_Parse(a.body.data);
+    assert_string_equal(cJSON_GetObjectItem(body, "content")->valuestring, "hi \"you\"");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(body, "enforce_nonce")));
+    assert_int_equal(strlen(cJSON_GetObjectItem(body, "nonce")->valuestring), 25);
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(body, "embeds")));
+    char other[26];
+    sl_discord_nonce("01JOBID2", other);
+    assert_string_not_equal(other, cJSON_GetObjectItem(body, "nonce")->valuestring);
+    cJSON_Delete(body);
+    cJSON_Delete(p);
+    sl_call_deinit(&a);
+    sl_call_deinit(&b);
+}
+
+static void discord_edit_delete_dm(void **state)
+{
+    (void)state;
+    sl_call c;
+    sl_call_init(&c);
+    cJSON *p = payload("{\"platform\":\"discord\",\"op\":\"edit\",\"channel_id\":\"7\","
+                       "\"message_id\":\"99\",\"content\":\"new\"}");
+    sl_discord_message(&c, p, "7", "j");
+    assert_string_equal(c.method, "PATCH");
+    assert_string_equal(c.path.data, "/channels/7/messages/99");
+    assert_string_equal(c.body.data, "{\"content\":\"new\"}");
+    cJSON_Delete(p);
+    sl_call_deinit(&c);
+    p = payload("{\"platform\":\"discord\",\"op\":\"delete\",\"channel_id\":\"7\","
+                "\"message_id\":99}");
+    sl_discord_message(&c, p, "7", "j");
+    assert_string_equal(c.method, "DELETE");
+    assert_string_equal(c.path.data, "/channels/7/messages/99");
+    assert_int_equal(c.body.len, 0);
+    cJSON_Delete(p);
+    sl_call_deinit(&c);
+    sl_discord_open_dm(&c, "1234");
+    assert_string_equal(c.path.data, "/users/@me/channels");
+    assert_string_equal(c.body.data, "{\"recipient_id\":\"1234\"}");
+    sl_call_deinit(&c);
+}
+
+static void telegram_calls(void **state)
+{
+    (void)state;
+    sl_call c;
+    sl_call_init(&c);
+    cJSON *p = payload("{\"platform\":\"telegram\",\"chat_id\":-100123,\"text\":\"<b>x</b>\","
+                       "\"parse_mode\":\"HTML\"}");
+    sl_telegram_message(&c, p);
+    assert_string_equal(c.path.data, "/sendMessage");
+    assert_string_equal(c.chat, "-100123");
+    assert_string_equal(c.body.data,
+                        "{\"chat_id\":-100123,\"text\":\"<b>x</b>\",\"parse_mode\":\"HTML\"}");
+    cJSON_Delete(p);
+    sl_call_deinit(&c);
+    p = payload("{\"platform\":\"telegram\",\"op\":\"delete\",\"chat_id\":\"@news\","
+                "\"message_id\":5}");
+    sl_telegram_message(&c, p);
+    assert_string_equal(c.path.data, "/deleteMessage");
+    assert_string_equal(c.body.data, "{\"chat_id\":\"@news\",\"message_id\":5}");
+    cJSON_Delete(p);
+    sl_call_deinit(&c);
+}
+
+static void verdicts(void **state)
+{
+    (void)state;
+    char err[256];
+    const char *missing = "{\"message\": \"Missing Access\", \"code\": 50001}";
+    assert_int_equal(sl_platform_verdict(SL_PLATFORM_DISCORD, "send", 200, "{}", 2, err, 256),
+                     SL_VERDICT_OK);
+    assert_int_equal(sl_platform_verdict(SL_PLATFORM_DISCORD, "send", 403, missing, strlen(missing),
+                                         err, sizeof err),
+                     SL_VERDICT_PERMANENT);
+    assert_string_equal(err, "discord 403: Missing Access (code 50001)");
+    assert_int_equal(sl_platform_verdict(SL_PLATFORM_DISCORD, "send", 502, "<html>", 6, err, 256),
+                     SL_VERDICT_RETRY);
+    assert_int_equal(sl_platform_verdict(SL_PLATFORM_DISCORD, "send", 429, NULL, 0, err, 256),
+                     SL_VERDICT_RATE);
+    assert_int_equal(sl_platform_verdict(SL_PLATFORM_DISCORD, "delete", 404, NULL, 0, err, 256),
+                     SL_VERDICT_OK);
+    assert_int_equal(sl_platform_verdict(SL_PLATFORM_DISCORD, "send", 404, NULL, 0, err, 256),
+                     SL_VERDICT_PERMANENT);
+    const char *tg = "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: chat not "
+                     "found\"}";
+    assert_int_equal(
+        sl_platform_verdict(SL_PLATFORM_TELEGRAM, "send", 400, tg, strlen(tg), err, sizeof err),
+        SL_VERDICT_PERMANENT);
+    assert_string_equal(err, "telegram 400: Bad Request: chat not found");
+    const char *gone = "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: message "
+                       "to delete not found\"}";
+    assert_int_equal(sl_platform_verdict(SL_PLATFORM_TELEGRAM, "delete", 400, gone, strlen(gone),
+                                         err, sizeof err),
+                     SL_VERDICT_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(discord_send_has_a_stable_nonce),
+        cmocka_unit_test(discord_edit_delete_dm),
+        cmocka_unit_test(telegram_calls),
+        cmocka_unit_test(verdicts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
