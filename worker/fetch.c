@@ -119,13 +119,18 @@ void fetch_maybe_claim(worker *w)
     int size, max_inflight;
     claim_shape(w, &size, &max_inflight);
     while (!w->draining && w->claims_inflight < max_inflight && sl_rconn_is_up(w->redis)) {
-        int free_slots = w->concurrency - w->running - w->reserved;
+        /* Jobs waiting for a rate limit hold no slot, but no more than
+         * --concurrency of them wait at once. */
+        int busy = w->running - w->parked;
+        if (w->parked > w->concurrency)
+            busy += w->parked - w->concurrency;
+        int free_slots = w->concurrency - busy - w->reserved;
         /* With little room, wait for a little more unless nothing runs:
          * fewer, larger claims cost Redis less per job. The floor is small
          * (1/64 of the slots) so slots of long jobs do not sit idle. */
         int want = free_slots < size ? free_slots : size;
         int floor = w->concurrency / 64 < size / 4 ? w->concurrency / 64 : size / 4;
-        if (want <= 0 || (want < floor && w->running + w->reserved > 0))
+        if (want <= 0 || (want < floor && busy + w->reserved > 0))
             return;
         wqueue *q = pick(w);
         if (!q || send_claim(w, q, want))

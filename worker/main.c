@@ -3,6 +3,7 @@
 #include "worker.h"
 #include "config.h"
 #include "log.h"
+#include "gate.h"
 #include "schema.h"
 
 #include <signal.h>
@@ -14,6 +15,7 @@ static struct {
     const char *redis_url, *prefix, *queues, *log_level, *id, *latency_log;
     long long concurrency, batch, lease_ms, grace_ms, retention_ms, heartbeat_ms;
     long long backoff_base_ms, backoff_max_ms;
+    long long discord_per_s, telegram_per_s, invalid_threshold;
 } o;
 
 static const sl_option options[] = {
@@ -38,6 +40,12 @@ static const sl_option options[] = {
      3600000, "ceiling of the first retry delay (doubles per attempt, full jitter)"},
     {"backoff-max-ms", "SLUICE_BACKOFF_MAX_MS", SL_OPT_INT, &o.backoff_max_ms, "600000", 1,
      86400000, "longest retry delay"},
+    {"discord-per-second", "SLUICE_DISCORD_PER_SECOND", SL_OPT_INT, &o.discord_per_s, "50", 0,
+     100000, "each Discord bot's global request limit, shared by the fleet (0: none)"},
+    {"telegram-per-second", "SLUICE_TELEGRAM_PER_SECOND", SL_OPT_INT, &o.telegram_per_s, "30", 0,
+     100000, "each Telegram bot's message limit, shared by the fleet (0: none)"},
+    {"invalid-threshold", "SLUICE_INVALID_THRESHOLD", SL_OPT_INT, &o.invalid_threshold, "5000", 0,
+     9999, "pause a Discord bot at this many 401/403/429 answers in 10 minutes"},
     {"id", "SLUICE_WORKER_ID", SL_OPT_STR, &o.id, NULL, 0, 0,
      "worker id (default: host-pid-random)"},
     {"latency-log", NULL, SL_OPT_STR, &o.latency_log, NULL, 0, 0,
@@ -119,6 +127,7 @@ void worker_check_done(worker *w)
     sl_rconn_command(w->redis, NULL, NULL, 3, zrem, NULL);
     sl_rconn_command(w->redis, NULL, NULL, 2, del, NULL);
     lease_stop(w);
+    gates_stop(w);
     ev_timer_stop(w->loop, &w->poll);
     ev_timer_stop(w->loop, &w->grace);
     ev_timer_stop(w->loop, &w->settle_retry);
@@ -276,6 +285,15 @@ int main(int argc, char **argv)
     sl_rconn_set_state_cb(w.redis, redis_state_cb, &w);
     fetch_start(&w);
     lease_start(&w);
+    gates_start(&w);
+    static message_opts mo;
+    mo.discord_per_second = (double)o.discord_per_s;
+    mo.telegram_per_second = (double)o.telegram_per_s;
+    mo.invalid_threshold = (long)o.invalid_threshold;
+    if (message_init(&w, &mo, err, sizeof err)) {
+        fprintf(stderr, "sluice-worker: %s\n", err);
+        return 2;
+    }
     ev_prepare_init(&w.flush, flush_cb);
     w.flush.data = &w;
     ev_prepare_start(w.loop, &w.flush);
@@ -308,6 +326,8 @@ int main(int argc, char **argv)
     ev_signal_stop(w.loop, &w.sigint);
     sl_rconn_free(w.subs);
     sl_rconn_free(w.redis);
+    message_deinit();
+    gates_free();
     for (int i = 0; i < w.nqueues; i++) {
         pending_deinit(&w.queues[i].acks);
         pending_deinit(&w.queues[i].fails);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const handler *handlers[] = {&handler_noop, &handler_sleep, &handler_fail};
+static const handler *handlers[] = {&handler_noop, &handler_sleep, &handler_fail, &handler_message};
 
 const handler *handler_find(const char *type)
 {
@@ -161,6 +161,15 @@ void task_finish(task *t, enum task_result result, const char *error)
     sl_buf_deinit(&body);
     task_free(t);
     worker_check_done(w);
+}
+
+void task_defer(task *t, long ms, const char *why)
+{
+    sl_info("job deferred job=%s queue=%s delay_ms=%ld reason=\"%s\" (no attempt used)", t->job.id,
+            t->q->keys.queue, ms, why);
+    settle_fail(t->q, t->job.id, "defer", ms, t->job.priority, NULL, 0);
+    task_free(t);
+    worker_check_done(t->w);
 }
 
 void run_hand_back_all(worker *w)

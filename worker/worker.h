@@ -85,6 +85,7 @@ struct worker {
     int concurrency;
     int batch;    /* most jobs per claim */
     int running;  /* tasks in flight */
+    int parked;   /* of those, waiting in a rate-limit gate: they hold no slot */
     int reserved; /* slots promised to claims in flight */
     int claims_inflight;
     task *run_head; /* running tasks */
@@ -142,7 +143,20 @@ void worker_check_done(worker *w);
 /* Ends the loop once both connections have closed after a stop. */
 void worker_check_closed(worker *w);
 
+/* Ends T's run without an attempt: back to Redis as a delayed job, to run
+ * again in MS (a rate limit asked for a long wait). Frees T. */
+void task_defer(task *t, long ms, const char *why);
+
 /* handlers/ */
-extern const handler handler_noop, handler_sleep, handler_fail;
+extern const handler handler_noop, handler_sleep, handler_fail, handler_message;
+
+/* handlers/message.c: the bots and the HTTP engine, set up at start-up */
+typedef struct message_opts {
+    double discord_per_second;  /* each Discord bot's global limit */
+    double telegram_per_second; /* each Telegram bot's limit */
+    long invalid_threshold;     /* pause a Discord bot at this many 401/403/429 per 10 min */
+} message_opts;
+int message_init(worker *w, const message_opts *o, char *err, size_t errlen);
+void message_deinit(void);
 
 #endif

@@ -1,16 +1,18 @@
 -- fail: runs that failed; each job is rewritten (attempts, last_error) and
 -- goes to delayed for a retry, to ready at the front (handed back without
--- counting an attempt), or to dead.
+-- counting an attempt), to delayed without counting one (deferred: a rate
+-- limit asked for a long wait), or to dead.
 -- KEYS: active, delayed, dead, stats, ready:critical, ready:high,
 --       ready:normal, ready:low
 -- ARGV: base, scheduler channel, then per job 5 values:
---       id, action ("retry" | "dead" | "back"), delay ms, priority 0..3, body
+--       id, action ("retry" | "dead" | "back" | "defer"), delay ms, priority
+--       0..3, body
 --       (body "" keeps the stored one)
 -- Returns the number of jobs moved; ids no longer in active are left alone.
 local base, schedch = ARGV[1], ARGV[2]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local moved, failed, retried, dead, earliest = 0, 0, 0, 0, nil
+local moved, failed, retried, dead, deferred, earliest = 0, 0, 0, 0, 0, nil
 local wake = false
 for i = 3, #ARGV, 5 do
     local id, action, delay = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
@@ -18,11 +20,15 @@ for i = 3, #ARGV, 5 do
     if redis.call('ZREM', KEYS[1], id) == 1 then
         moved = moved + 1
         if body ~= '' then redis.call('SET', base .. 'job:' .. id, body) end
-        if action == 'retry' then
+        if action == 'retry' or action == 'defer' then
             local due = now + delay
             redis.call('ZADD', KEYS[2], due, id)
             if not earliest or due < earliest then earliest = due end
-            failed, retried = failed + 1, retried + 1
+            if action == 'retry' then
+                failed, retried = failed + 1, retried + 1
+            else
+                deferred = deferred + 1
+            end
         elseif action == 'back' then
             if redis.call('LPUSH', KEYS[5 + prio], id) == 1 then wake = true end
         else
@@ -34,6 +40,7 @@ end
 if failed > 0 then redis.call('HINCRBY', KEYS[4], 'failed', failed) end
 if retried > 0 then redis.call('HINCRBY', KEYS[4], 'retried', retried) end
 if dead > 0 then redis.call('HINCRBY', KEYS[4], 'dead', dead) end
+if deferred > 0 then redis.call('HINCRBY', KEYS[4], 'deferred', deferred) end
 if wake then redis.call('PUBLISH', base .. 'notify', 'ready') end
 if earliest then
     local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')

@@ -1,0 +1,48 @@
+/* gate.h — in-process queues in front of the fleet-wide rate limits.
+ *
+ * Every request to an upstream passes rl_acquire.lua first. Tasks headed for
+ * the same limits (bot, route, channel or chat) wait in one FIFO gate here,
+ * and only the gate talks to Redis: a few acquires in flight at a time (more
+ * while they succeed, one again after a wait), and none at all while the
+ * limits say to wait, so a thousand waiting jobs cost Redis nothing. A task
+ * in a gate holds no worker slot (worker.parked). */
+#ifndef SL_GATE_H
+#define SL_GATE_H
+
+#include "ratelimit.h"
+#include "worker.h"
+
+typedef struct gate gate;
+
+/* Called once per gate_enter: WAIT_MS 0 means "send now" (the place under
+ * every limit is taken); more means the limits ask for a wait longer than
+ * the gate holds jobs in memory, and the task should be deferred that long
+ * through Redis. */
+typedef void gate_admit_cb(task *t, long wait_ms);
+
+/* A task's place in a gate; embedded in the handler's state. */
+typedef struct gate_link {
+    struct gate_link *prev, *next;
+    gate *g;
+    task *t;
+    gate_admit_cb *admit;
+    struct acquire *acq; /* the acquire in flight for this link, or NULL */
+} gate_link;
+
+void gates_start(worker *w);
+/* Stops every gate's timer (the worker is stopping); sends nothing more. */
+void gates_stop(worker *w);
+/* Frees the gates; only after the Redis connections are freed. */
+void gates_free(void);
+
+/* Queues T behind the limits of R; ADMIT is called later, never from inside
+ * this call. LINK must stay valid until then or until gate_leave. */
+void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, gate_link *link);
+
+/* Takes T out of its gate without a callback (the task was abandoned). */
+void gate_leave(gate_link *link);
+
+/* An upstream answered 429 for R: hold its gate for MS before asking again. */
+void gate_hold(worker *w, const sl_rl_request *r, long ms);
+
+#endif
