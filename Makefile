@@ -103,7 +103,7 @@ deps:
 
 format:
 	clang-format -i shared/*.c shared/*.h producer/*.[ch] worker/*.[ch] ctl/*.[ch] bench/*.[ch] \
-	    worker/handlers/*.c scheduler/*.[ch] tests/unit/*.c
+	    worker/handlers/*.c scheduler/*.[ch] tests/unit/*.c tests/fake/*.[ch]
 
 clean:
 	rm -rf build build-san bin

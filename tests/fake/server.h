@@ -1,0 +1,24 @@
+/* server.h — the HTTP side: libmicrohttpd with its own epoll thread pool,
+ * answers held back by suspending the connection and resuming it from the
+ * timer thread (timer.h) at the due time. */
+#ifndef FAKE_SERVER_H
+#define FAKE_SERVER_H
+
+#include "fake.h"
+
+#include <stddef.h>
+
+typedef struct fake_server fake_server;
+
+/* Serves ST on LISTEN_FD (bound and listening; the server takes it over and
+ * closes it on stop) with THREADS polling threads and at most CONN_LIMIT
+ * connections. Returns NULL with the reason in ERR on failure (LISTEN_FD is
+ * then still the caller's). */
+fake_server *fake_server_start(fake_state *st, int listen_fd, unsigned threads, unsigned conn_limit,
+                               char *err, size_t errlen);
+
+/* Answers every held-back request at once, then stops the threads and
+ * closes every connection. NULL does nothing. */
+void fake_server_stop(fake_server *s);
+
+#endif

@@ -1,0 +1,65 @@
+# t_message_fleet: three workers deliver 3,000 Discord messages to 30
+# channels through the fake with its global limit at 50/s and a bucket per
+# channel. Every message arrives once; the fleet keeps to the limits on its
+# own (no 429 at all: buckets are learned one request at a time); and it
+# runs within 10% of the permitted rate.
+. "$(dirname "$0")/lib.sh"
+
+FAKE=$SLUICE_BIN/sluice-fake-platform
+[ -x "$FAKE" ] || die "$FAKE is missing"
+TOKEN="fleet-$$-secret-token"
+
+start_redis
+"$FAKE" --discord-token "$TOKEN" --global-limit 50 --bucket-limit 10 --bucket-window-ms 1000 \
+    --latency-ms 20 --log "$TMP/fake.jsonl" >"$TMP/fake.out" 2>"$TMP/fake.log" &
+FAKE_PID=$!
+ALL_PIDS+=("$FAKE_PID")
+wait_until 15 "grep -q '^listening ' '$TMP/fake.out'" || die "the fake did not start"
+PORT=$(sed -n '1s/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/fake.out")
+U="http://127.0.0.1:$PORT"
+
+printf '%s\n' "$TOKEN" >"$TMP/discord.token"
+chmod 600 "$TMP/discord.token"
+export SLUICE_DISCORD_TOKEN_FILE="$TMP/discord.token" SLUICE_DISCORD_API="$U/api/v10"
+
+"$PY" -c '
+import json, sys
+for i in range(3000):
+    print(json.dumps({"type": "message", "queue": sys.argv[1], "payload": {"platform": "discord",
+        "channel_id": str(1000 + i % 30), "content": "message %d" % i}}))
+' "$Q" >"$TMP/msgs.ndjson"
+producer enqueue --ndjson "$TMP/msgs.ndjson" >"$TMP/ids" || die "enqueue failed"
+
+for i in 1 2 3; do
+    start_worker "w$i" --queues "$Q" --concurrency 200
+done
+wait_until 100 '[ "$(stat_of processed)" -ge 3000 ]' ||
+    fail "processed=$(stat_of processed) of 3000 after 100 s"
+for i in 1 2 3; do stop "$(pid_of "w$i")"; done
+
+stats=$(curl -s "$U/_fake/stats")
+assert_eq 3000 "$(jq .deliveries <<<"$stats")" "messages delivered"
+assert_eq 0 "$(jq .duplicates <<<"$stats")" "messages delivered twice"
+assert_eq 0 "$(jq .rate_limited.global <<<"$stats")" "global 429s"
+assert_eq 0 "$(jq .rate_limited.user <<<"$stats")" "bucket 429s"
+max=$(jq .max_global_per_second <<<"$stats")
+[ "$max" -le 50 ] && ok "at most $max requests in any second (limit 50)" ||
+    fail "$max requests in one second, over the limit of 50"
+for c in 1000 1017 1029; do
+    n=$(curl -s "$U/_fake/messages?channel_id=$c" | jq .deliveries)
+    assert_eq 100 "$n" "messages in channel $c"
+done
+# the rate over the run, from the fake's own clock
+rate=$(jq -s '[.[] | select(.delivered == true) | .t_ms] | (length - 1) * 1000 / (max - min)' \
+    "$TMP/fake.jsonl")
+"$PY" -c "import sys; sys.exit(0 if $rate >= 45 else 1)" &&
+    ok "delivered at $rate messages/s (limit 50, 90% is 45)" ||
+    fail "delivered at only $rate messages/s (limit 50, wanted >= 45)"
+assert_eq 0 "$(stat_of dead)" "dead jobs"
+for f in "$TMP"/w*.log; do
+    assert_not_contains "$(cat "$f")" "$TOKEN" "token in $(basename "$f")"
+done
+
+stop "$FAKE_PID"
+assert_nothing_running
+finish
