@@ -393,3 +393,23 @@ _cleanup() {
 }
 trap _cleanup EXIT
 trap 'say "# interrupted"; exit 143' TERM INT HUP
+
+# The fake Discord/Telegram platform (tests/fake).
+FAKE=${FAKE:-$SLUICE_BIN/sluice-fake-platform}
+
+# start_fake NAME ARGS...: the fake in the background; its port comes from
+# the first line of its stdout ("listening 127.0.0.1:PORT"), read with a
+# bounded wait. Sets FAKE_PID, PORT and U (the base URL).
+start_fake() {
+    local name=$1
+    shift
+    "$FAKE" "$@" >"$TMP/$name.out" 2>>"$TMP/$name.log" &
+    FAKE_PID=$!
+    ALL_PIDS+=("$FAKE_PID")
+    NAME_PID[$name]=$FAKE_PID
+    wait_until 15 "grep -q '^listening ' '$TMP/$name.out' || ! alive $FAKE_PID" ||
+        die "$name printed no 'listening' line within 15 s"
+    PORT=$(sed -n '1s/^listening 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$TMP/$name.out")
+    [ -n "$PORT" ] || die "$name did not start: $(head -c 300 "$TMP/$name.out" "$TMP/$name.log")"
+    U="http://127.0.0.1:$PORT"
+}

@@ -5,18 +5,11 @@
 # runs within 10% of the permitted rate.
 . "$(dirname "$0")/lib.sh"
 
-FAKE=$SLUICE_BIN/sluice-fake-platform
-[ -x "$FAKE" ] || die "$FAKE is missing"
 TOKEN="fleet-$$-secret-token"
 
 start_redis
-"$FAKE" --discord-token "$TOKEN" --global-limit 50 --bucket-limit 10 --bucket-window-ms 1000 \
-    --latency-ms 20 --log "$TMP/fake.jsonl" >"$TMP/fake.out" 2>"$TMP/fake.log" &
-FAKE_PID=$!
-ALL_PIDS+=("$FAKE_PID")
-wait_until 15 "grep -q '^listening ' '$TMP/fake.out'" || die "the fake did not start"
-PORT=$(sed -n '1s/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/fake.out")
-U="http://127.0.0.1:$PORT"
+start_fake fake --discord-token "$TOKEN" --global-limit 50 --bucket-limit 10 \
+    --bucket-window-ms 1000 --latency-ms 20 --log "$TMP/fake.jsonl"
 
 printf '%s\n' "$TOKEN" >"$TMP/discord.token"
 chmod 600 "$TMP/discord.token"
