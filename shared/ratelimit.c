@@ -34,7 +34,7 @@ void sl_rl_discord(sl_rl_request *r, const char *prefix, const char *bot, const 
     sl_strlcpy(r->major, major ? major : "", sizeof r->major);
     r->invalid_threshold = invalid_threshold;
     if (per_second > 0)
-        add_limit(r, "global", 1000.0 / (per_second * 0.98), 1);
+        add_limit(r, "global", 1000.0 / (per_second * 0.95), 2);
 }
 
 void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const char *chat_id,
@@ -42,7 +42,7 @@ void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const
 {
     base_init(r, prefix, "telegram", bot);
     if (bot_per_second > 0)
-        add_limit(r, "bot", 1000.0 / (bot_per_second * 0.98), 1);
+        add_limit(r, "bot", 1000.0 / (bot_per_second * 0.95), 2);
     char name[96];
     int group = chat_id[0] == '-' || chat_id[0] == '@';
     snprintf(name, sizeof name, "chat:%s", chat_id);

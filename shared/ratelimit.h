@@ -35,10 +35,13 @@ typedef struct sl_rl_request {
     char hold[96]; /* the limiter a 429 without a bucket holds, "" none */
 } sl_rl_request;
 
-/* Discord: the bot's global limit (PER_SECOND, e.g. 50; a 2% margin is kept
- * for clock and network jitter) plus the learned bucket of ROUTE (a template
+/* Discord: the bot's global limit (PER_SECOND, e.g. 50) plus the learned bucket of ROUTE (a template
  * such as "POST /channels/{id}/messages") for MAJOR (its channel or guild id).
  * INVALID_THRESHOLD: see sl_rl_request. */
+/* Per-bot limits are paced at 95% of the rate with a burst of 2: the burst
+ * absorbs a timer firing a millisecond late, and any window of a second still
+ * holds at most 2 + 0.95 * rate - 1 requests, under the limit even when
+ * requests arrive a little bunched. */
 void sl_rl_discord(sl_rl_request *r, const char *prefix, const char *bot, const char *route,
                    const char *major, double per_second, long invalid_threshold);
 

@@ -94,7 +94,8 @@ static void limits_of_requests(void **state)
     assert_string_equal(r.base, "sluice:{rl:discord:main}:");
     assert_string_equal(r.block_key, "sluice:{rl:discord:main}:block");
     assert_int_equal(r.nlimits, 1);
-    assert_true(r.limits[0].interval_ms > 20.0 && r.limits[0].interval_ms < 21.0);
+    assert_true(r.limits[0].interval_ms > 21.0 && r.limits[0].interval_ms < 21.1); /* 95% of 50/s */
+    assert_int_equal(r.limits[0].burst, 2);
     sl_rl_telegram(&r, "sluice", "tg", "-100123", 30);
     assert_int_equal(r.nlimits, 2);
     assert_string_equal(r.limits[1].name, "chat:-100123");
@@ -201,15 +202,17 @@ static void gcra_paces_the_global_limit(void **state)
         long wait = acquire(&r, NULL, 0);
         if (wait == 0) {
             int64_t now = sl_monotonic_us();
-            if (admitted && now - last < 19000)
-                fail_msg("two requests admitted %lld us apart", (long long)(now - last));
+            /* the burst of 2 lets one pair through at once, then pacing */
+            if (admitted >= 2 && now - last < 19000)
+                fail_msg("requests %d and %d admitted %lld us apart", admitted, admitted + 1,
+                         (long long)(now - last));
             last = now;
             admitted++;
         } else {
-            assert_true(wait <= 21);
+            assert_true(wait <= 22);
         }
     }
-    /* 50/s with a 2% margin: 49 in the second, give or take one */
+    /* 47.5/s plus the burst: 48 or 49 in the first second, never over 50 */
     assert_in_range(admitted, 47, 50);
 }
 
