@@ -654,6 +654,9 @@ static int configure(sl_http *h, sl_http_req *req)
     bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
+    /* chat APIs answer in a few KB: an 8 KB receive buffer instead of curl's
+     * 16 KB saves 8 MB at 1,000 requests in flight */
+    bad |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                             req->timeout_ms ? req->timeout_ms : h->timeout_ms) != CURLE_OK;

@@ -30,7 +30,9 @@ end
 local bucket_key, fresh, lock = nil, false, nil
 if route ~= '' then
     local b = redis.call('GET', base .. 'route:' .. route)
-    if not b then
+    if b == '-' then
+        -- answered without bucket headers lately: no bucket to keep to
+    elseif not b then
         -- first request of a route: its bucket is unknown until the answer
         -- comes, so only one request at a time learns it
         lock = base .. 'discover:' .. route .. ':' .. major

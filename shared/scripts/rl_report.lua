@@ -39,6 +39,10 @@ if route ~= '' then
     elseif status == 429 and scope ~= 'global' then
         -- a limit without headers: hold the route as a whole
         redis.call('SET', base .. 'discover:' .. route .. ':' .. major, '1', 'PX', retry_after)
+    elseif status >= 200 and status < 300 then
+        -- answered without a bucket: nothing to learn or wait for; look
+        -- again in a minute
+        redis.call('SET', base .. 'route:' .. route, '-', 'EX', 60, 'NX')
     end
 end
 if status == 429 then
