@@ -241,6 +241,19 @@ static void discord_bucket_is_learned_then_followed(void **state)
     assert_true(acquire(&r, why, sizeof why) > 0);
 }
 
+static void route_without_buckets_is_not_serialised(void **state)
+{
+    (void)state;
+    char why[32];
+    sl_rl_request r;
+    sl_rl_discord(&r, "t6", "bot", "POST /channels/{id}/messages", "5", 0, 0);
+    assert_int_equal(acquire(&r, why, sizeof why), 0);
+    sl_rl_answer plain = answer(200, "", -1, -1, -1, "", -1); /* no X-RateLimit-* */
+    report(&r, &plain);
+    for (int i = 0; i < 20; i++) /* nothing to learn: no request waits for another */
+        assert_int_equal(acquire(&r, why, sizeof why), 0);
+}
+
 static void global_429_stops_every_route(void **state)
 {
     (void)state;
@@ -309,6 +322,7 @@ int main(void)
     const struct CMUnitTest redis[] = {
         cmocka_unit_test(gcra_paces_the_global_limit),
         cmocka_unit_test(discord_bucket_is_learned_then_followed),
+        cmocka_unit_test(route_without_buckets_is_not_serialised),
         cmocka_unit_test(global_429_stops_every_route),
         cmocka_unit_test(invalid_requests_pause_before_the_ban),
         cmocka_unit_test(telegram_chats_are_paced_apart),
