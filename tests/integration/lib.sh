@@ -413,3 +413,24 @@ start_fake() {
     [ -n "$PORT" ] || die "$name did not start: $(head -c 300 "$TMP/$name.out" "$TMP/$name.log")"
     U="http://127.0.0.1:$PORT"
 }
+
+# use_discord_fake TOKEN: workers started after this use the fake (started
+# with start_fake) as Discord, with TOKEN in a private token file.
+use_discord_fake() {
+    printf '%s\n' "$1" >"$TMP/discord.token"
+    chmod 600 "$TMP/discord.token"
+    export SLUICE_DISCORD_TOKEN_FILE="$TMP/discord.token" SLUICE_DISCORD_API="$U/api/v10"
+}
+
+# discord_jobs FILE COUNT CHANNELS FIRST_CHANNEL TEXT: COUNT message jobs
+# for queue $Q, spread over CHANNELS channels numbered from FIRST_CHANNEL,
+# as NDJSON in FILE.
+discord_jobs() {
+    "$PY" -c '
+import json, sys
+n, chans, first, text, q = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+for i in range(n):
+    print(json.dumps({"type": "message", "queue": q, "payload": {"platform": "discord",
+        "channel_id": str(first + i % chans), "content": "%s %d" % (text, i)}}))
+' "$2" "$3" "$4" "$5" "$Q" >"$1"
+}

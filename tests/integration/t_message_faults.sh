@@ -10,16 +10,9 @@ TOKEN="faults-$$-secret-token"
 start_redis
 start_fake fake --discord-token "$TOKEN" --global-limit 0 --bucket-limit 0 --latency-ms 5 \
     --fail-rate 0.05 --drop-rate 0.05 --forbidden-channel 666 --log "$TMP/fake.jsonl"
-printf '%s\n' "$TOKEN" >"$TMP/discord.token"
-chmod 600 "$TMP/discord.token"
-export SLUICE_DISCORD_TOKEN_FILE="$TMP/discord.token" SLUICE_DISCORD_API="$U/api/v10"
+use_discord_fake "$TOKEN"
 
-"$PY" -c '
-import json, sys
-for i in range(500):
-    print(json.dumps({"type": "message", "queue": sys.argv[1], "payload": {"platform": "discord",
-        "channel_id": str(2000 + i % 10), "content": "faulty %d" % i}}))
-' "$Q" >"$TMP/msgs.ndjson"
+discord_jobs "$TMP/msgs.ndjson" 500 10 2000 "faulty"
 producer enqueue --ndjson "$TMP/msgs.ndjson" >/dev/null || die "enqueue failed"
 forbidden=$(enqueue --type message --queue "$Q" \
     --payload '{"platform":"discord","channel_id":"666","content":"no access"}')
@@ -52,12 +45,7 @@ assert_eq 1 "$(json_get "$body" attempts)" "the 403 took one attempt"
 # lasts, except what was already on its way when the first one came back.
 curl -s -o /dev/null -d '{"fail_rate":0,"drop_rate":0,"global_limit":50}' "$U/_fake/config"
 curl -s -o /dev/null -X POST "$U/_fake/reset"
-"$PY" -c '
-import json, sys
-for i in range(150):
-    print(json.dumps({"type": "message", "queue": sys.argv[1], "payload": {"platform": "discord",
-        "channel_id": str(3000 + i % 10), "content": "paused %d" % i}}))
-' "$Q" >"$TMP/more.ndjson"
+discord_jobs "$TMP/more.ndjson" 150 10 3000 "paused"
 producer enqueue --ndjson "$TMP/more.ndjson" >/dev/null || die "enqueue failed"
 wait_until 20 '[ "$(curl -s "$U/_fake/stats" | jq .deliveries)" -ge 20 ]' ||
     die "the second batch did not start"

@@ -11,16 +11,9 @@ start_redis
 start_fake fake --discord-token "$TOKEN" --global-limit 50 --bucket-limit 10 \
     --bucket-window-ms 1000 --latency-ms 20 --log "$TMP/fake.jsonl"
 
-printf '%s\n' "$TOKEN" >"$TMP/discord.token"
-chmod 600 "$TMP/discord.token"
-export SLUICE_DISCORD_TOKEN_FILE="$TMP/discord.token" SLUICE_DISCORD_API="$U/api/v10"
+use_discord_fake "$TOKEN"
 
-"$PY" -c '
-import json, sys
-for i in range(3000):
-    print(json.dumps({"type": "message", "queue": sys.argv[1], "payload": {"platform": "discord",
-        "channel_id": str(1000 + i % 30), "content": "message %d" % i}}))
-' "$Q" >"$TMP/msgs.ndjson"
+discord_jobs "$TMP/msgs.ndjson" 3000 30 1000 "message"
 producer enqueue --ndjson "$TMP/msgs.ndjson" >"$TMP/ids" || die "enqueue failed"
 
 for i in 1 2 3; do
