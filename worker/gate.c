@@ -106,6 +106,8 @@ static void acquire_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         if (g->window < MAX_WINDOW)
             g->window *= 2;
         if (l) {
+            l->discover = reply->elements > 1 && reply->element[1]->type == REDIS_REPLY_STRING &&
+                          !strcmp(reply->element[1]->str, "discover");
             unlink_link(l);
             l->t->w->parked--;
             l->admit(l->t, 0);

@@ -27,6 +27,7 @@ typedef struct gate_link {
     task *t;
     gate_admit_cb *admit;
     struct acquire *acq; /* the acquire in flight for this link, or NULL */
+    int discover;        /* admitted to learn its route's bucket: report the answer */
 } gate_link;
 
 void gates_start(worker *w);

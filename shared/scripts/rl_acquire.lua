@@ -5,7 +5,8 @@
 -- ARGV: base ("P:{rl:PLATFORM:BOT}:"), invalid-request threshold per 10 min
 --       (0 = none), route ("" = no learned bucket), major parameter, then per
 --       rate limit 3 values: name, emission interval ms, burst
--- Returns {0} to go, or {wait ms, reason}: "blocked" (a global 429 or an
+-- Returns {0} to go ({0, "discover"} when this request learns its route's
+-- bucket and must be reported), or {wait ms, reason}: "blocked" (a global 429 or an
 -- operator pause), "invalid" (too many 401/403/429 lately), "discovering"
 -- (the route's bucket is being learned by another request), "bucket",
 -- "rate".
@@ -81,4 +82,5 @@ if bucket_key then
         redis.call('HINCRBY', bucket_key, 'remaining', -1)
     end
 end
+if lock then return {0, 'discover'} end
 return {0}

@@ -234,7 +234,11 @@ static void http_done_cb(sl_http_req *req, void *priv)
         sl_rl_parse_discord(&a, (int)status, header_of, req, body, len);
     else
         sl_rl_parse_telegram(&a, (int)status, body, len);
-    if (m->bot->platform == SL_PLATFORM_DISCORD || status == 429)
+    /* Redis hears of an answer when it can teach something: the first of a
+     * route, any bucket's headers (they keep the shared window in step with
+     * the server's), or trouble (429, 401, 403, 5xx). A plain 2xx without
+     * headers has nothing to say. */
+    if (m->link.discover || status < 200 || status >= 300 || a.bucket[0])
         report(m, &a);
     char err[512];
     enum sl_verdict v = sl_platform_verdict(m->bot->platform, m->stage == OPEN_DM ? "send" : m->op,
