@@ -4,7 +4,8 @@
  *   main.c     options, the test table, the JSON report, clean-up
  *   enqueue.c  jobs made and sent through libsluice's enqueue path
  *   procs.c    worker processes, /proc figures, Redis INFO and counters
- *   tests.c    the noop and io tests (bulk enqueue, then process)
+ *   tests.c    the noop, io and message tests (bulk enqueue, then process)
+ *   fake.c     the fake platform's control API (stats, reset) via curl
  *   latency.c  the latency test (paced single enqueues, start times) */
 #ifndef SL_BENCH_H
 #define SL_BENCH_H
@@ -24,8 +25,11 @@ typedef struct bench {
     const char *redis_url, *prefix, *queue, *worker_bin;
     long long jobs, workers, concurrency, batch, pipeline, worker_batch;
     long long rate, seconds, ms, timeout_s;
+    const char *discord_api, *discord_token_file; /* message: for the workers only */
+    long long channels, discord_per_s;            /* message */
     /* state */
-    const char *test; /* "noop", "latency", "io" */
+    const char *test;   /* "noop", "latency", "io", "message" */
+    char fake_url[256]; /* message: discord_api without /api/v10 */
     sl_redis_addr addr;
     redisContext *rc;
     sl_keys keys;
@@ -38,16 +42,19 @@ typedef struct bench {
 void report_int(bench *b, const char *name, long long v);
 void report_num(bench *b, const char *name, double v, int decimals);
 void report_str(bench *b, const char *name, const char *v);
+/* JSON is added as it is: an object, true, false. */
+void report_raw(bench *b, const char *name, const char *json);
 /* Logs MSG on stderr and adds it to the report's "errors". */
 void bench_error(bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* enqueue.c: a reusable job (one sl_job, one body buffer) of one type whose
- * payload is either fixed text or {"n": counter}. */
+ * payload is fixed text, {"n": counter}, or a Discord message. */
 typedef struct jobmaker {
     sl_job job;
     sl_buf body; /* the last job's envelope */
     sl_enqueue_batch batch;
-    int counter; /* payload {"n": i} instead of FIXED */
+    int counter;        /* payload {"n": i} instead of FIXED */
+    long long channels; /* > 0: a Discord message to channel base + i % channels */
     long long n;
 } jobmaker;
 
@@ -56,6 +63,9 @@ typedef struct jobmaker {
  * SL_EINVAL with the reason in ERR. */
 int jobmaker_init(jobmaker *m, bench *b, const char *type, const char *fixed, char *err,
                   size_t errlen);
+/* Sets up M for "message" jobs: {"platform": "discord", "channel_id":
+ * str(1000 + i % CHANNELS), "content": "bench i"}. As jobmaker_init. */
+int jobmaker_init_message(jobmaker *m, bench *b, long long channels, char *err, size_t errlen);
 void jobmaker_deinit(jobmaker *m);
 
 /* Enqueues N jobs in batches of --batch, --pipeline calls in flight. Returns
@@ -77,8 +87,9 @@ typedef struct workers {
 } workers;
 
 /* Starts N sluice-worker processes on the bench queue at CONCURRENCY, with
- * --latency-log LATENCY_LOG when not NULL. Returns 0, or -1 after reporting
- * (no process is left running). */
+ * --latency-log LATENCY_LOG when not NULL; for the message test with
+ * --discord-per-second and the fake as Discord in their environment. Returns 0, or -1 after
+ * reporting (no process is left running). */
 int workers_start(bench *b, workers *ws, int n, long long concurrency, const char *latency_log);
 /* Reads each worker's CPU time and peak RSS, sends SIGTERM, waits for every
  * one and checks that it exited 0 (SIGKILL after TIMEOUT_S). Returns 0, or
@@ -95,8 +106,8 @@ typedef struct progress {
 } progress;
 
 /* Polls the queue's "processed" counter every 20 ms until it reaches TARGET;
- * fills P when not NULL. Returns 0, or -1 after reporting (timeout, a worker
- * died, Redis gone). */
+ * fills P when not NULL. Returns 0, or -1 after reporting (timeout, a job
+ * went dead, a worker died, Redis gone). */
 int wait_processed(bench *b, workers *ws, long long target, double timeout_s, progress *p);
 /* The queue's "processed" counter, or -1 when Redis failed. */
 long long stat_processed(bench *b);
@@ -107,9 +118,17 @@ double redis_cpu_s(bench *b);
 /* Seconds on the monotonic clock. */
 double now_s(void);
 
+/* fake.c: the control API of the fake at --discord-api, through curl.
+ * Each returns 0 / the parsed stats (caller frees), or -1 / NULL after
+ * reporting. fake_init checks the URL and fills b->fake_url. */
+int fake_init(bench *b);
+int fake_reset(bench *b);
+cJSON *fake_stats(bench *b);
+
 /* tests.c, latency.c */
 int test_noop(bench *b);
 int test_io(bench *b);
+int test_message(bench *b);
 int test_latency(bench *b);
 
 #endif

@@ -10,7 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { PAYLOAD_MAX = 64 };
+enum { PAYLOAD_MAX = 128, CHANNEL_BASE = 1000 };
+
+/* Message I's payload in OUT (PAYLOAD_MAX bytes); returns its length. */
+static size_t message_payload(char *out, long long channels, long long i)
+{
+    return (size_t)snprintf(out, PAYLOAD_MAX,
+                            "{\"platform\":\"discord\",\"channel_id\":\"%lld\","
+                            "\"content\":\"bench %lld\"}",
+                            CHANNEL_BASE + i % channels, i);
+}
 
 int jobmaker_init(jobmaker *m, bench *b, const char *type, const char *fixed, char *err,
                   size_t errlen)
@@ -37,6 +46,16 @@ int jobmaker_init(jobmaker *m, bench *b, const char *type, const char *fixed, ch
     return rc;
 }
 
+int jobmaker_init_message(jobmaker *m, bench *b, long long channels, char *err, size_t errlen)
+{
+    char first[PAYLOAD_MAX];
+    message_payload(first, channels, 0);
+    int rc = jobmaker_init(m, b, "message", first, err, errlen);
+    if (!rc)
+        m->channels = channels;
+    return rc;
+}
+
 void jobmaker_deinit(jobmaker *m)
 {
     sl_job_deinit(&m->job);
@@ -54,6 +73,8 @@ static void next_job(jobmaker *m)
     sl_job_complete(job);
     if (m->counter)
         job->payload_len = (size_t)snprintf(job->payload_json, PAYLOAD_MAX, "{\"n\":%lld}", m->n);
+    else if (m->channels)
+        job->payload_len = message_payload(job->payload_json, m->channels, m->n);
     m->n++;
     sl_buf_reset(&m->body);
     sl_job_encode(job, &m->body);

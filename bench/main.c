@@ -27,10 +27,10 @@ static const sl_option options[] = {
      "queue to fill and drain (default bench-PID, so that runs never mix)"},
     {"worker-bin", NULL, SL_OPT_STR, &B.worker_bin, NULL, 0, 0,
      "sluice-worker to start (default: the one beside this program)"},
-    {"jobs", NULL, SL_OPT_INT, &B.jobs, "100000", 1, 100000000, "noop, io: jobs to run"},
-    {"workers", NULL, SL_OPT_INT, &B.workers, "1", 1, 256, "noop, io: worker processes"},
+    {"jobs", NULL, SL_OPT_INT, &B.jobs, "100000", 1, 100000000, "noop, io, message: jobs to run"},
+    {"workers", NULL, SL_OPT_INT, &B.workers, "1", 1, 256, "noop, io, message: worker processes"},
     {"concurrency", NULL, SL_OPT_INT, &B.concurrency, "0", 0, 100000,
-     "jobs in flight per worker (0: 1000 for noop and io, 100 for latency)"},
+     "jobs in flight per worker (0: 1000 for noop, io and message, 100 for latency)"},
     {"batch", NULL, SL_OPT_INT, &B.batch, "500", 1, 100000, "noop, io: jobs per enqueue call"},
     {"pipeline", NULL, SL_OPT_INT, &B.pipeline, "12", 1, 1024,
      "noop, io: enqueue calls in flight at once"},
@@ -39,6 +39,15 @@ static const sl_option options[] = {
     {"rate", NULL, SL_OPT_INT, &B.rate, "1000", 1, 1000000, "latency: jobs enqueued per second"},
     {"seconds", NULL, SL_OPT_INT, &B.seconds, "10", 1, 3600, "latency: how long to enqueue"},
     {"ms", NULL, SL_OPT_INT, &B.ms, "50", 0, 3600000, "io: how long each sleep job waits"},
+    {"discord-api", NULL, SL_OPT_STR, &B.discord_api, NULL, 0, 0,
+     "message: the fake's Discord API, http://127.0.0.1:PORT/api/v10 (the workers' "
+     "SLUICE_DISCORD_API)"},
+    {"discord-token-file", NULL, SL_OPT_STR, &B.discord_token_file, NULL, 0, 0,
+     "message: the bot token's file (the workers' SLUICE_DISCORD_TOKEN_FILE; never read here)"},
+    {"channels", NULL, SL_OPT_INT, &B.channels, "100", 1, 1000000,
+     "message: channels the messages are spread over"},
+    {"discord-per-second", NULL, SL_OPT_INT, &B.discord_per_s, "50", 0, 100000,
+     "message: the workers' --discord-per-second (0: no limit of their own)"},
     {"timeout-s", NULL, SL_OPT_INT, &B.timeout_s, "600", 1, 86400,
      "give up when the jobs are not all processed this long after the workers start"},
     {0},
@@ -53,13 +62,17 @@ static const char *description =
     "           report enqueue-to-start p50/p90/p99/max in ms\n"
     "  io       --jobs sleep jobs of --ms each, one worker at --concurrency: jobs/s and\n"
     "           its ratio to the ideal concurrency * 1000 / ms\n"
+    "  message  --jobs Discord messages over --channels channels, delivered by --workers\n"
+    "           workers to sluice-fake-platform at --discord-api: messages/s, CPU per\n"
+    "           message, worker peak RSS, and the fake's deliveries, duplicates and 429s\n"
     "Runs against SLUICE_REDIS_URL and starts no Redis. Deletes the bench queue's keys\n"
     "when done.";
 
 static const struct {
     const char *name;
     int (*run)(bench *b);
-} tests[] = {{"noop", test_noop}, {"latency", test_latency}, {"io", test_io}};
+} tests[] = {
+    {"noop", test_noop}, {"latency", test_latency}, {"io", test_io}, {"message", test_message}};
 
 static void member(bench *b, const char *name)
 {
@@ -88,6 +101,12 @@ void report_str(bench *b, const char *name, const char *v)
 {
     member(b, name);
     sl_buf_json_str(&b->report, v, strlen(v));
+}
+
+void report_raw(bench *b, const char *name, const char *json)
+{
+    member(b, name);
+    sl_buf_puts(&b->report, json);
 }
 
 void bench_error(bench *b, const char *fmt, ...)
@@ -168,7 +187,8 @@ int main(int argc, char **argv)
     bench *b = &B;
     int rc = sl_config_parse(options, argc, argv, pos, &npos, err, sizeof err);
     if (rc == SL_CONFIG_HELP) {
-        sl_config_usage(stdout, "sluice-bench", "noop|latency|io [options]", description, options);
+        sl_config_usage(stdout, "sluice-bench", "noop|latency|io|message [options]", description,
+                        options);
         return 0;
     }
     if (rc) {
@@ -182,7 +202,7 @@ int main(int argc, char **argv)
             b->test = tests[i].name;
         }
     if (!run) {
-        fprintf(stderr, "sluice-bench: name one test: noop, latency or io (see --help)\n");
+        fprintf(stderr, "sluice-bench: name one test: noop, latency, io or message (see --help)\n");
         return 2;
     }
     char queue[65];
@@ -200,6 +220,17 @@ int main(int argc, char **argv)
     if (access(b->worker_bin, X_OK)) {
         fprintf(stderr, "sluice-bench: --worker-bin: cannot run %s: %m\n", b->worker_bin);
         return 2;
+    }
+    if (!strcmp(b->test, "message")) {
+        if (!b->discord_api || !b->discord_token_file) {
+            fprintf(stderr, "sluice-bench: message needs --discord-api and --discord-token-file\n");
+            return 2;
+        }
+        if (access(b->discord_token_file, R_OK)) {
+            fprintf(stderr, "sluice-bench: --discord-token-file: cannot read %s: %m\n",
+                    b->discord_token_file);
+            return 2;
+        }
     }
     if (!b->concurrency)
         b->concurrency = !strcmp(b->test, "latency") ? 100 : 1000;

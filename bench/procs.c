@@ -25,10 +25,12 @@ static void sleep_ms(int ms)
 
 int workers_start(bench *b, workers *ws, int n, long long concurrency, const char *latency_log)
 {
-    char conc[24], wbatch[24];
+    char conc[24], wbatch[24], per_s[24];
+    int discord = !strcmp(b->test, "message");
     snprintf(conc, sizeof conc, "%lld", concurrency);
     snprintf(wbatch, sizeof wbatch, "%lld", b->worker_batch);
-    const char *argv[16];
+    snprintf(per_s, sizeof per_s, "%lld", b->discord_per_s);
+    const char *argv[20];
     int k = 0;
     argv[k++] = b->worker_bin;
     argv[k++] = "--queues";
@@ -46,6 +48,10 @@ int workers_start(bench *b, workers *ws, int n, long long concurrency, const cha
     if (latency_log) {
         argv[k++] = "--latency-log";
         argv[k++] = latency_log;
+    }
+    if (discord) {
+        argv[k++] = "--discord-per-second";
+        argv[k++] = per_s;
     }
     argv[k] = NULL;
 
@@ -65,6 +71,10 @@ int workers_start(bench *b, workers *ws, int n, long long concurrency, const cha
              * on a command line for ps to show. Stdout stays the report's. */
             setenv("SLUICE_REDIS_URL", b->redis_url, 1);
             setenv("SLUICE_PREFIX", b->prefix, 1);
+            if (discord) { /* the worker reads the token; this program never does */
+                setenv("SLUICE_DISCORD_TOKEN_FILE", b->discord_token_file, 1);
+                setenv("SLUICE_DISCORD_API", b->discord_api, 1);
+            }
             dup2(STDERR_FILENO, STDOUT_FILENO);
             execv(b->worker_bin, (char *const *)argv);
             fprintf(stderr, "sluice-bench: cannot run %s: %s\n", b->worker_bin, strerror(errno));
@@ -196,14 +206,29 @@ int workers_check(bench *b, workers *ws)
     return 0;
 }
 
-long long stat_processed(bench *b)
+/* The queue's "processed" counter, and its "dead" one in *DEAD; -1 when
+ * Redis failed. */
+static long long stat_counts(bench *b, long long *dead)
 {
-    redisReply *r = redisCommand(b->rc, "HGET %s processed", b->keys.stats);
+    redisReply *r = redisCommand(b->rc, "HMGET %s processed dead", b->keys.stats);
     if (!r)
         return -1;
-    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    long long v = 0;
+    *dead = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        if (r->element[0]->type == REDIS_REPLY_STRING)
+            v = atoll(r->element[0]->str);
+        if (r->element[1]->type == REDIS_REPLY_STRING)
+            *dead = atoll(r->element[1]->str);
+    }
     freeReplyObject(r);
     return v;
+}
+
+long long stat_processed(bench *b)
+{
+    long long dead;
+    return stat_counts(b, &dead);
 }
 
 /* Sets *T to when the counter crossed MARK, between the poll at (T0, N0)
@@ -223,10 +248,15 @@ int wait_processed(bench *b, workers *ws, long long target, double timeout_s, pr
         p = &ignored;
     p->t10 = p->t90 = 0;
     for (;;) {
-        long long done = stat_processed(b);
+        long long dead, done = stat_counts(b, &dead);
         double t = now_s();
         if (done < 0) {
             bench_error(b, "redis: %s", b->rc->errstr);
+            return -1;
+        }
+        /* A dead job is never processed: say so now, not at the timeout. */
+        if (dead > 0) {
+            bench_error(b, "%lld jobs dead (%lld of %lld processed)", dead, done, target);
             return -1;
         }
         crossed(&p->t10, 0.1 * (double)target, prev_t, prev, t, done);

@@ -3,8 +3,9 @@
 # directory on a free port, runs sluice-bench's standard set against it and
 # prints one JSON object per line on stdout (progress goes to stderr). Builds
 # nothing: `make bench` has built bin/ first. SLUICE_BIN picks other binaries;
-# BENCH_NOOP_JOBS, BENCH_NOOP2_JOBS, BENCH_IO_JOBS and BENCH_LATENCY_SECONDS
-# shrink or grow the set.
+# BENCH_NOOP_JOBS, BENCH_NOOP2_JOBS, BENCH_IO_JOBS, BENCH_MESSAGE_JOBS,
+# BENCH_MESSAGE2_JOBS and BENCH_LATENCY_SECONDS shrink or grow the set. The
+# message tests deliver to a private sluice-fake-platform as Discord.
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,18 +13,21 @@ bin=${SLUICE_BIN:-$here/bin}
 bench="$bin/sluice-bench"
 [ -x "$bench" ] || { echo "bench: $bench is missing (run make first)" >&2; exit 1; }
 [ -x "$bin/sluice-worker" ] || { echo "bench: $bin/sluice-worker is missing" >&2; exit 1; }
-for tool in redis-server redis-cli redis-benchmark python3; do
+fake="$bin/sluice-fake-platform"
+[ -x "$fake" ] || { echo "bench: $fake is missing" >&2; exit 1; }
+for tool in redis-server redis-cli redis-benchmark python3 curl; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool not found (make deps)" >&2; exit 1; }
 done
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 pid=""
+fake_pid=""
 # shellcheck disable=SC2317 # called from the trap
 cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    for p in $fake_pid $pid; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -74,4 +78,48 @@ run latency --rate 500 --seconds "$lat_s"
 run io --jobs "${BENCH_IO_JOBS:-100000}" --ms 50 --concurrency 1000
 run noop --jobs "${BENCH_NOOP_JOBS:-1000000}" --workers 1 --concurrency 1000
 run noop --jobs "${BENCH_NOOP2_JOBS:-500000}" --workers 2 --concurrency 1000
+
+# The fake Discord. The token is random, kept in a private file, and reaches
+# the workers only as that file's name.
+token_file="$dir/discord.token"
+(umask 077 && python3 -c 'import secrets; print("bench-" + secrets.token_hex(16))' >"$token_file")
+chmod 600 "$token_file"
+
+# start_fake ARGS...: a fresh fake on a free port; sets fake_pid and api.
+start_fake() {
+    : >"$dir/fake.out"
+    SLUICE_FAKE_DISCORD_TOKENS="$(cat "$token_file")" "$fake" "$@" >"$dir/fake.out" 2>>"$dir/fake.log" &
+    fake_pid=$!
+    i=0
+    until grep -q '^listening ' "$dir/fake.out"; do
+        i=$((i + 1))
+        if [ "$i" -gt 100 ] || ! kill -0 "$fake_pid" 2>/dev/null; then
+            echo "bench: sluice-fake-platform did not start" >&2
+            cat "$dir/fake.log" >&2 2>/dev/null || true
+            exit 1
+        fi
+        sleep 0.1
+    done
+    api="http://$(sed -n '1s/^listening //p' "$dir/fake.out")/api/v10"
+}
+
+stop_fake() {
+    kill "$fake_pid" 2>/dev/null || true
+    wait "$fake_pid" 2>/dev/null || true
+    fake_pid=""
+}
+
+# Throughput: no limits anywhere, 50 ms per answer, 1,000 in flight (the
+# ceiling is 20,000 messages/s).
+start_fake --global-limit 0 --bucket-limit 0 --latency-ms 50
+run message --jobs "${BENCH_MESSAGE_JOBS:-60000}" --workers 1 --concurrency 1000 \
+    --discord-per-second 0 --discord-api "$api" --discord-token-file "$token_file" --timeout-s 120
+stop_fake
+
+# Keeping to Discord's limits: three workers share the global 50/s and learn
+# the 10-per-second buckets of 30 channels; no 429 is wanted.
+start_fake --global-limit 50 --bucket-limit 10 --bucket-window-ms 1000 --latency-ms 20
+run message --jobs "${BENCH_MESSAGE2_JOBS:-1500}" --workers 3 --concurrency 200 --channels 30 \
+    --discord-per-second 50 --discord-api "$api" --discord-token-file "$token_file" --timeout-s 120
+stop_fake
 exit "$status"
