@@ -52,7 +52,6 @@ static const char *description =
  * and validator as NDJSON lines, so both report errors alike. */
 static int enqueue_one(redisContext *rc)
 {
-    char err[512];
     cJSON *env = cJSON_CreateObject();
     cJSON_AddStringToObject(env, "type", o.type);
     if (o.queue)
@@ -95,7 +94,6 @@ static int enqueue_one(redisContext *rc)
     long rc_bulk = producer_bulk(rc, &o, in, stdout);
     fclose(in);
     free(text);
-    (void)err;
     return rc_bulk < 0 ? 2 : rc_bulk > 0 ? 1 : 0;
 }
 

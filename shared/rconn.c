@@ -264,11 +264,6 @@ int sl_rconn_is_up(const sl_rconn *c)
     return c->up;
 }
 
-int sl_rconn_pending(const sl_rconn *c)
-{
-    return c->pending;
-}
-
 /* In sl_rconn_free, ac->data is NULL: the pending callbacks then get c = NULL
  * and their request records are freed here, not put on the free list. */
 static void reply_trampoline(redisAsyncContext *ac, void *reply, void *priv)

@@ -43,9 +43,6 @@ void sl_rconn_set_timeout(sl_rconn *c, double seconds);
 
 int sl_rconn_is_up(const sl_rconn *c);
 
-/* Number of commands sent and not answered yet. */
-int sl_rconn_pending(const sl_rconn *c);
-
 /* Sends a command. Returns 0 and calls CB exactly once later, or SL_EREDIS
  * when the connection is down (CB is not called). Arguments are copied. */
 int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, const char **argv,

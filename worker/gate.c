@@ -178,8 +178,7 @@ static gate *find_or_make(worker *w, const sl_rl_request *r)
 
 void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, gate_link *link)
 {
-    gate *g = find_or_make(w, r);
-    g->req = *r; /* the newest settings (limits come from the worker's options) */
+    gate *g = find_or_make(w, r); /* same key, same limits: set when it was made */
     memset(link, 0, sizeof *link);
     link->g = g;
     link->t = t;

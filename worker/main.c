@@ -184,7 +184,6 @@ static void grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
     }
     if (w->running)
         sl_info("grace period over: handing back running=%d", w->running);
-    w->handing_back = 1;
     run_hand_back_all(w);
     settle_flush(w);
     worker_check_done(w);

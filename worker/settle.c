@@ -52,9 +52,9 @@ void pending_deinit(struct pending *p)
     memset(p, 0, sizeof *p);
 }
 
-static void pending_move(struct pending *dst, const struct pending *src, int from)
+static void pending_move(struct pending *dst, const struct pending *src)
 {
-    for (int i = from; i < src->argc; i++)
+    for (int i = 0; i < src->argc; i++)
         pending_add(dst, src->args.data + src->offs[i], src->lens[i]);
     dst->jobs += src->jobs;
 }
@@ -109,7 +109,7 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         sl_warn("settle failed, will resend kind=%s queue=%s jobs=%d error=\"%s\"",
                 c->kind == ACK ? "ack" : "fail", c->q->keys.queue, c->p.jobs,
                 err ? err : "no reply (connection lost)");
-        pending_move(c->kind == ACK ? &c->q->acks : &c->q->fails, &c->p, 0);
+        pending_move(c->kind == ACK ? &c->q->acks : &c->q->fails, &c->p);
         if (!ev_is_active(&w->settle_retry)) {
             ev_timer_set(&w->settle_retry, 0.2, 0);
             ev_timer_start(w->loop, &w->settle_retry);
@@ -178,7 +178,7 @@ static void send_call(worker *w, wqueue *q, int kind)
     }
     enum sl_script_id script = kind == ACK ? SL_SCRIPT_ACK : SL_SCRIPT_FAIL;
     if (sl_rconn_script(w->redis, script, settle_reply_cb, c, nkeys, argc, c->argv, c->lens)) {
-        pending_move(src, &c->p, 0);
+        pending_move(src, &c->p);
         call_free(c);
         return;
     }

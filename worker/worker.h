@@ -93,7 +93,6 @@ struct worker {
     long long lease_ms, grace_ms, retention_ms, heartbeat_ms;
     sl_backoff backoff;
     int draining;     /* SIGTERM seen: claim nothing more */
-    int handing_back; /* grace over: returning the rest */
     int settle_calls; /* ack/fail calls in flight */
     int stopped;
     uint64_t processed, failed, claimed;
