@@ -47,6 +47,17 @@ static void key_of(const sl_rl_request *r, char *out, size_t outlen)
 
 static void pump(gate *g);
 
+/* A task is parked (holds no slot) while any of its calls waits in a gate. */
+static void park(task *t, int d)
+{
+    int before = t->gated;
+    t->gated += d;
+    if (before == 0 && t->gated > 0)
+        t->w->parked++;
+    else if (before > 0 && t->gated == 0)
+        t->w->parked--;
+}
+
 static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)loop, (void)revents;
@@ -109,8 +120,8 @@ static void acquire_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
             l->discover = reply->elements > 1 && reply->element[1]->type == REDIS_REPLY_STRING &&
                           !strcmp(reply->element[1]->str, "discover");
             unlink_link(l);
-            l->t->w->parked--;
-            l->admit(l->t, 0);
+            park(l->t, -1);
+            l->admit(l->t, 0, l->priv);
         }
         pump(g);
         return;
@@ -121,8 +132,8 @@ static void acquire_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         while (g->head) {
             gate_link *x = g->head;
             unlink_link(x);
-            x->t->w->parked--;
-            x->admit(x->t, wait);
+            park(x->t, -1);
+            x->admit(x->t, wait, x->priv);
         }
     }
     close_for(g, wait);
@@ -176,13 +187,15 @@ static gate *find_or_make(worker *w, const sl_rl_request *r)
     return g;
 }
 
-void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, gate_link *link)
+void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, void *priv,
+                gate_link *link)
 {
     gate *g = find_or_make(w, r); /* same key, same limits: set when it was made */
     memset(link, 0, sizeof *link);
     link->g = g;
     link->t = t;
     link->admit = admit;
+    link->priv = priv;
     link->prev = g->tail;
     if (g->tail)
         g->tail->next = link;
@@ -190,7 +203,7 @@ void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit
         g->head = link;
     g->tail = link;
     g->last_used = ev_now(w->loop);
-    w->parked++;
+    park(t, 1);
     pump(g);
 }
 
@@ -198,7 +211,7 @@ void gate_leave(gate_link *link)
 {
     if (!link->g)
         return;
-    link->t->w->parked--;
+    park(link->t, -1);
     unlink_link(link);
 }
 

@@ -18,7 +18,7 @@ typedef struct gate gate;
  * every limit is taken); more means the limits ask for a wait longer than
  * the gate holds jobs in memory, and the task should be deferred that long
  * through Redis. */
-typedef void gate_admit_cb(task *t, long wait_ms);
+typedef void gate_admit_cb(task *t, long wait_ms, void *priv);
 
 /* A task's place in a gate; embedded in the handler's state. */
 typedef struct gate_link {
@@ -26,6 +26,7 @@ typedef struct gate_link {
     gate *g;
     task *t;
     gate_admit_cb *admit;
+    void *priv;          /* ADMIT's */
     struct acquire *acq; /* the acquire in flight for this link, or NULL */
     int discover;        /* admitted to learn its route's bucket: report the answer */
 } gate_link;
@@ -36,9 +37,11 @@ void gates_stop(worker *w);
 /* Frees the gates; only after the Redis connections are freed. */
 void gates_free(void);
 
-/* Queues T behind the limits of R; ADMIT is called later, never from inside
- * this call. LINK must stay valid until then or until gate_leave. */
-void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, gate_link *link);
+/* Queues T behind the limits of R; ADMIT(T, wait, PRIV) is called later,
+ * never from inside this call. LINK must stay valid until then or until
+ * gate_leave. A task may have several links in gates at once. */
+void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, void *priv,
+                gate_link *link);
 
 /* Takes T out of its gate without a callback (the task was abandoned). */
 void gate_leave(gate_link *link);

@@ -3,6 +3,7 @@
 #include "worker.h"
 #include "config.h"
 #include "log.h"
+#include "call.h"
 #include "gate.h"
 #include "schema.h"
 
@@ -289,7 +290,7 @@ int main(int argc, char **argv)
     mo.discord_per_second = (double)o.discord_per_s;
     mo.telegram_per_second = (double)o.telegram_per_s;
     mo.invalid_threshold = (long)o.invalid_threshold;
-    if (message_init(&w, &mo, err, sizeof err)) {
+    if (pcall_init(&w, &mo, err, sizeof err)) {
         fprintf(stderr, "sluice-worker: %s\n", err);
         return 2;
     }
@@ -325,7 +326,7 @@ int main(int argc, char **argv)
     ev_signal_stop(w.loop, &w.sigint);
     sl_rconn_free(w.subs);
     sl_rconn_free(w.redis);
-    message_deinit();
+    pcall_deinit();
     gates_free();
     for (int i = 0; i < w.nqueues; i++) {
         pending_deinit(&w.queues[i].acks);

@@ -71,6 +71,7 @@ struct task {
     ev_timer timer;    /* for the handler's own use */
     void *state;       /* the handler's */
     int lease_lost;    /* the scheduler took the job back meanwhile */
+    int gated;         /* calls of this task waiting in rate-limit gates */
     task *prev, *next; /* in worker.running */
 };
 
@@ -149,13 +150,12 @@ void task_defer(task *t, long ms, const char *why);
 /* handlers/ */
 extern const handler handler_noop, handler_sleep, handler_fail, handler_message;
 
-/* handlers/message.c: the bots and the HTTP engine, set up at start-up */
+/* call.c: the bots, the HTTP engine and the limits of platform requests,
+ * set up at start-up (pcall_init in call.h) */
 typedef struct message_opts {
     double discord_per_second;  /* each Discord bot's global limit */
     double telegram_per_second; /* each Telegram bot's limit */
     long invalid_threshold;     /* pause a Discord bot at this many 401/403/429 per 10 min */
 } message_opts;
-int message_init(worker *w, const message_opts *o, char *err, size_t errlen);
-void message_deinit(void);
 
 #endif

@@ -1,0 +1,323 @@
+/* call.c — a job's requests to Discord and Telegram (call.h): the gate of
+ * the request's limits, the HTTP engine, the report to the shared limits,
+ * 429s waited out, and one verdict back to the handler. */
+#include "call.h"
+#include "gate.h"
+#include "http.h"
+#include "log.h"
+#include "ratelimit.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PARTS 4
+
+struct part {
+    char *name, *value, *path, *filename, *content_type;
+};
+
+struct pcall {
+    task *t;
+    const sl_bot *bot;
+    int timed;
+    const char *op;
+    sl_call spec;
+    struct part parts[MAX_PARTS];
+    int nparts;
+    sl_rl_request rl;
+    gate_link link;
+    sl_http_req *req;
+    int in_http;
+    pcall_cb *cb;
+    void *priv;
+};
+
+static struct {
+    sl_bots bots;
+    sl_http *http;
+    const message_opts *o;
+    sl_http_req *free_reqs[256];
+    int nfree;
+} C;
+
+int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen)
+{
+    C.o = o;
+    if (sl_bots_load(&C.bots, err, errlen))
+        return SL_EINVAL;
+    sl_http_opts ho = {
+        .connect_timeout_ms = 5000, .max_response = 1 << 20, .max_idle_connections = 1024};
+    C.http = sl_http_new(w->loop, &ho);
+    if (!C.http) {
+        snprintf(err, errlen, "cannot start the HTTP engine (libcurl)");
+        sl_bots_deinit(&C.bots);
+        return SL_EINVAL;
+    }
+    for (int i = 0; i < C.bots.n; i++)
+        sl_info("bot configured platform=%s name=%s", sl_platform_name(C.bots.bots[i].platform),
+                C.bots.bots[i].name);
+    return 0;
+}
+
+void pcall_deinit(void)
+{
+    sl_http_free(C.http);
+    C.http = NULL;
+    while (C.nfree)
+        sl_http_req_free(C.free_reqs[--C.nfree]);
+    sl_bots_deinit(&C.bots);
+}
+
+struct sl_http *pcall_http(void)
+{
+    return C.http;
+}
+
+const sl_bot *pcall_bot(const char *platform, const char *name, char *err, size_t errlen)
+{
+    enum sl_platform p =
+        platform && !strcmp(platform, "telegram") ? SL_PLATFORM_TELEGRAM : SL_PLATFORM_DISCORD;
+    if (!name)
+        name = "default";
+    const sl_bot *b = sl_bots_find(&C.bots, p, name);
+    if (!b)
+        snprintf(err, errlen,
+                 "no %s bot \"%s\" on this worker (set SLUICE_%s_TOKEN_FILE or SLUICE_BOTS_FILE)",
+                 sl_platform_name(p), name, p == SL_PLATFORM_DISCORD ? "DISCORD" : "TELEGRAM");
+    return b;
+}
+
+pcall *pcall_new(task *t, const sl_bot *bot, int timed)
+{
+    pcall *c = sl_calloc(1, sizeof *c);
+    c->t = t;
+    c->bot = bot;
+    c->timed = timed;
+    sl_call_init(&c->spec);
+    return c;
+}
+
+sl_call *pcall_spec(pcall *c)
+{
+    return &c->spec;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? sl_strdup(s) : NULL;
+}
+
+void pcall_add_part(pcall *c, const char *name, const char *value, const char *path,
+                    const char *filename, const char *content_type)
+{
+    assert(c->nparts < MAX_PARTS);
+    struct part *p = &c->parts[c->nparts++];
+    p->name = sl_strdup(name);
+    p->value = dup_or_null(value);
+    p->path = dup_or_null(path);
+    p->filename = dup_or_null(filename);
+    p->content_type = dup_or_null(content_type);
+}
+
+static void clear_parts(pcall *c)
+{
+    for (int i = 0; i < c->nparts; i++) {
+        struct part *p = &c->parts[i];
+        free(p->name);
+        free(p->value);
+        free(p->path);
+        free(p->filename);
+        free(p->content_type);
+    }
+    c->nparts = 0;
+}
+
+void pcall_reset(pcall *c)
+{
+    sl_call_deinit(&c->spec);
+    sl_call_init(&c->spec);
+    clear_parts(c);
+}
+
+void pcall_free(pcall *c)
+{
+    if (!c)
+        return;
+    gate_leave(&c->link);
+    if (c->req) {
+        if (c->in_http)
+            sl_http_cancel(C.http, c->req);
+        if (C.nfree < (int)(sizeof C.free_reqs / sizeof C.free_reqs[0])) {
+            sl_http_req_reset(c->req);
+            C.free_reqs[C.nfree++] = c->req;
+        } else {
+            sl_http_req_free(c->req);
+        }
+    }
+    sl_call_deinit(&c->spec);
+    clear_parts(c);
+    free(c);
+}
+
+static void deliver(pcall *c, enum sl_verdict v, long status, const char *body, size_t len,
+                    const char *error, long defer_ms)
+{
+    pcall_result r = {v, status, body ? body : "", len, error, defer_ms};
+    c->cb(c, &r, c->priv);
+}
+
+static void admit_cb(task *t, long wait_ms, void *priv);
+
+static void enqueue(pcall *c)
+{
+    task *t = c->t;
+    worker *w = t->w;
+    if (c->bot->platform == SL_PLATFORM_DISCORD)
+        sl_rl_discord(&c->rl, w->prefix, c->bot->name, c->spec.route, c->spec.major,
+                      C.o->discord_per_second, C.o->invalid_threshold);
+    else
+        sl_rl_telegram(&c->rl, w->prefix, c->bot->name, c->spec.chat, C.o->telegram_per_second);
+    /* waiting for a limit is not running: the job's timeout restarts when
+     * the request is sent */
+    if (c->timed)
+        ev_timer_stop(w->loop, &t->timeout);
+    gate_enter(w, t, &c->rl, admit_cb, c, &c->link);
+}
+
+void pcall_start(pcall *c, const char *op, pcall_cb *cb, void *priv)
+{
+    c->op = op;
+    c->cb = cb;
+    c->priv = priv;
+    enqueue(c);
+}
+
+static void http_done_cb(sl_http_req *req, void *priv);
+
+static void send_call(pcall *c)
+{
+    task *t = c->t;
+    char url[1024], log_url[512], auth[512];
+    const char *base =
+        c->bot->platform == SL_PLATFORM_DISCORD ? C.bots.discord_api : C.bots.telegram_api;
+    if (!c->req)
+        c->req = C.nfree ? C.free_reqs[--C.nfree] : sl_http_req_new();
+    else
+        sl_http_req_reset(c->req);
+    if (c->bot->platform == SL_PLATFORM_DISCORD) {
+        snprintf(url, sizeof url, "%s%s", base, c->spec.path.data);
+        snprintf(log_url, sizeof log_url, "%s%s", base, c->spec.path.data);
+        snprintf(auth, sizeof auth, "Authorization: Bot %s", c->bot->token);
+        sl_http_req_add_header(c->req, auth);
+        memset(auth, 0, sizeof auth);
+    } else {
+        snprintf(url, sizeof url, "%s/bot%s%s", base, c->bot->token, c->spec.path.data);
+        snprintf(log_url, sizeof log_url, "%s/bot<token>%s", base, c->spec.path.data);
+    }
+    sl_http_req_set_url(c->req, url, log_url);
+    memset(url, 0, sizeof url);
+    const char *m = c->spec.method;
+    enum sl_http_method method = !strcmp(m, "POST")     ? SL_HTTP_POST
+                                 : !strcmp(m, "PATCH")  ? SL_HTTP_PATCH
+                                 : !strcmp(m, "PUT")    ? SL_HTTP_PUT
+                                 : !strcmp(m, "DELETE") ? SL_HTTP_DELETE
+                                                        : SL_HTTP_GET;
+    sl_http_req_set_method(c->req, method);
+    if (c->nparts) {
+        for (int i = 0; i < c->nparts; i++) {
+            struct part *p = &c->parts[i];
+            if (!p->path) {
+                sl_http_req_add_part(c->req, p->name, p->value, strlen(p->value), NULL,
+                                     p->content_type);
+            } else if (sl_http_req_add_file_part(c->req, p->name, p->path, p->filename,
+                                                 p->content_type)) {
+                char err[600];
+                snprintf(err, sizeof err, "cannot read %s for part %s", p->path, p->name);
+                deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, err, 0);
+                return;
+            }
+        }
+    } else if (c->spec.body.len) {
+        sl_http_req_set_body(c->req, "application/json", c->spec.body.data, c->spec.body.len);
+    }
+    /* below the lease, so a hung request never outlives the job's claim */
+    long timeout = (long)t->job.timeout_ms;
+    if (timeout > t->w->lease_ms * 2 / 3)
+        timeout = (long)(t->w->lease_ms * 2 / 3);
+    sl_http_req_set_timeout(c->req, timeout);
+    if (sl_http_start(C.http, c->req, http_done_cb, c)) {
+        deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, "http: the request could not be started", 0);
+        return;
+    }
+    c->in_http = 1;
+}
+
+static void admit_cb(task *t, long wait_ms, void *priv)
+{
+    pcall *c = priv;
+    if (wait_ms > 0) {
+        /* a long wait (global 429, invalid-request pause): the handler hands
+         * the job back to Redis as a delayed job, no attempt used */
+        deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, "rate limited", wait_ms);
+        return;
+    }
+    if (c->timed) {
+        ev_timer_set(&t->timeout, (double)t->job.timeout_ms / 1000.0, 0);
+        ev_timer_start(t->w->loop, &t->timeout);
+    }
+    send_call(c);
+}
+
+static const char *header_of(const void *ctx, const char *name)
+{
+    return sl_http_header(ctx, name);
+}
+
+static void report(pcall *c, const sl_rl_answer *a)
+{
+    const char *argv[12];
+    size_t lens[12];
+    char nums[5][32];
+    int argc = sl_rl_report_args(&c->rl, a, argv, lens, nums);
+    sl_rconn_script(c->t->w->redis, SL_SCRIPT_RL_REPORT, NULL, NULL, 1, argc, argv, lens);
+}
+
+static void http_done_cb(sl_http_req *req, void *priv)
+{
+    pcall *c = priv;
+    c->in_http = 0;
+    if (sl_http_outcome(req) != SL_HTTP_OK) {
+        if (c->bot->platform == SL_PLATFORM_DISCORD) { /* let the next request learn the route */
+            sl_rl_answer none = {0, "", -1, -1, -1, "", -1};
+            report(c, &none);
+        }
+        deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, sl_http_error(req), 0);
+        return;
+    }
+    long status = sl_http_status(req);
+    size_t len;
+    const char *body = sl_http_body(req, &len);
+    sl_rl_answer a;
+    if (c->bot->platform == SL_PLATFORM_DISCORD)
+        sl_rl_parse_discord(&a, (int)status, header_of, req, body, len);
+    else
+        sl_rl_parse_telegram(&a, (int)status, body, len);
+    /* Redis hears of an answer when it can teach something: the first of a
+     * route, any bucket's headers (they keep the shared window in step with
+     * the server's), or trouble (429, 401, 403, 5xx). A plain 2xx without
+     * headers has nothing to say. */
+    if (c->link.discover || status < 200 || status >= 300 || a.bucket[0])
+        report(c, &a);
+    char err[512] = "";
+    enum sl_verdict v =
+        sl_platform_verdict(c->bot->platform, c->op, (int)status, body, len, err, sizeof err);
+    if (v == SL_VERDICT_RATE) {
+        sl_info("rate limited job=%s scope=%s retry_after_ms=%ld (no attempt used)", c->t->job.id,
+                a.scope[0] ? a.scope : "-", a.retry_after_ms);
+        gate_hold(c->t->w, &c->rl, a.retry_after_ms > 0 ? a.retry_after_ms : 1000);
+        enqueue(c);
+        return;
+    }
+    deliver(c, v, status, body, len, v == SL_VERDICT_OK ? NULL : err, 0);
+}
