@@ -20,6 +20,10 @@ WARN    := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Werro
 CFLAGS  += $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP -Ishared -I$(BUILD)/gen
 LDFLAGS += $(SANFLAGS)
 LDLIBS  := -lhiredis -lev -lcurl -lcjson -lsqlite3 -lm -lpthread
+# pango + cairo render PDFs (shared/pdf.c): only the objects and programs
+# that use them get the flags; -isystem keeps -Werror off GLib's headers
+PDF_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags pangocairo fontconfig 2>/dev/null))
+PDF_LIBS   := $(shell pkg-config --libs pangocairo fontconfig 2>/dev/null)
 
 LIB_SRC := $(wildcard shared/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o $(BUILD)/gen/schemas_gen.o
@@ -64,6 +68,9 @@ $(BUILD)/%.o: %.c
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
+$(BUILD)/shared/pdf.o $(BUILD)/tests/unit/test_pdf.o: CFLAGS += $(PDF_CFLAGS)
+$(BIN)/sluice-worker $(BUILD)/tests/test_pdf: LDLIBS += $(PDF_LIBS)
+
 $(BIN)/sluice-producer: $(PRODUCER_OBJ) $(LIB)
 $(BIN)/sluice-worker: $(WORKER_OBJ) $(LIB)
 $(BIN)/sluice-scheduler: $(SCHEDULER_OBJ) $(LIB)
@@ -97,6 +104,7 @@ bench: deps all
 
 demo: deps all
 	bash tools/demo.sh
+	bash tools/demo_apps.sh
 
 deps:
 	@sh tools/deps.sh

@@ -6,7 +6,8 @@
  *   procs.c    worker processes, /proc figures, Redis INFO and counters
  *   tests.c    the noop, io and message tests (bulk enqueue, then process)
  *   fake.c     the fake platform's control API (stats, reset) via curl
- *   latency.c  the latency test (paced single enqueues, start times) */
+ *   latency.c  the latency test (paced single enqueues, start times)
+ *   pdf.c      the pdf test (one-page documents rendered and filed) */
 #ifndef SL_BENCH_H
 #define SL_BENCH_H
 
@@ -27,8 +28,10 @@ typedef struct bench {
     long long rate, seconds, ms, timeout_s;
     const char *discord_api, *discord_token_file; /* message: for the workers only */
     long long channels, discord_per_s;            /* message */
+    long long pdf_threads;                        /* pdf: the workers' --pdf-threads */
+    char pdf_dir[128], tmp_dir[128];              /* pdf: the workers' --pdf-dir, --tmp-dir */
     /* state */
-    const char *test;   /* "noop", "latency", "io", "message" */
+    const char *test;   /* "noop", "latency", "io", "message", "pdf" */
     char fake_url[256]; /* message: discord_api without /api/v10 */
     sl_redis_addr addr;
     redisContext *rc;
@@ -125,10 +128,17 @@ int fake_init(bench *b);
 int fake_reset(bench *b);
 cJSON *fake_stats(bench *b);
 
-/* tests.c, latency.c */
+/* tests.c: runs one bulk test of b->jobs jobs made by M (set up;
+ * deinitialised here): enqueue them all, then time the workers. The
+ * processing figures are named per UNIT ("job": jobs_per_s, cpu_us_per_job).
+ * Reports into b->report; returns 0 or -1 (errors are in the report). */
+int bulk_test(bench *b, jobmaker *m, const char *unit, double *rate, double *steady);
+
+/* tests.c, latency.c, pdf.c */
 int test_noop(bench *b);
 int test_io(bench *b);
 int test_message(bench *b);
 int test_latency(bench *b);
+int test_pdf(bench *b);
 
 #endif

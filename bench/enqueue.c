@@ -29,9 +29,10 @@ int jobmaker_init(jobmaker *m, bench *b, const char *type, const char *fixed, ch
     sl_strlcpy(m->job.type, type, sizeof m->job.type);
     sl_strlcpy(m->job.queue, b->queue, sizeof m->job.queue);
     m->counter = fixed == NULL;
-    m->job.payload_json = sl_malloc(PAYLOAD_MAX);
+    size_t cap = fixed && strlen(fixed) >= PAYLOAD_MAX ? strlen(fixed) + 1 : PAYLOAD_MAX;
+    m->job.payload_json = sl_malloc(cap);
     m->job.payload_len =
-        (size_t)snprintf(m->job.payload_json, PAYLOAD_MAX, "%s", fixed ? fixed : "{\"n\":0}");
+        (size_t)snprintf(m->job.payload_json, cap, "%s", fixed ? fixed : "{\"n\":0}");
     /* The payload is checked against the type's schema once, as a producer
      * would check each job; every later one has the same shape. */
     m->job.doc = cJSON_Parse(m->job.payload_json);

@@ -48,6 +48,8 @@ static const sl_option options[] = {
      "message: channels the messages are spread over"},
     {"discord-per-second", NULL, SL_OPT_INT, &B.discord_per_s, "50", 0, 100000,
      "message: the workers' --discord-per-second (0: no limit of their own)"},
+    {"pdf-threads", NULL, SL_OPT_INT, &B.pdf_threads, "2", 1, 64,
+     "pdf: render threads per worker (the workers' --pdf-threads)"},
     {"timeout-s", NULL, SL_OPT_INT, &B.timeout_s, "600", 1, 86400,
      "give up when the jobs are not all processed this long after the workers start"},
     {0},
@@ -65,14 +67,20 @@ static const char *description =
     "  message  --jobs Discord messages over --channels channels, delivered by --workers\n"
     "           workers to sluice-fake-platform at --discord-api: messages/s, CPU per\n"
     "           message, worker peak RSS, and the fake's deliveries, duplicates and 429s\n"
+    "  pdf      --jobs one-page documents rendered by --workers workers (--pdf-threads\n"
+    "           each) and filed under a temporary --pdf-dir: documents/s, CPU per\n"
+    "           document, worker peak RSS\n"
     "Runs against SLUICE_REDIS_URL and starts no Redis. Deletes the bench queue's keys\n"
     "when done.";
 
 static const struct {
     const char *name;
     int (*run)(bench *b);
-} tests[] = {
-    {"noop", test_noop}, {"latency", test_latency}, {"io", test_io}, {"message", test_message}};
+} tests[] = {{"noop", test_noop},
+             {"latency", test_latency},
+             {"io", test_io},
+             {"message", test_message},
+             {"pdf", test_pdf}};
 
 static void member(bench *b, const char *name)
 {
@@ -187,8 +195,8 @@ int main(int argc, char **argv)
     bench *b = &B;
     int rc = sl_config_parse(options, argc, argv, pos, &npos, err, sizeof err);
     if (rc == SL_CONFIG_HELP) {
-        sl_config_usage(stdout, "sluice-bench", "noop|latency|io|message [options]", description,
-                        options);
+        sl_config_usage(stdout, "sluice-bench", "noop|latency|io|message|pdf [options]",
+                        description, options);
         return 0;
     }
     if (rc) {
@@ -202,7 +210,8 @@ int main(int argc, char **argv)
             b->test = tests[i].name;
         }
     if (!run) {
-        fprintf(stderr, "sluice-bench: name one test: noop, latency, io or message (see --help)\n");
+        fprintf(stderr,
+                "sluice-bench: name one test: noop, latency, io, message or pdf (see --help)\n");
         return 2;
     }
     char queue[65];

@@ -30,7 +30,9 @@ int workers_start(bench *b, workers *ws, int n, long long concurrency, const cha
     snprintf(conc, sizeof conc, "%lld", concurrency);
     snprintf(wbatch, sizeof wbatch, "%lld", b->worker_batch);
     snprintf(per_s, sizeof per_s, "%lld", b->discord_per_s);
-    const char *argv[20];
+    char threads[24];
+    snprintf(threads, sizeof threads, "%lld", b->pdf_threads);
+    const char *argv[28];
     int k = 0;
     argv[k++] = b->worker_bin;
     argv[k++] = "--queues";
@@ -52,6 +54,14 @@ int workers_start(bench *b, workers *ws, int n, long long concurrency, const cha
     if (discord) {
         argv[k++] = "--discord-per-second";
         argv[k++] = per_s;
+    }
+    if (!strcmp(b->test, "pdf")) {
+        argv[k++] = "--pdf-dir";
+        argv[k++] = b->pdf_dir;
+        argv[k++] = "--tmp-dir";
+        argv[k++] = b->tmp_dir;
+        argv[k++] = "--pdf-threads";
+        argv[k++] = threads;
     }
     argv[k] = NULL;
 

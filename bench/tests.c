@@ -8,11 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 
-/* Runs one bulk test of b->jobs jobs made by M (set up; deinitialised
- * here). The processing figures are named per UNIT ("job": jobs_per_s,
- * cpu_us_per_job). Reports into b->report; returns 0 or -1 (errors are in
- * the report). */
-static int bulk_test(bench *b, jobmaker *m, const char *unit, double *rate, double *steady)
+int bulk_test(bench *b, jobmaker *m, const char *unit, double *rate, double *steady)
 {
     const char *type = m->job.type;
     char name[64];

@@ -1,7 +1,7 @@
 /* ctl.h — sluice-ctl's parts: main.c parses options and dispatches,
  * common.c holds the Redis and output helpers every command shares, then one
  * file per group of commands (stats.c: stats and workers; show.c: show and
- * dead; jobs.c: retry, cancel, pause and resume).
+ * dead; jobs.c: retry, cancel, pause and resume; batch.c: batch).
  *
  * Blocking hiredis, no event loop: each command is a handful of pipelined
  * round trips. Exit status: 0 done, 1 not found or wrong state, 2 usage or
@@ -45,6 +45,7 @@ int ctl_retry(ctl *c, int npos, char **pos);
 int ctl_cancel(ctl *c, int npos, char **pos);
 int ctl_pause(ctl *c, int npos, char **pos);
 int ctl_resume(ctl *c, int npos, char **pos);
+int ctl_batch(ctl *c, int npos, char **pos);
 
 /* --- common.c --------------------------------------------------------- */
 
@@ -141,5 +142,31 @@ void ctl_job_deinit(ctl_job *j);
 
 /* The envelope's priority as an enum sl_priority, normal when unknown. */
 int ctl_doc_priority(const cJSON *doc);
+
+/* --- batch.c ---------------------------------------------------------- */
+
+/* A batch as its hash holds it (lib_batch.lua); not its callback's body. */
+typedef struct ctl_batch_info {
+    char id[65];
+    int found; /* 0: no such batch (never opened, or expired); the rest is 0 */
+    long long total, done, failed;
+    int sealed;
+    int64_t created_ms, keep_ms, completed_ms; /* completed_ms 0 while not complete */
+    char cb_id[65], cb_queue[65];              /* the callback job; "" when none */
+    int64_t cb_fired_ms;                       /* 0 while it waits */
+    int64_t ttl_ms;                            /* PTTL of the hash */
+    int64_t now_ms;                            /* Redis server time */
+} ctl_batch_info;
+
+/* Reads batch ID in one round trip. Returns 0 (B->found says whether it
+ * exists), or CTL_FAIL after printing a Redis problem. */
+int ctl_batch_get(ctl *c, const char *id, ctl_batch_info *b);
+long long ctl_batch_pending(const ctl_batch_info *b);
+/* "open", "sealed", "complete", or "gone" when not found. */
+const char *ctl_batch_state(const ctl_batch_info *b);
+/* The batch as `batch --json` prints it; the caller owns the document. */
+cJSON *ctl_batch_json(const ctl_batch_info *b);
+/* "200 jobs: 150 done, 2 failed, 48 pending" */
+void ctl_batch_counts(const ctl_batch_info *b, char *out, size_t outlen);
 
 #endif

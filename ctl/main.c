@@ -1,7 +1,7 @@
 /* sluice-ctl — the operator's admin CLI: queue statistics, one job's state,
- * dead jobs, retry, cancel, pause and resume, workers. main() parses the
- * options (one table per command, as config.h has them), connects and
- * dispatches; each command lives in stats.c, show.c or jobs.c. */
+ * dead jobs, retry, cancel, pause and resume, workers, batches. main() parses
+ * the options (one table per command, as config.h has them), connects and
+ * dispatches; each command lives in stats.c, show.c, jobs.c or batch.c. */
 #include "ctl.h"
 #include "config.h"
 #include "rsync.h"
@@ -81,6 +81,12 @@ static const command commands[] = {
      common_opts, 1, 1, "queue name Q", ctl_pause},
     {"resume", "Q", "undo pause", "Resumes queue Q after a pause.", common_opts, 1, 1,
      "queue name Q", ctl_resume},
+    {"batch", "ID [--json]", "a batch: its jobs' counts and its callback",
+     "Shows batch ID: open, sealed (no more jobs join) or complete; its jobs in all, done,\n"
+     "failed (dead or cancelled) and pending; its callback job (none, pending, or fired with\n"
+     "the time); when it was made and when it expires. Exit status 1 when there is no such\n"
+     "batch (never opened, or expired).",
+     json_opts, 1, 1, "batch ID", ctl_batch},
     {"workers", "[--json]", "workers and their last heartbeats",
      "Lists the workers that reported a heartbeat: host, pid, queues, jobs running, processed\n"
      "and failed, and seconds since the last heartbeat (\"gone\": its record expired).",

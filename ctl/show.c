@@ -1,5 +1,5 @@
-/* show.c — `sluice-ctl show` (one job, its state and envelope) and
- * `sluice-ctl dead` (dead jobs, newest first). */
+/* show.c — `sluice-ctl show` (one job, its state, its batch and envelope)
+ * and `sluice-ctl dead` (dead jobs, newest first). */
 #include "ctl.h"
 #include "util.h"
 
@@ -52,6 +52,27 @@ static void print_state_line(const ctl_job *j)
     printf("\nqueue: %s\n", j->keys.queue);
 }
 
+/* The batch JOB names, read into B. Returns 1 when there is one, 0 when
+ * none, -1 after printing a Redis problem. */
+static int job_batch(ctl *c, const cJSON *doc, ctl_batch_info *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "batch");
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= sizeof b->id)
+        return 0;
+    return ctl_batch_get(c, v->valuestring, b) ? -1 : 1;
+}
+
+static void print_batch_line(const ctl_batch_info *b)
+{
+    char counts[160];
+    if (!b->found) {
+        printf("batch: %s (gone: expired, or never opened)\n", b->id);
+        return;
+    }
+    ctl_batch_counts(b, counts, sizeof counts);
+    printf("batch: %s (%s; %s)\n", b->id, ctl_batch_state(b), counts);
+}
+
 int ctl_show(ctl *c, int npos, char **pos)
 {
     (void)npos;
@@ -61,6 +82,12 @@ int ctl_show(ctl *c, int npos, char **pos)
     int rc = ctl_job_find(c, pos[0], c->o->queue, &j);
     if (rc)
         return rc;
+    ctl_batch_info batch;
+    int in_batch = job_batch(c, j.doc, &batch);
+    if (in_batch < 0) {
+        ctl_job_deinit(&j);
+        return CTL_FAIL;
+    }
     if (c->o->json) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "id", j.id);
@@ -75,6 +102,10 @@ int ctl_show(ctl *c, int npos, char **pos)
             cJSON_AddStringToObject(doc, "priority", sl_priority_name(j.priority));
             cJSON_AddNumberToObject(doc, "position", (double)j.position);
         }
+        if (in_batch)
+            cJSON_AddItemToObject(doc, "batch", ctl_batch_json(&batch));
+        else
+            cJSON_AddNullToObject(doc, "batch");
         if (j.doc) {
             cJSON_AddItemToObject(doc, "job", j.doc);
             j.doc = NULL; /* now owned by DOC */
@@ -86,6 +117,8 @@ int ctl_show(ctl *c, int npos, char **pos)
         ctl_print_json(doc);
     } else {
         print_state_line(&j);
+        if (in_batch)
+            print_batch_line(&batch);
         if (j.doc)
             ctl_print_pretty(j.doc, stdout);
         else if (j.body)

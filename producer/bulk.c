@@ -1,6 +1,8 @@
 /* bulk.c — NDJSON bulk enqueue: parse and validate each line, group jobs by
  * queue into batches of many jobs per script call, keep several calls in
- * flight (pipelining), and print ids in input order. */
+ * flight (pipelining), and print ids in input order. A job batch (--batch,
+ * or a line's "batch") is opened in the pipeline before its first job and
+ * sealed at the end (batch.c). */
 #include "producer.h"
 #include "enqueue.h"
 #include "job.h"
@@ -26,7 +28,8 @@ struct queue_batch {
 
 struct inflight {
     long *lines;
-    int n;
+    int n;             /* jobs; -1: the SADD registering a queue; -2: a batch opened */
+    const char *batch; /* n == -2: its id (owned by the bulk's batches) */
 };
 
 struct bulk {
@@ -41,6 +44,7 @@ struct bulk {
     int head, count;
     long rejected;
     int failed;
+    producer_batches batches; /* every batch this run submits to */
 };
 
 static void print_ready(struct bulk *b)
@@ -80,9 +84,17 @@ static int read_one(struct bulk *b)
         b->failed = 1;
         return -1;
     }
-    if (f->n < 0) { /* the SADD registering a queue */
+    if (f->n == -1) { /* the SADD registering a queue */
         if (r->type == REDIS_REPLY_ERROR)
             fprintf(stderr, "sluice-producer: registering the queue failed: %s\n", r->str);
+    } else if (f->n == -2) {
+        /* a failed open is reported; its jobs are refused one by one */
+        const producer_callback *cb =
+            b->o->batch && !strcmp(f->batch, b->o->batch) ? b->o->callback : NULL;
+        if (producer_batch_opened(r, f->batch, cb) == 1) {
+            int added;
+            b->batches.sealed[producer_batches_add(&b->batches, f->batch, &added)] = 1;
+        }
     } else if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != f->n) {
         fprintf(stderr, "sluice-producer: redis refused the batch: %s\n",
                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -162,9 +174,88 @@ static struct queue_batch *queue_for(struct bulk *b, const char *name)
     return q;
 }
 
+/* Opens batch ID (a string kept by b->batches) in the pipeline, with CB. */
+static int open_batch(struct bulk *b, const char *id, const producer_callback *cb)
+{
+    if (b->count == PIPELINE && read_one(b))
+        return -1;
+    producer_batch_append(b->rc, b->o, "open", id, cb);
+    struct inflight *f = &b->flight[(b->head + b->count) % PIPELINE];
+    f->lines = NULL;
+    f->n = -2;
+    f->batch = id;
+    b->count++;
+    return 0;
+}
+
+static void reject(struct bulk *b, long slot, long lineno, const char *err)
+{
+    if (b->o->single)
+        fprintf(stderr, "sluice-producer: %s\n", err);
+    else
+        fprintf(stderr, "line %ld: %s\n", lineno, err);
+    strcpy(b->slots[slot].id, "-");
+    b->rejected++;
+    print_ready(b);
+}
+
+/* Puts JOB in --batch when given, and opens its batch the first time it is
+ * seen. Returns 0; 1 after rejecting the line; -1 on a Redis failure. */
+static int job_batch(struct bulk *b, sl_job *job, long slot, long lineno)
+{
+    const char *want = b->o->batch;
+    if (want && job->batch && strcmp(job->batch, want)) {
+        char err[200];
+        snprintf(err, sizeof err, "batch: \"%s\" differs from --batch %s", job->batch, want);
+        reject(b, slot, lineno, err);
+        return 1;
+    }
+    if (want && !job->batch)
+        job->batch = sl_strdup(want);
+    if (!job->batch)
+        return 0;
+    int added;
+    int at = producer_batches_add(&b->batches, job->batch, &added);
+    return added ? open_batch(b, b->batches.ids[at], NULL) : 0;
+}
+
+/* The end of a run: seals its batches when every line was accepted (and
+ * --batch-open was not given), or says why they were left open. */
+static void finish_batches(struct bulk *b)
+{
+    if (!b->batches.n || b->failed || b->o->batch_open)
+        return;
+    int open = 0, first = -1;
+    for (int i = 0; i < b->batches.n; i++)
+        if (!b->batches.sealed[i] && open++ == 0)
+            first = i;
+    if (!open)
+        return;
+    if (b->rejected) {
+        char what[64];
+        if (b->o->single)
+            snprintf(what, sizeof what, "the job was rejected");
+        else
+            snprintf(what, sizeof what, "%ld line%s rejected", b->rejected,
+                     b->rejected == 1 ? " was" : "s were");
+        fprintf(stderr,
+                "sluice-producer: note: %s, so this run sealed no batch (%s%s); submit again, "
+                "or seal with: sluice-producer seal ID\n",
+                what, b->batches.ids[first], open > 1 ? ", ..." : "");
+        return;
+    }
+    if (producer_batches_seal(b->rc, b->o, &b->batches))
+        b->failed = 1;
+}
+
 long producer_bulk(redisContext *rc, const producer_opts *o, FILE *in, FILE *out)
 {
     struct bulk b = {.rc = rc, .o = o, .out = out};
+    if (o->batch) {
+        int added;
+        producer_batches_add(&b.batches, o->batch, &added);
+        open_batch(&b, b.batches.ids[0], o->callback);
+    }
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -180,13 +271,14 @@ long producer_bulk(redisContext *rc, const producer_opts *o, FILE *in, FILE *out
         long slot = slot_new(&b, lineno);
         sl_job job;
         if (sl_job_parse(&job, line, (size_t)n, (size_t)o->max_payload, err, sizeof err)) {
-            if (o->single)
-                fprintf(stderr, "sluice-producer: %s\n", err);
-            else
-                fprintf(stderr, "line %ld: %s\n", lineno, err);
-            strcpy(b.slots[slot].id, "-");
-            b.rejected++;
-            print_ready(&b);
+            reject(&b, slot, lineno, err);
+            continue;
+        }
+        int st = job_batch(&b, &job, slot, lineno);
+        if (st) {
+            sl_job_deinit(&job);
+            if (st < 0)
+                break;
             continue;
         }
         sl_job_complete(&job);
@@ -211,6 +303,8 @@ long producer_bulk(redisContext *rc, const producer_opts *o, FILE *in, FILE *out
         flush_queue(&b, &b.q[i]);
     while (b.count && !b.failed)
         read_one(&b);
+    finish_batches(&b);
+    producer_batches_deinit(&b.batches);
     for (int i = 0; i < b.nq; i++) {
         free(b.q[i].lines);
         sl_enqueue_batch_deinit(&b.q[i].batch);

@@ -1,5 +1,7 @@
-/* sluice-producer — enqueue jobs: one from flags, or many as NDJSON. */
+/* sluice-producer — enqueue jobs: one from flags, or many as NDJSON, alone
+ * or in a batch; seal a batch. */
 #include "producer.h"
+#include "batch.h"
 #include "config.h"
 #include "enqueue.h"
 #include "job.h"
@@ -30,7 +32,16 @@ static const sl_option options[] = {
      "one run's time limit"},
     {"idempotency-key", NULL, SL_OPT_STR, &o.idempotency_key, NULL, 0, 0,
      "same key within the TTL returns the first job's id"},
-    {"batch", NULL, SL_OPT_STR, &o.batch, NULL, 0, 0, "batch id this job belongs to"},
+    {"batch", NULL, SL_OPT_STR, &o.batch, NULL, 0, 0,
+     "put the jobs in batch ID, or \"new\" (a new id, printed first)"},
+    {"batch-callback", NULL, SL_OPT_STR, &o.batch_callback, NULL, 0, 0,
+     "job envelope (JSON or @file) enqueued once the batch completes"},
+    {"batch-open", NULL, SL_OPT_BOOL, &o.batch_open, NULL, 0, 0,
+     "do not seal the batch: more jobs will join (then: seal ID)"},
+    {"batch-ttl-ms", "SLUICE_BATCH_TTL_MS", SL_OPT_INT, &o.batch_ttl_ms, "604800000", 1000,
+     31536000000LL, "forget a batch not complete this long after its last use"},
+    {"batch-keep-ms", "SLUICE_BATCH_KEEP_MS", SL_OPT_INT, &o.batch_keep_ms, "86400000", 1000,
+     31536000000LL, "keep a complete batch's counts this long"},
     {"ndjson", NULL, SL_OPT_STR, &o.ndjson, NULL, 0, 0,
      "bulk: read one envelope per line from FILE, or - for stdin"},
     {"max-payload-bytes", "SLUICE_MAX_PAYLOAD_BYTES", SL_OPT_INT, &o.max_payload, "65536", 16,
@@ -41,12 +52,19 @@ static const sl_option options[] = {
     {0},
 };
 
-static const char *synopsis = "enqueue [--type T --payload JSON | --ndjson FILE|-] [options]";
+static const char *synopsis =
+    "enqueue [--type T --payload JSON | --ndjson FILE|-] [options] | seal ID [options]";
 static const char *description =
     "Enqueues jobs into Sluice. One job: --type and --payload (and the other job flags);\n"
     "prints the job id. Bulk: --ndjson reads one JSON envelope per line, prints one id per\n"
     "accepted line in input order, and reports each rejected line on stderr with its number.\n"
-    "Exit status: 0 all enqueued, 1 some jobs rejected, 2 usage or Redis error.";
+    "Batches: --batch ID puts the jobs in batch ID (--batch new makes an id and prints it\n"
+    "before the job ids); sluice-ctl batch ID shows its counts. When every job was accepted\n"
+    "the batch is sealed (no more jobs join it) unless --batch-open; once sealed and every\n"
+    "job has ended (done or dead), the --batch-callback job is enqueued, once.\n"
+    "seal ID: seals batch ID (optionally with --batch-callback) and prints its counts.\n"
+    "Exit status: 0 all enqueued, 1 some jobs rejected (seal: no such batch), 2 usage or\n"
+    "Redis error.";
 
 /* Builds one envelope from the flags and sends it through the same parser
  * and validator as NDJSON lines, so both report errors alike. */
@@ -111,16 +129,35 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-producer: %s\n", err);
         return 2;
     }
-    if (npos > 0 && strcmp(pos[0], "enqueue")) {
+    int seal = npos > 0 && !strcmp(pos[0], "seal");
+    if (npos > 0 && strcmp(pos[0], "enqueue") && !seal) {
         fprintf(stderr,
-                "sluice-producer: unknown command \"%s\" (the command is enqueue; see "
-                "--help)\n",
+                "sluice-producer: unknown command \"%s\" (the commands are enqueue and seal; "
+                "see --help)\n",
                 pos[0]);
         return 2;
     }
-    if (!o.ndjson && !o.type) {
+    if (seal ? npos != 2 : npos > 1) {
+        fprintf(stderr, "sluice-producer: %s (usage: sluice-producer %s)\n",
+                seal && npos < 2 ? "seal: missing batch ID" : "too many arguments", synopsis);
+        return 2;
+    }
+    if (seal && (o.batch || o.ndjson || o.type || o.batch_open)) {
+        fprintf(stderr, "sluice-producer: seal takes a batch ID and --batch-callback, not %s\n",
+                o.batch    ? "--batch"
+                : o.ndjson ? "--ndjson"
+                : o.type   ? "--type"
+                           : "--batch-open");
+        return 2;
+    }
+    if (!seal && !o.ndjson && !o.type) {
         fprintf(stderr, "sluice-producer: give --type (one job) or --ndjson FILE (bulk); see "
                         "--help\n");
+        return 2;
+    }
+    if (!seal && o.batch_callback && !o.batch) {
+        fprintf(stderr, "sluice-producer: --batch-callback needs --batch ID (or: sluice-producer "
+                        "seal ID --batch-callback JSON)\n");
         return 2;
     }
     if (sl_check_name("--prefix", o.prefix, err, sizeof err)) {
@@ -129,6 +166,20 @@ int main(int argc, char **argv)
     }
     sl_log_init("producer", SL_LOG_INFO);
     sl_schema_init();
+    char batch_id[SL_ID_LEN + 1];
+    if (o.batch && !strcmp(o.batch, "new")) {
+        sl_id_new(batch_id);
+        o.batch = batch_id;
+    }
+    const char *check = seal ? pos[1] : o.batch;
+    if (check && sl_batch_check_id(seal ? "batch ID" : "--batch", check, err, sizeof err)) {
+        fprintf(stderr, "sluice-producer: %s\n", err);
+        return 2;
+    }
+    producer_callback *cb = NULL;
+    if (o.batch_callback && !(cb = producer_callback_new(&o)))
+        return 2;
+    o.callback = cb;
     sl_redis_addr addr;
     if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
         fprintf(stderr, "sluice-producer: --redis-url: %s\n", err);
@@ -137,14 +188,22 @@ int main(int argc, char **argv)
     redisContext *r = sl_rsync_connect(&addr, 5.0, err, sizeof err);
     if (!r) {
         fprintf(stderr, "sluice-producer: %s\n", err);
+        producer_callback_free(cb);
         return 2;
     }
+    if (o.batch == batch_id) { /* a new batch: its id first, before the jobs' */
+        printf("%s\n", batch_id);
+        fflush(stdout);
+    }
     int status;
-    if (o.ndjson) {
+    if (seal) {
+        status = producer_seal(r, &o, pos[1]);
+    } else if (o.ndjson) {
         FILE *in = strcmp(o.ndjson, "-") ? fopen(o.ndjson, "r") : stdin;
         if (!in) {
             fprintf(stderr, "sluice-producer: --ndjson: cannot open %s: %m\n", o.ndjson);
             redisFree(r);
+            producer_callback_free(cb);
             return 2;
         }
         long rej = producer_bulk(r, &o, in, stdout);
@@ -155,5 +214,6 @@ int main(int argc, char **argv)
         status = enqueue_one(r);
     }
     redisFree(r);
+    producer_callback_free(cb);
     return status;
 }

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 static struct {
-    const char *redis_url, *prefix, *log_level, *id;
+    const char *redis_url, *prefix, *log_level, *id, *approval_queue;
+    long long approval_ms;
     long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms;
     long long done_age_ms, done_max, dead_age_ms, dead_max;
 } o;
@@ -37,6 +38,10 @@ static const sl_option options[] = {
      31536000000LL, "keep dead jobs this long"},
     {"dead-max", "SLUICE_DEAD_MAX", SL_OPT_INT, &o.dead_max, "100000", 0, 1000000000,
      "and at most this many per queue"},
+    {"approval-interval-ms", "SLUICE_APPROVAL_INTERVAL_MS", SL_OPT_INT, &o.approval_ms, "10000", 0,
+     86400000, "how often pending applications are swept for a decision; 0: never"},
+    {"approval-queue", "SLUICE_APPROVAL_QUEUE", SL_OPT_STR, &o.approval_queue, "approval", 0, 0,
+     "the queue of the approval sweep jobs"},
     {"id", "SLUICE_SCHEDULER_ID", SL_OPT_STR, &o.id, NULL, 0, 0,
      "scheduler id (default: host-pid-random)"},
     {"log-level", "SLUICE_LOG_LEVEL", SL_OPT_STR, &o.log_level, "info", 0, 0,
@@ -47,7 +52,8 @@ static const sl_option options[] = {
 static const char *description =
     "Leader-elected housekeeping for Sluice: promotes due delayed jobs and retries,\n"
     "puts back jobs whose lease expired (attempt counted), trims done and dead by age\n"
-    "and count, removes workers whose heartbeat stopped. SIGTERM gives up the lock.";
+    "and count, removes workers whose heartbeat stopped, and enqueues an approval sweep\n"
+    "every interval while applications are pending. SIGTERM gives up the lock.";
 
 static void queues_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
@@ -124,6 +130,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
     leader_release(s);
     ev_timer_stop(loop, &s->promote_timer);
     ev_timer_stop(loop, &s->maintain_timer);
+    approval_stop(s);
     ev_signal_stop(loop, &s->sigterm);
     ev_signal_stop(loop, &s->sigint);
     sl_rconn_close(s->subs);
@@ -170,6 +177,12 @@ int main(int argc, char **argv)
     s.dead_age_ms = o.dead_age_ms;
     s.dead_max = o.dead_max;
     s.next_due_ms = -1;
+    s.approval_ms = o.approval_ms;
+    s.approval_queue = o.approval_queue;
+    if (sl_check_name("--approval-queue", o.approval_queue, err, sizeof err)) {
+        fprintf(stderr, "sluice-scheduler: %s\n", err);
+        return 2;
+    }
     srand((unsigned)(getpid() ^ sl_now_ms()));
     sl_process_id(s.id, sizeof s.id, o.id);
     s.loop = EV_DEFAULT;
@@ -178,6 +191,7 @@ int main(int argc, char **argv)
     s.subs = sl_rconn_new(s.loop, &addr, "wakeups");
     sl_rconn_set_state_cb(s.redis, redis_state_cb, &s);
     promote_start(&s);
+    approval_start(&s);
     ev_timer_init(&s.maintain_timer, maintain_cb, 0, (double)s.reap_ms / 1000.0);
     s.maintain_timer.data = &s;
     ev_timer_start(s.loop, &s.maintain_timer);

@@ -5,6 +5,7 @@
  *   promote.c  due delayed jobs into ready, timed by the next due job
  *   reap.c     expired leases back to ready (or dead); silent workers removed
  *   trim.c     done and dead kept within their retention
+ *   approval.c the approval sweep's clock: one `approval` job per interval
  *   main.c     options, start-up, the queue list, signals */
 #ifndef SL_SCHED_H
 #define SL_SCHED_H
@@ -42,9 +43,12 @@ struct sched {
     ev_timer leader_timer;   /* renew or try to take the lock */
     ev_timer promote_timer;  /* next promotion pass */
     ev_timer maintain_timer; /* queue list, reaping, trimming */
+    ev_timer approval_timer; /* approval sweeps */
+    long long approval_ms;   /* their interval; 0: none */
+    const char *approval_queue;
     ev_signal sigterm, sigint;
     int stopping;
-    unsigned long long promoted, reclaimed, trimmed, workers_removed;
+    unsigned long long promoted, reclaimed, trimmed, workers_removed, sweeps;
 };
 
 /* leader.c */
@@ -61,6 +65,10 @@ void reap_pass(sched *s);
 
 /* trim.c */
 void trim_pass(sched *s);
+
+/* approval.c */
+void approval_start(sched *s);
+void approval_stop(sched *s);
 
 /* main.c */
 void sched_became_leader(sched *s);

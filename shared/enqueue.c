@@ -60,11 +60,16 @@ void sl_enqueue_batch_deinit(sl_enqueue_batch *b)
 
 void sl_enqueue_batch_add(sl_enqueue_batch *b, const sl_job *job, const char *body, size_t len)
 {
-    char num[24];
+    char num[24], prio[80];
     push_str(b, job->id);
-    num[0] = (char)('0' + job->priority);
-    num[1] = '!';
-    push(b, num, job->id_chosen ? 2 : 1);
+    /* priority digit, "!" for a chosen id, "@" and the batch: see enqueue.lua */
+    size_t n = 0;
+    prio[n++] = (char)('0' + job->priority);
+    if (job->id_chosen)
+        prio[n++] = '!';
+    if (job->batch)
+        n += (size_t)snprintf(prio + n, sizeof prio - n, "@%s", job->batch);
+    push(b, prio, n < sizeof prio ? n : sizeof prio - 1);
     push(b, body, len);
     push(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)job->delay_ms));
     push(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)job->run_at_ms));

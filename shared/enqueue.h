@@ -26,7 +26,8 @@ void sl_enqueue_batch_init(sl_enqueue_batch *b, const char *prefix, const char *
                            long long idem_ttl_ms);
 void sl_enqueue_batch_deinit(sl_enqueue_batch *b);
 
-/* Adds JOB (completed: id and queue set), encoded as BODY. */
+/* Adds JOB (completed: id and queue set), encoded as BODY. A job with a
+ * batch is refused by the script unless its batch is open (batch.lua). */
 void sl_enqueue_batch_add(sl_enqueue_batch *b, const sl_job *job, const char *body, size_t len);
 
 /* The script's arguments (keys first, SL_ENQUEUE_KEYS of them), valid until

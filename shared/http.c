@@ -66,6 +66,7 @@ struct sl_http_req {
     int has_body;
     curl_mime *mime; /* NULL: no parts */
     long timeout_ms; /* 0: the engine's */
+    int fresh;       /* on a new connection: never re-sent by curl */
 
     /* result */
     enum sl_http_outcome outcome;
@@ -512,6 +513,7 @@ void sl_http_req_reset(sl_http_req *req)
     sl_buf_reset(&req->body);
     req->has_body = 0;
     req->timeout_ms = 0;
+    req->fresh = 0;
     clear_result(req);
 }
 
@@ -608,6 +610,12 @@ void sl_http_req_set_timeout(sl_http_req *req, long timeout_ms)
     req->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
 }
 
+void sl_http_req_set_fresh(sl_http_req *req, int fresh)
+{
+    assert(!req->h);
+    req->fresh = fresh;
+}
+
 const char *sl_http_req_log_url(const sl_http_req *req)
 {
     return buf_str(&req->log_url);
@@ -660,6 +668,7 @@ static int configure(sl_http *h, sl_http_req *req)
     bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                             req->timeout_ms ? req->timeout_ms : h->timeout_ms) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, req->fresh ? 1L : 0L) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_response) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK;

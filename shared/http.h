@@ -134,6 +134,14 @@ int sl_http_req_add_file_part(sl_http_req *req, const char *name, const char *pa
  * 0: the engine's timeout_ms. */
 void sl_http_req_set_timeout(sl_http_req *req, long timeout_ms);
 
+/* Sends REQ on a new connection. curl re-sends a request once, silently,
+ * when a reused connection turns out to have been closed before any answer
+ * came; the server may have acted on the first copy all the same. A
+ * request that must not run twice and carries no idempotency key of its
+ * own (a channel create, a Telegram send) asks for a fresh connection:
+ * then a lost answer is an error the caller sees. */
+void sl_http_req_set_fresh(sl_http_req *req, int fresh);
+
 const char *sl_http_req_log_url(const sl_http_req *req);
 
 /* --- the result: valid in the callback and until the next reset or start --- */

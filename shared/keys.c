@@ -45,3 +45,8 @@ void sl_keys_sched_notify(char *out, const char *prefix)
 {
     snprintf(out, SL_KEY_MAX, "%s:scheduler:notify", prefix);
 }
+
+void sl_keys_batch(char *out, const char *prefix, const char *batch)
+{
+    snprintf(out, SL_KEY_MAX, "%s:batch:{%s}", prefix, batch);
+}

@@ -31,5 +31,7 @@ void sl_keys_workers(char *out, const char *prefix); /* ZSET worker id -> heartb
 void sl_keys_worker(char *out, const char *prefix, const char *worker_id); /* HASH */
 void sl_keys_leader(char *out, const char *prefix);                        /* scheduler lock */
 void sl_keys_sched_notify(char *out, const char *prefix); /* channel: earlier delayed job */
+/* HASH of batch BATCH (a checked batch id): PREFIX:batch:{BATCH} */
+void sl_keys_batch(char *out, const char *prefix, const char *batch);
 
 #endif

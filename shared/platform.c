@@ -98,6 +98,53 @@ void sl_discord_message(sl_call *c, const cJSON *payload, const char *channel_id
     sl_buf_puts(&c->body, "}");
 }
 
+void sl_discord_send_text(sl_call *c, const char *channel_id, const char *content,
+                          const char *nonce_key)
+{
+    char nonce[26];
+    sl_discord_nonce(nonce_key, nonce);
+    c->method = "POST";
+    sl_buf_printf(&c->path, "/channels/%s/messages", channel_id);
+    snprintf(c->route, sizeof c->route, "POST /channels/{id}/messages");
+    snprintf(c->major, sizeof c->major, "%s", channel_id);
+    sl_buf_printf(&c->body, "{\"nonce\":\"%s\",\"enforce_nonce\":true,\"content\":", nonce);
+    sl_buf_json_str(&c->body, content, strlen(content));
+    sl_buf_puts(&c->body, "}");
+}
+
+void sl_discord_list_channels(sl_call *c, const char *guild_id)
+{
+    c->method = "GET";
+    sl_buf_printf(&c->path, "/guilds/%s/channels", guild_id);
+    snprintf(c->route, sizeof c->route, "GET /guilds/{id}/channels");
+    snprintf(c->major, sizeof c->major, "%s", guild_id);
+}
+
+void sl_discord_create_channel(sl_call *c, const char *guild_id, const char *body_json)
+{
+    c->method = "POST";
+    sl_buf_printf(&c->path, "/guilds/%s/channels", guild_id);
+    snprintf(c->route, sizeof c->route, "POST /guilds/{id}/channels");
+    snprintf(c->major, sizeof c->major, "%s", guild_id);
+    sl_buf_puts(&c->body, body_json);
+}
+
+void sl_discord_get_member(sl_call *c, const char *guild_id, const char *user_id)
+{
+    c->method = "GET";
+    sl_buf_printf(&c->path, "/guilds/%s/members/%s", guild_id, user_id);
+    snprintf(c->route, sizeof c->route, "GET /guilds/{id}/members/{id}");
+    snprintf(c->major, sizeof c->major, "%s", guild_id);
+}
+
+void sl_discord_list_messages(sl_call *c, const char *channel_id, int limit)
+{
+    c->method = "GET";
+    sl_buf_printf(&c->path, "/channels/%s/messages?limit=%d", channel_id, limit);
+    snprintf(c->route, sizeof c->route, "GET /channels/{id}/messages");
+    snprintf(c->major, sizeof c->major, "%s", channel_id);
+}
+
 void sl_telegram_message(sl_call *c, const cJSON *payload)
 {
     const char *op = str(payload, "op");

@@ -36,6 +36,19 @@ void sl_discord_message(sl_call *c, const cJSON *payload, const char *channel_id
 /* The 25-character nonce of JOB_ID (Discord's limit), the same every time. */
 void sl_discord_nonce(const char *job_id, char out[26]);
 
+/* A plain send of CONTENT (UTF-8) to CHANNEL_ID with the nonce of NONCE_KEY
+ * (a job id, or a job id and a step: the same key never posts twice). */
+void sl_discord_send_text(sl_call *c, const char *channel_id, const char *content,
+                          const char *nonce_key);
+
+/* Guild routes for interviews: the channel listing, a channel's creation
+ * (BODY_JSON: name, type, topic, permission_overwrites...), a member (for
+ * its roles), and the newest LIMIT messages of a channel (1..100). */
+void sl_discord_list_channels(sl_call *c, const char *guild_id);
+void sl_discord_create_channel(sl_call *c, const char *guild_id, const char *body_json);
+void sl_discord_get_member(sl_call *c, const char *guild_id, const char *user_id);
+void sl_discord_list_messages(sl_call *c, const char *channel_id, int limit);
+
 /* The Telegram call for PAYLOAD. */
 void sl_telegram_message(sl_call *c, const cJSON *payload);
 

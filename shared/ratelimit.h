@@ -35,8 +35,8 @@ typedef struct sl_rl_request {
     char hold[96]; /* the limiter a 429 without a bucket holds, "" none */
 } sl_rl_request;
 
-/* Discord: the bot's global limit (PER_SECOND, e.g. 50) plus the learned bucket of ROUTE (a template
- * such as "POST /channels/{id}/messages") for MAJOR (its channel or guild id).
+/* Discord: the bot's global limit (PER_SECOND, e.g. 50) plus the learned bucket of ROUTE (a
+ * template such as "POST /channels/{id}/messages") for MAJOR (its channel or guild id).
  * INVALID_THRESHOLD: see sl_rl_request. */
 /* Per-bot limits are paced at 95% of the rate with a burst of 2: the burst
  * absorbs a timer firing a millisecond late, and any window of a second still

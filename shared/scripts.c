@@ -1,6 +1,7 @@
 /* scripts.c — see scripts.h. */
 #include "scripts.h"
 #include "sha1.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +17,10 @@ extern const struct sl_embedded sl_lua_sources[];
 
 static const char *names[SL_SCRIPT_COUNT] = {
     [SL_SCRIPT_ACK] = "ack",
+    [SL_SCRIPT_BATCH] = "batch",
+    [SL_SCRIPT_APP_DECIDE] = "app_decide",
+    [SL_SCRIPT_APP_OPEN] = "app_open",
+    [SL_SCRIPT_APP_SWEEP] = "app_sweep",
     [SL_SCRIPT_CANCEL] = "cancel",
     [SL_SCRIPT_CLAIM] = "claim",
     [SL_SCRIPT_ENQUEUE] = "enqueue",
@@ -29,26 +34,55 @@ static const char *names[SL_SCRIPT_COUNT] = {
     [SL_SCRIPT_REVIVE] = "revive",
     [SL_SCRIPT_RL_ACQUIRE] = "rl_acquire",
     [SL_SCRIPT_RL_REPORT] = "rl_report",
+    [SL_SCRIPT_SEM_ACQUIRE] = "sem_acquire",
     [SL_SCRIPT_TRIM] = "trim",
 };
 
 static sl_script scripts[SL_SCRIPT_COUNT];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+static const struct sl_embedded *find(const char *name, size_t len)
+{
+    const struct sl_embedded *e = sl_lua_sources;
+    while (e->name && (strlen(e->name) != len || memcmp(e->name, name, len)))
+        e++;
+    if (!e->name) {
+        fprintf(stderr, "sluice: script %.*s.lua is not in the build\n", (int)len, name);
+        abort();
+    }
+    return e;
+}
+
+/* The text Redis runs for E: E's own, or with the file named by its
+ * "-- include: NAME.lua" line in front (kept for the life of the process). */
+static void compose(sl_script *s, const struct sl_embedded *e)
+{
+    static const char mark[] = "\n-- include: ";
+    const char *at = memmem(e->text, e->len, mark, sizeof mark - 1);
+    s->text = e->text;
+    s->len = e->len;
+    if (!at)
+        return;
+    const char *name = at + sizeof mark - 1;
+    const char *end = memchr(name, '\n', e->len - (size_t)(name - e->text));
+    size_t n = end ? (size_t)(end - name) : e->len - (size_t)(name - e->text);
+    if (n > 4 && !memcmp(name + n - 4, ".lua", 4))
+        n -= 4;
+    const struct sl_embedded *lib = find(name, n);
+    char *text = sl_malloc(lib->len + e->len + 1);
+    memcpy(text, lib->text, lib->len);
+    memcpy(text + lib->len, e->text, e->len + 1);
+    s->text = text;
+    s->len = lib->len + e->len;
+}
+
 static void load(void)
 {
     for (int i = 0; i < SL_SCRIPT_COUNT; i++) {
-        const struct sl_embedded *e = sl_lua_sources;
-        while (e->name && strcmp(e->name, names[i]))
-            e++;
-        if (!e->name) {
-            fprintf(stderr, "sluice: script %s.lua is not in the build\n", names[i]);
-            abort();
-        }
+        const struct sl_embedded *e = find(names[i], strlen(names[i]));
         scripts[i].name = e->name;
-        scripts[i].text = e->text;
-        scripts[i].len = e->len;
-        sl_sha1_hex(e->text, e->len, scripts[i].sha);
+        compose(&scripts[i], e);
+        sl_sha1_hex(scripts[i].text, scripts[i].len, scripts[i].sha);
     }
 }
 

@@ -1,5 +1,7 @@
 /* scripts.h — the Lua scripts in shared/scripts/, compiled in, called with
- * EVALSHA. Each script's header comment lists its KEYS and ARGV. */
+ * EVALSHA. Each script's header comment lists its KEYS and ARGV. A script
+ * with the line "-- include: NAME.lua" runs with NAME's text in front of its
+ * own (lib_batch.lua: shared helpers, not a script of its own). */
 #ifndef SL_SCRIPTS_H
 #define SL_SCRIPTS_H
 
@@ -7,6 +9,10 @@
 
 enum sl_script_id {
     SL_SCRIPT_ACK,
+    SL_SCRIPT_BATCH,
+    SL_SCRIPT_APP_DECIDE,
+    SL_SCRIPT_APP_OPEN,
+    SL_SCRIPT_APP_SWEEP,
     SL_SCRIPT_CANCEL,
     SL_SCRIPT_CLAIM,
     SL_SCRIPT_ENQUEUE,
@@ -20,13 +26,14 @@ enum sl_script_id {
     SL_SCRIPT_REVIVE,
     SL_SCRIPT_RL_ACQUIRE,
     SL_SCRIPT_RL_REPORT,
+    SL_SCRIPT_SEM_ACQUIRE,
     SL_SCRIPT_TRIM,
     SL_SCRIPT_COUNT
 };
 
 typedef struct sl_script {
     const char *name; /* file name without .lua */
-    const char *text;
+    const char *text; /* as sent to Redis: an included file's text first */
     size_t len;
     char sha[41]; /* SHA-1 of text, as Redis names it */
 } sl_script;

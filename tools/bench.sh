@@ -4,7 +4,7 @@
 # prints one JSON object per line on stdout (progress goes to stderr). Builds
 # nothing: `make bench` has built bin/ first. SLUICE_BIN picks other binaries;
 # BENCH_NOOP_JOBS, BENCH_NOOP2_JOBS, BENCH_IO_JOBS, BENCH_MESSAGE_JOBS,
-# BENCH_MESSAGE2_JOBS and BENCH_LATENCY_SECONDS shrink or grow the set. The
+# BENCH_MESSAGE2_JOBS, BENCH_PDF_JOBS and BENCH_LATENCY_SECONDS shrink or grow the set. The
 # message tests deliver to a private sluice-fake-platform as Discord.
 set -eu
 
@@ -78,6 +78,9 @@ run latency --rate 500 --seconds "$lat_s"
 run io --jobs "${BENCH_IO_JOBS:-100000}" --ms 50 --concurrency 1000
 run noop --jobs "${BENCH_NOOP_JOBS:-1000000}" --workers 1 --concurrency 1000
 run noop --jobs "${BENCH_NOOP2_JOBS:-500000}" --workers 2 --concurrency 1000
+# One-page PDFs rendered on one worker's two pool threads and filed under a
+# temporary --pdf-dir (the workers' temporary files must all be gone after).
+run pdf --jobs "${BENCH_PDF_JOBS:-3000}" --workers 1 --concurrency 100 --pdf-threads 2
 
 # The fake Discord. The token is random, kept in a private file, and reaches
 # the workers only as that file's name.

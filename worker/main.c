@@ -6,6 +6,7 @@
 #include "call.h"
 #include "gate.h"
 #include "schema.h"
+#include "handlers/pdfjob.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -18,6 +19,11 @@ static struct {
     long long backoff_base_ms, backoff_max_ms;
     long long discord_per_s, telegram_per_s, invalid_threshold;
 } o;
+
+static struct { /* the pdf job's (handlers/pdfjob.h) */
+    const char *tmp_dir, *dir, *put_allow, *font;
+    long long threads, renders, max_pages, max_bytes;
+} po;
 
 static const sl_option options[] = {
     {"redis-url", "SLUICE_REDIS_URL", SL_OPT_SECRET, &o.redis_url, "redis://127.0.0.1:6379/0", 0, 0,
@@ -47,6 +53,22 @@ static const sl_option options[] = {
      100000, "each Telegram bot's message limit, shared by the fleet (0: none)"},
     {"invalid-threshold", "SLUICE_INVALID_THRESHOLD", SL_OPT_INT, &o.invalid_threshold, "5000", 0,
      9999, "pause a Discord bot at this many 401/403/429 answers in 10 minutes"},
+    {"pdf-threads", "SLUICE_PDF_THREADS", SL_OPT_INT, &po.threads, "2", 1, 64,
+     "threads rendering PDFs in this process (never on the event loop)"},
+    {"pdf-renders", "SLUICE_PDF_RENDERS", SL_OPT_INT, &po.renders, "30", 1, 100000,
+     "PDF renders at once in the whole fleet (a semaphore in Redis)"},
+    {"pdf-max-pages", "SLUICE_PDF_MAX_PAGES", SL_OPT_INT, &po.max_pages, "50", 1, 10000,
+     "longest PDF, in pages; a longer document fails for good"},
+    {"pdf-max-bytes", "SLUICE_PDF_MAX_BYTES", SL_OPT_INT, &po.max_bytes, "10485760", 10000,
+     1073741824, "largest PDF file, in bytes"},
+    {"pdf-font", "SLUICE_PDF_FONT", SL_OPT_STR, &po.font, "DejaVu Sans", 0, 0,
+     "font family for PDFs (fontconfig picks another for scripts it lacks)"},
+    {"pdf-dir", "SLUICE_PDF_DIR", SL_OPT_STR, &po.dir, NULL, 0, 0,
+     "directory that deliver.file writes under (unset: file delivery refused)"},
+    {"pdf-put-allow", "SLUICE_PDF_PUT_ALLOW", SL_OPT_STR, &po.put_allow, NULL, 0, 0,
+     "URL prefixes a PDF may be PUT to, comma-separated (unset: PUT refused)"},
+    {"tmp-dir", "SLUICE_TMP_DIR", SL_OPT_STR, &po.tmp_dir, "/tmp/sluice", 0, 0,
+     "temporary files (PDFs being made); those of dead workers are removed at start-up"},
     {"id", "SLUICE_WORKER_ID", SL_OPT_STR, &o.id, NULL, 0, 0,
      "worker id (default: host-pid-random)"},
     {"latency-log", NULL, SL_OPT_STR, &o.latency_log, NULL, 0, 0,
@@ -294,6 +316,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-worker: %s\n", err);
         return 2;
     }
+    static pdf_opts pdf;
+    pdf.threads = (int)po.threads;
+    pdf.renders = (int)po.renders;
+    pdf.tmp_dir = po.tmp_dir;
+    pdf.out_dir = po.dir;
+    pdf.put_allow = po.put_allow;
+    pdf.render.max_pages = (int)po.max_pages;
+    pdf.render.max_bytes = (size_t)po.max_bytes;
+    pdf.render.font = po.font;
+    if (pdf_init(&w, &pdf, err, sizeof err)) {
+        fprintf(stderr, "sluice-worker: %s\n", err);
+        return 2;
+    }
     ev_prepare_init(&w.flush, flush_cb);
     w.flush.data = &w;
     ev_prepare_start(w.loop, &w.flush);
@@ -326,10 +361,12 @@ int main(int argc, char **argv)
     ev_signal_stop(w.loop, &w.sigint);
     sl_rconn_free(w.subs);
     sl_rconn_free(w.redis);
+    pdf_deinit();
     pcall_deinit();
     gates_free();
     for (int i = 0; i < w.nqueues; i++) {
         pending_deinit(&w.queues[i].acks);
+        pending_deinit(&w.queues[i].backs);
         pending_deinit(&w.queues[i].fails);
     }
     free(w.queues);

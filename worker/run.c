@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const handler *handlers[] = {&handler_noop, &handler_sleep, &handler_fail, &handler_message};
+static const handler *handlers[] = {&handler_noop,     &handler_sleep,     &handler_fail,
+                                    &handler_message,  &handler_interview, &handler_followup,
+                                    &handler_approval, &handler_pdf};
 
 const handler *handler_find(const char *type)
 {
@@ -64,7 +66,7 @@ static void bury_raw(worker *w, wqueue *q, const char *id, const char *body, siz
     sl_buf b = {0};
     sl_job_encode_broken(&b, id, q->keys.queue, reason, body, len);
     sl_warn("job dead job=%s queue=%s reason=\"%s\"", id, q->keys.queue, reason);
-    settle_fail(q, id, "dead", 0, SL_PRIO_NORMAL, b.data, b.len);
+    settle_fail(q, id, "dead", 0, SL_PRIO_NORMAL, b.data, b.len, NULL);
     sl_buf_deinit(&b);
     w->failed++;
 }
@@ -84,7 +86,7 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *tm, int revents)
 void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t len)
 {
     if (w->draining) { /* claimed while stopping: straight back */
-        settle_fail(q, id, "back", 0, SL_PRIO_NORMAL, NULL, 0);
+        settle_fail(q, id, "back", 0, SL_PRIO_NORMAL, NULL, 0, NULL);
         return;
     }
     char err[600];
@@ -135,7 +137,7 @@ void task_finish(task *t, enum task_result result, const char *error)
     wqueue *q = t->q;
     sl_job *job = &t->job;
     if (result == TASK_OK) {
-        settle_ack(q, job->id);
+        settle_ack(q, job->id, job->batch);
         w->processed++;
         sl_debug("job done job=%s queue=%s type=%s", job->id, q->keys.queue, job->type);
         task_free(t);
@@ -152,11 +154,11 @@ void task_finish(task *t, enum task_result result, const char *error)
         sl_info("job retry job=%s queue=%s type=%s attempt=%d of=%d delay_ms=%lld error=\"%s\"",
                 job->id, q->keys.queue, job->type, job->attempts, job->max_attempts,
                 (long long)delay, job->last_error);
-        settle_fail(q, job->id, "retry", delay, job->priority, body.data, body.len);
+        settle_fail(q, job->id, "retry", delay, job->priority, body.data, body.len, NULL);
     } else {
         sl_warn("job dead job=%s queue=%s type=%s attempt=%d of=%d reason=\"%s\"", job->id,
                 q->keys.queue, job->type, job->attempts, job->max_attempts, job->last_error);
-        settle_fail(q, job->id, "dead", 0, job->priority, body.data, body.len);
+        settle_fail(q, job->id, "dead", 0, job->priority, body.data, body.len, job->batch);
     }
     sl_buf_deinit(&body);
     task_free(t);
@@ -167,7 +169,7 @@ void task_defer(task *t, long ms, const char *why)
 {
     sl_info("job deferred job=%s queue=%s delay_ms=%ld reason=\"%s\" (no attempt used)", t->job.id,
             t->q->keys.queue, ms, why);
-    settle_fail(t->q, t->job.id, "defer", ms, t->job.priority, NULL, 0);
+    settle_fail(t->q, t->job.id, "defer", ms, t->job.priority, NULL, 0, NULL);
     task_free(t);
     worker_check_done(t->w);
 }
@@ -181,7 +183,7 @@ void run_hand_back_all(worker *w)
         if (t->h && t->h->cancel)
             t->h->cancel(t);
         sl_info("job handed back job=%s queue=%s", t->job.id, t->q->keys.queue);
-        settle_fail(t->q, t->job.id, "back", 0, t->job.priority, NULL, 0);
+        settle_fail(t->q, t->job.id, "back", 0, t->job.priority, NULL, 0, NULL);
         task_free(t);
     }
 }

@@ -2,7 +2,9 @@
  * one loop turn travels in one ack.lua call per queue, every failure in one
  * fail.lua call. A call that gets no answer (connection lost) or an error is
  * put back and sent again: ack and fail only move jobs that are still active,
- * so a repeat is harmless. */
+ * so a repeat is harmless (and counts nothing twice in a job's batch). Acks
+ * of jobs in a batch travel apart, as (id, batch) pairs after the plain ids,
+ * so that jobs in none pay nothing for batches. */
 #include "worker.h"
 #include "log.h"
 
@@ -15,7 +17,8 @@ struct call {
     worker *w;
     wqueue *q;
     int kind;
-    struct pending p; /* the variable arguments, owned while in flight */
+    struct pending p;  /* the variable arguments, owned while in flight */
+    struct pending pb; /* ACK: the (id, batch) pairs after them */
     const char **argv;
     size_t *lens;
     int cap;
@@ -59,14 +62,20 @@ static void pending_move(struct pending *dst, const struct pending *src)
     dst->jobs += src->jobs;
 }
 
-void settle_ack(wqueue *q, const char *id)
+void settle_ack(wqueue *q, const char *id, const char *batch)
 {
+    if (batch) {
+        pending_add(&q->backs, id, strlen(id));
+        pending_add(&q->backs, batch, strlen(batch));
+        q->backs.jobs++;
+        return;
+    }
     pending_add(&q->acks, id, strlen(id));
     q->acks.jobs++;
 }
 
 void settle_fail(wqueue *q, const char *id, const char *action, int64_t delay_ms, int priority,
-                 const char *body, size_t body_len)
+                 const char *body, size_t body_len, const char *batch)
 {
     char num[24];
     struct pending *p = &q->fails;
@@ -75,6 +84,7 @@ void settle_fail(wqueue *q, const char *id, const char *action, int64_t delay_ms
     pending_add(p, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)delay_ms));
     pending_add(p, num, (size_t)snprintf(num, sizeof num, "%d", priority));
     pending_add(p, body ? body : "", body ? body_len : 0);
+    pending_add(p, batch ? batch : "", batch ? strlen(batch) : 0);
     p->jobs++;
 }
 
@@ -83,7 +93,7 @@ int settle_idle(const worker *w)
     if (w->settle_calls)
         return 0;
     for (int i = 0; i < w->nqueues; i++)
-        if (w->queues[i].acks.jobs || w->queues[i].fails.jobs)
+        if (w->queues[i].acks.jobs || w->queues[i].backs.jobs || w->queues[i].fails.jobs)
             return 0;
     return 1;
 }
@@ -91,6 +101,7 @@ int settle_idle(const worker *w)
 static void call_free(struct call *c)
 {
     pending_reset(&c->p);
+    pending_reset(&c->pb);
     c->next = free_calls;
     free_calls = c;
 }
@@ -105,28 +116,40 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         call_free(c);
         return;
     }
+    int jobs = c->p.jobs + c->pb.jobs;
     if (!reply || err) {
         sl_warn("settle failed, will resend kind=%s queue=%s jobs=%d error=\"%s\"",
-                c->kind == ACK ? "ack" : "fail", c->q->keys.queue, c->p.jobs,
+                c->kind == ACK ? "ack" : "fail", c->q->keys.queue, jobs,
                 err ? err : "no reply (connection lost)");
         pending_move(c->kind == ACK ? &c->q->acks : &c->q->fails, &c->p);
+        pending_move(&c->q->backs, &c->pb);
         if (!ev_is_active(&w->settle_retry)) {
             ev_timer_set(&w->settle_retry, 0.2, 0);
             ev_timer_start(w->loop, &w->settle_retry);
         }
-    } else if (c->kind == ACK && reply->type == REDIS_REPLY_INTEGER && reply->integer < c->p.jobs) {
+    } else if (c->kind == ACK && reply->type == REDIS_REPLY_INTEGER && reply->integer < jobs) {
         sl_warn("acks found jobs no longer active queue=%s jobs=%lld (acked already before a "
                 "reconnect, or their lease expired and they were put back)",
-                c->q->keys.queue, (long long)(c->p.jobs - reply->integer));
+                c->q->keys.queue, (long long)(jobs - reply->integer));
     }
     call_free(c);
     worker_check_done(w);
 }
 
+/* Swaps SRC's collected arguments into DST (empty): the queue keeps
+ * collecting into DST's old buffers. */
+static void take(struct pending *dst, struct pending *src)
+{
+    struct pending tmp = *dst;
+    *dst = *src;
+    *src = tmp;
+    pending_reset(src);
+}
+
 static void send_call(worker *w, wqueue *q, int kind)
 {
     struct pending *src = kind == ACK ? &q->acks : &q->fails;
-    if (!src->jobs || !sl_rconn_is_up(w->redis))
+    if ((!src->jobs && (kind != ACK || !q->backs.jobs)) || !sl_rconn_is_up(w->redis))
         return;
     struct call *c = free_calls;
     if (c)
@@ -136,20 +159,18 @@ static void send_call(worker *w, wqueue *q, int kind)
     c->w = w;
     c->q = q;
     c->kind = kind;
-    /* swap buffers: the queue keeps collecting into c's old (empty) ones */
-    struct pending tmp = c->p;
-    c->p = *src;
-    *src = tmp;
-    pending_reset(src);
+    take(&c->p, src);
+    if (kind == ACK)
+        take(&c->pb, &q->backs);
 
-    int head = kind == ACK ? 5 : 10;
-    int argc = head + c->p.argc;
+    int head = kind == ACK ? 6 : 10;
+    int argc = head + c->p.argc + c->pb.argc;
     if (argc > c->cap) {
         c->cap = argc * 2;
         c->argv = sl_realloc(c->argv, c->cap * sizeof *c->argv);
         c->lens = sl_realloc(c->lens, c->cap * sizeof *c->lens);
     }
-    char retention[24];
+    char retention[24], plain[16];
     int n = 0, nkeys;
     if (kind == ACK) {
         c->argv[n++] = q->keys.active;
@@ -159,6 +180,8 @@ static void send_call(worker *w, wqueue *q, int kind)
         c->argv[n++] = q->keys.base;
         snprintf(retention, sizeof retention, "%lld", w->retention_ms);
         c->argv[n++] = retention;
+        snprintf(plain, sizeof plain, "%d", c->p.argc);
+        c->argv[n++] = plain;
     } else {
         c->argv[n++] = q->keys.active;
         c->argv[n++] = q->keys.delayed;
@@ -172,13 +195,18 @@ static void send_call(worker *w, wqueue *q, int kind)
     }
     for (int i = 0; i < n; i++)
         c->lens[i] = strlen(c->argv[i]);
-    for (int i = 0; i < c->p.argc; i++) {
-        c->argv[n + i] = c->p.args.data + c->p.offs[i];
-        c->lens[n + i] = c->p.lens[i];
+    for (int i = 0; i < c->p.argc; i++, n++) {
+        c->argv[n] = c->p.args.data + c->p.offs[i];
+        c->lens[n] = c->p.lens[i];
+    }
+    for (int i = 0; i < c->pb.argc; i++, n++) {
+        c->argv[n] = c->pb.args.data + c->pb.offs[i];
+        c->lens[n] = c->pb.lens[i];
     }
     enum sl_script_id script = kind == ACK ? SL_SCRIPT_ACK : SL_SCRIPT_FAIL;
     if (sl_rconn_script(w->redis, script, settle_reply_cb, c, nkeys, argc, c->argv, c->lens)) {
         pending_move(src, &c->p);
+        pending_move(&q->backs, &c->pb);
         call_free(c);
         return;
     }

@@ -57,6 +57,7 @@ struct wqueue {
     int maybe_ready;      /* 0 after a claim came back short, until a wake-up */
     unsigned wake_seq;    /* wake-ups seen, to spot one that raced a claim */
     struct pending acks;  /* ids done, for ack.lua */
+    struct pending backs; /* (id, batch) pairs done of jobs in a batch, for ack.lua */
     struct pending fails; /* retries, deaths and hand-backs, for fail.lua */
     int inflight;         /* tasks of this queue in the process */
 };
@@ -128,9 +129,11 @@ void run_hand_back_all(worker *w);
 void pending_add(struct pending *p, const char *s, size_t n);
 void pending_reset(struct pending *p);
 void pending_deinit(struct pending *p);
-void settle_ack(wqueue *q, const char *id);
+/* BATCH: the job's batch (counted by the script when the job is really
+ * moved to done or dead), or NULL. */
+void settle_ack(wqueue *q, const char *id, const char *batch);
 void settle_fail(wqueue *q, const char *id, const char *action, int64_t delay_ms, int priority,
-                 const char *body, size_t body_len);
+                 const char *body, size_t body_len, const char *batch);
 void settle_flush(worker *w);
 int settle_idle(const worker *w);
 
@@ -149,6 +152,8 @@ void task_defer(task *t, long ms, const char *why);
 
 /* handlers/ */
 extern const handler handler_noop, handler_sleep, handler_fail, handler_message;
+extern const handler handler_interview, handler_followup, handler_approval;
+extern const handler handler_pdf; /* handlers/pdf.c; set up by pdf_init (handlers/pdfjob.h) */
 
 /* call.c: the bots, the HTTP engine and the limits of platform requests,
  * set up at start-up (pcall_init in call.h) */

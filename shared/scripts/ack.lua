@@ -1,12 +1,16 @@
 -- ack: jobs finished; move them from active to done (or delete them at once
--- when the retention is 0).
+-- when the retention is 0), and count those of a batch.
 -- KEYS: active, done, stats
--- ARGV: base, retention ms, id...
+-- ARGV: base, retention ms, N, then N ids of jobs in no batch, then pairs
+--       (id, batch) of jobs in a batch (so that jobs in none cost nothing
+--       more)
 -- Returns the number acknowledged; an id no longer in active (its lease was
 -- reclaimed meanwhile) is not counted and stays where it is.
-local base, keep = ARGV[1], tonumber(ARGV[2])
+-- include: lib_batch.lua
+local base, keep, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ids = {}
-for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+for i = 4, 3 + n do ids[#ids + 1] = ARGV[i] end
+for i = 4 + n, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return 0 end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids))
 local mine = {}
@@ -30,4 +34,16 @@ else
     redis.call('UNLINK', unpack(keys))
 end
 redis.call('HINCRBY', KEYS[3], 'processed', #mine)
+if #ids > n then
+    -- only jobs really moved count: a repeated ack finds them gone
+    local counts, any = {}, false
+    for j = n + 1, #ids do
+        if scores[j] then
+            local b = ARGV[3 + n + 2 * (j - n)]
+            counts[b] = (counts[b] or 0) + 1
+            any = true
+        end
+    end
+    if any then batch_count(batch_prefix(base), counts, 'done') end
+end
 return #mine

@@ -1,8 +1,10 @@
 -- cancel: a job still waiting (ready or delayed) goes to dead, rewritten with
--- the reason; a running or finished job is left alone.
+-- the reason; a running or finished job is left alone. A cancelled job of a
+-- batch counts as failed in its batch.
 -- KEYS: delayed, dead, stats, ready:critical, ready:high, ready:normal, ready:low
 -- ARGV: base, id, body
 -- Returns 1 when cancelled, 0 when the job was not waiting.
+-- include: lib_batch.lua
 local base, id, body = ARGV[1], ARGV[2], ARGV[3]
 local found = redis.call('ZREM', KEYS[1], id) == 1
 for p = 4, 7 do
@@ -15,4 +17,6 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', base .. 'job:' .. id, body)
 redis.call('ZADD', KEYS[2], now, id)
 redis.call('HINCRBY', KEYS[3], 'cancelled', 1)
+local b = batch_of(body)
+if b then batch_count(batch_prefix(base), {[b] = 1}, 'failed') end
 return 1

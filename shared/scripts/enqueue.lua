@@ -2,31 +2,65 @@
 -- KEYS: ready:critical, ready:high, ready:normal, ready:low, delayed, stats
 -- ARGV: base ("P:{Q}:"), idempotency TTL ms, scheduler channel, then per job
 --       6 values: id, priority 0..3 (followed by "!" when the client chose the
---       id: then an existing job with that id refuses it), body, delay_ms,
---       run_at_ms, idempotency key
+--       id: then an existing job with that id refuses it; then by "@" and the
+--       batch when the job is in one: no argument more for jobs in none),
+--       body, delay_ms, run_at_ms, idempotency key. A job of a batch needs
+--       the batch open (made by batch.lua) and not sealed; it adds one to the
+--       batch's total.
 -- Returns one entry per job: its id; for an idempotency key seen before, the
--- id of the job that used it; "!" .. reason when the job was refused.
+-- id of the job that used it; "!" .. reason when the job was refused (its
+-- idempotency key is then not kept).
+-- include: lib_batch.lua
 local base, ttl, schedch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out, ready, n, earliest = {}, {{}, {}, {}, {}}, 0, nil
 local mset, seen = {}, {}
+local prefix, refusal, totals = batch_prefix(base), {}, {}
+-- why jobs of BATCH are refused, or false: looked up once per call
+local function batch_refusal(batch)
+    local why = refusal[batch]
+    if why == nil then
+        local s = redis.call('HMGET', batch_key(prefix, batch), 'created_ms', 'sealed')
+        if not s[1] then
+            why = '!batch: no batch ' .. batch .. ' (open it first, as sluice-producer does; ' ..
+                'or it expired)'
+        elseif s[2] == '1' then
+            why = '!batch: batch ' .. batch .. ' is sealed: no more jobs can join it'
+        else
+            why = false
+        end
+        refusal[batch] = why
+    end
+    return why
+end
 for i = 4, #ARGV, 6 do
     local id, p, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    local prio, chosen = string.byte(p, 1) - 48, #p > 1
+    local prio, chosen, batch = string.byte(p, 1) - 48, false, ''
+    if #p > 1 then
+        chosen = string.byte(p, 2) == 33
+        batch = string.match(p, '@(.+)$') or ''
+    end
     local due = now + tonumber(ARGV[i + 3])
     local at, idem = tonumber(ARGV[i + 4]), ARGV[i + 5]
-    local take = true
+    local take, k = true, nil
     if idem ~= '' then
-        local k = base .. 'idem:' .. idem
+        k = base .. 'idem:' .. idem
         if not redis.call('SET', k, id, 'NX', 'PX', ttl) then
             out[#out + 1] = redis.call('GET', k)
             take = false
         end
     end
     if take then
+        local why = false
         if chosen and (seen[id] or redis.call('EXISTS', base .. 'job:' .. id) == 1) then
-            out[#out + 1] = '!id: a job with id ' .. id .. ' exists already'
+            why = '!id: a job with id ' .. id .. ' exists already'
+        elseif batch ~= '' then
+            why = batch_refusal(batch)
+        end
+        if why then
+            out[#out + 1] = why
+            if k then redis.call('DEL', k) end
         else
             -- generated ids are unique by construction: one MSET for all
             if chosen then seen[id] = true end
@@ -40,6 +74,7 @@ for i = 4, #ARGV, 6 do
                 local r = ready[prio + 1]
                 r[#r + 1] = id
             end
+            if batch ~= '' then totals[batch] = (totals[batch] or 0) + 1 end
             out[#out + 1] = id
             n = n + 1
         end
@@ -48,6 +83,7 @@ end
 for j = 1, #mset, 1000 do
     redis.call('MSET', unpack(mset, j, math.min(j + 999, #mset)))
 end
+for b, c in pairs(totals) do redis.call('HINCRBY', batch_key(prefix, b), 'total', c) end
 local wake = false
 for p = 1, 4 do
     local ids = ready[p]

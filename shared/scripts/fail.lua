@@ -1,20 +1,22 @@
 -- fail: runs that failed; each job is rewritten (attempts, last_error) and
 -- goes to delayed for a retry, to ready at the front (handed back without
 -- counting an attempt), to delayed without counting one (deferred: a rate
--- limit asked for a long wait), or to dead.
+-- limit asked for a long wait), or to dead. A job of a batch that goes to
+-- dead counts as failed in its batch (a retry is not an end).
 -- KEYS: active, delayed, dead, stats, ready:critical, ready:high,
 --       ready:normal, ready:low
--- ARGV: base, scheduler channel, then per job 5 values:
+-- ARGV: base, scheduler channel, then per job 6 values:
 --       id, action ("retry" | "dead" | "back" | "defer"), delay ms, priority
---       0..3, body
---       (body "" keeps the stored one)
+--       0..3, body ("" keeps the stored one), batch ("" for none)
 -- Returns the number of jobs moved; ids no longer in active are left alone.
+-- include: lib_batch.lua
 local base, schedch = ARGV[1], ARGV[2]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local moved, failed, retried, dead, deferred, earliest = 0, 0, 0, 0, 0, nil
 local wake = false
-for i = 3, #ARGV, 5 do
+local counts, any = {}, false
+for i = 3, #ARGV, 6 do
     local id, action, delay = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
     local prio, body = tonumber(ARGV[i + 3]), ARGV[i + 4]
     if redis.call('ZREM', KEYS[1], id) == 1 then
@@ -34,6 +36,11 @@ for i = 3, #ARGV, 5 do
         else
             redis.call('ZADD', KEYS[3], now, id)
             failed, dead = failed + 1, dead + 1
+            local b = ARGV[i + 5]
+            if b ~= '' then
+                counts[b] = (counts[b] or 0) + 1
+                any = true
+            end
         end
     end
 end
@@ -46,4 +53,5 @@ if earliest then
     local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
     if tonumber(head[2]) >= earliest then redis.call('PUBLISH', schedch, earliest) end
 end
+if any then batch_count(batch_prefix(base), counts, 'failed') end
 return moved

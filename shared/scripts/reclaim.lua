@@ -1,14 +1,17 @@
 -- reclaim: take back jobs whose lease expired, if nothing touched them since
 -- they were listed (still active with the same deadline): rewrite the body
--- (attempt counted) and put the job in front of its ready list, or in dead.
+-- (attempt counted) and put the job in front of its ready list, or in dead
+-- (where a job of a batch counts as failed in its batch).
 -- KEYS: active, dead, stats, ready:critical, ready:high, ready:normal, ready:low
 -- ARGV: base, then per job 5 values: id, listed deadline, action ("ready" |
 --       "dead"), priority 0..3, body
 -- Returns the number reclaimed.
+-- include: lib_batch.lua
 local base = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n, dead, wake = 0, 0, false
+local counts, any = {}, false
 for i = 2, #ARGV, 5 do
     local id, seen, action = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     local prio, body = tonumber(ARGV[i + 3]), ARGV[i + 4]
@@ -21,6 +24,11 @@ for i = 2, #ARGV, 5 do
         else
             redis.call('ZADD', KEYS[2], now, id)
             dead = dead + 1
+            local b = batch_of(body)
+            if b then
+                counts[b] = (counts[b] or 0) + 1
+                any = true
+            end
         end
         n = n + 1
     end
@@ -29,4 +37,5 @@ if n > 0 then redis.call('HINCRBY', KEYS[3], 'reclaimed', n) end
 if n > 0 then redis.call('HINCRBY', KEYS[3], 'failed', n) end
 if dead > 0 then redis.call('HINCRBY', KEYS[3], 'dead', dead) end
 if wake then redis.call('PUBLISH', base .. 'notify', 'ready') end
+if any then batch_count(batch_prefix(base), counts, 'failed') end
 return n

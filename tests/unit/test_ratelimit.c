@@ -330,5 +330,6 @@ int main(void)
         cmocka_unit_test(telegram_chats_are_paced_apart),
     };
     int failed = cmocka_run_group_tests_name("ratelimit parsing", pure, NULL, NULL);
-    return failed + cmocka_run_group_tests_name("ratelimit scripts", redis, start_redis, stop_redis);
+    return failed +
+           cmocka_run_group_tests_name("ratelimit scripts", redis, start_redis, stop_redis);
 }

@@ -1,0 +1,294 @@
+/* pdfout.c — see pdfout.h. */
+#include "pdfout.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static unsigned counter; /* temporary names made by this process */
+
+/* ---- requests ---- */
+
+void sl_pdfout_discord_call(sl_call *c, const char *channel_id)
+{
+    c->method = "POST";
+    sl_buf_printf(&c->path, "/channels/%s/messages", channel_id);
+    snprintf(c->route, sizeof c->route, "POST /channels/{id}/messages");
+    snprintf(c->major, sizeof c->major, "%s", channel_id);
+}
+
+void sl_pdfout_discord_payload(sl_buf *out, const char *content, const char *filename,
+                               const char *job_id)
+{
+    char nonce[26];
+    sl_discord_nonce(job_id, nonce);
+    sl_buf_puts(out, "{");
+    if (content) {
+        sl_buf_puts(out, "\"content\":");
+        sl_buf_json_str(out, content, strlen(content));
+        sl_buf_puts(out, ",");
+    }
+    sl_buf_printf(out, "\"nonce\":\"%s\",\"enforce_nonce\":true,", nonce);
+    sl_buf_puts(out, "\"attachments\":[{\"id\":0,\"filename\":");
+    sl_buf_json_str(out, filename, strlen(filename));
+    sl_buf_puts(out, "}]}");
+}
+
+void sl_pdfout_telegram_call(sl_call *c, const char *chat)
+{
+    c->method = "POST";
+    sl_buf_puts(&c->path, "/sendDocument");
+    snprintf(c->chat, sizeof c->chat, "%s", chat);
+}
+
+/* ---- HTTP PUT ---- */
+
+static int refuse(char *why, size_t whylen, const char *reason)
+{
+    snprintf(why, whylen, "%s", reason);
+    return 0;
+}
+
+int sl_pdfout_url_allowed(const char *url, const char *allow, char *why, size_t whylen)
+{
+    size_t skip = !strncmp(url, "https://", 8) ? 8 : !strncmp(url, "http://", 7) ? 7 : 0;
+    if (!skip)
+        return refuse(why, whylen, "only http:// and https:// URLs");
+    for (const unsigned char *s = (const unsigned char *)url; *s; s++)
+        if (*s <= ' ' || *s == 0x7f || *s == '\\')
+            return refuse(why, whylen, "spaces, control characters and backslashes are refused");
+    size_t host = strcspn(url + skip, "/?#");
+    if (memchr(url + skip, '@', host))
+        return refuse(why, whylen, "user info in the URL is refused");
+    size_t path_end = skip + host + strcspn(url + skip + host, "?#");
+    for (size_t i = skip + host; i < path_end; i++) {
+        if (url[i] == '%' && url[i + 1] == '2' && (url[i + 2] == 'e' || url[i + 2] == 'E'))
+            return refuse(why, whylen, "encoded dots in the path are refused");
+        if (url[i] != '/' || url[i + 1] != '.')
+            continue;
+        size_t dots = url[i + 2] == '.' ? 2 : 1;
+        size_t after = i + 1 + dots;
+        if (after == path_end || url[after] == '/')
+            return refuse(why, whylen, "dot segments (/./, /../) in the path are refused");
+    }
+    if (!allow || !*allow)
+        return refuse(why, whylen, "this worker has no --pdf-put-allow list");
+    for (const char *p = allow; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t len = strcspn(p, ",");
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len && !strncmp(url, p, len)) {
+            char next = url[len];
+            if (p[len - 1] == '/' || next == '\0' || next == '/' || next == '?')
+                return 1;
+        }
+        p += strcspn(p, ",");
+    }
+    return refuse(why, whylen, "the URL is under no prefix of --pdf-put-allow");
+}
+
+void sl_pdfout_log_url(const char *url, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%.*s", (int)strcspn(url, "?#"), url);
+}
+
+/* ---- files ---- */
+
+static int io_fail(char *err, size_t errlen, const char *what, const char *name)
+{
+    snprintf(err, errlen, "%s %s: %s", what, name, strerror(errno));
+    return SL_EIO;
+}
+
+/* Splits NAME into at most 4 segments in SEGS (copied into BUF); each
+ * segment is [A-Za-z0-9_][A-Za-z0-9._-]*, the last ends in ".pdf". Returns
+ * the count, or -1. */
+static int split_name(const char *name, char *buf, size_t buflen, char **segs)
+{
+    if (strlen(name) >= buflen)
+        return -1;
+    strcpy(buf, name);
+    int n = 0;
+    for (char *s = buf, *save = NULL; (s = strtok_r(s, "/", &save)); s = NULL) {
+        if (n == 4 || !(isalnum((unsigned char)s[0]) || s[0] == '_'))
+            return -1;
+        for (char *c = s; *c; c++)
+            if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
+                return -1;
+        segs[n++] = s;
+    }
+    if (!n || name[0] == '/' || name[strlen(name) - 1] == '/' || strstr(name, "//"))
+        return -1;
+    size_t last = strlen(segs[n - 1]);
+    if (last < 5 || strcmp(segs[n - 1] + last - 4, ".pdf"))
+        return -1;
+    return n;
+}
+
+static int copy_fd(int in, int out)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return (int)n;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return -1;
+            off += w;
+        }
+    }
+}
+
+int sl_pdfout_publish(const char *src, const char *dir, const char *name, char *err, size_t errlen)
+{
+    char buf[512], *segs[4];
+    int n = split_name(name, buf, sizeof buf, segs);
+    if (n < 0) {
+        snprintf(err, errlen, "deliver.file.name: \"%.100s\" is not a plain relative .pdf name",
+                 name);
+        return SL_EINVAL;
+    }
+    int top = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (top < 0)
+        return io_fail(err, errlen, "cannot open --pdf-dir", dir);
+    int rc = SL_EIO, at = top;
+    for (int i = 0; i < n - 1; i++) {
+        if (mkdirat(at, segs[i], 0755) && errno != EEXIST) {
+            io_fail(err, errlen, "cannot make directory", segs[i]);
+            goto out;
+        }
+        int next = openat(at, segs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) {
+            io_fail(err, errlen, "not a directory (symbolic links are refused):", segs[i]);
+            goto out;
+        }
+        if (at != top)
+            close(at);
+        at = next;
+    }
+    char part[96];
+    snprintf(part, sizeof part, "%s%d-%u", SL_PDFOUT_PART_PREFIX, (int)getpid(),
+             __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        io_fail(err, errlen, "cannot read", src);
+        goto out;
+    }
+    int fd = openat(top, part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        io_fail(err, errlen, "cannot write in", dir);
+        close(in);
+        goto out;
+    }
+    int bad = copy_fd(in, fd) || fsync(fd);
+    if (bad)
+        io_fail(err, errlen, "cannot write in", dir);
+    close(in);
+    if (close(fd) && !bad)
+        bad = io_fail(err, errlen, "cannot write in", dir);
+    if (!bad && renameat(top, part, at, segs[n - 1]))
+        bad = io_fail(err, errlen, "cannot rename into", name);
+    if (bad) {
+        unlinkat(top, part, 0);
+        goto out;
+    }
+    fsync(at); /* the rename itself, durable */
+    rc = 0;
+out:
+    if (at != top)
+        close(at);
+    close(top);
+    return rc;
+}
+
+void sl_tmpfile_name(char *out, size_t outlen, const char *dir, const char *prefix, const char *tag,
+                     const char *suffix)
+{
+    snprintf(out, outlen, "%s/%s%d-%s-%u%s", dir, prefix, (int)getpid(), tag,
+             __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), suffix);
+}
+
+/* Whether PID is a running process named EXE. */
+static int running(pid_t pid, const char *exe)
+{
+    char path[64], comm[64];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) /* gone, or no /proc: ask the kernel */
+        return access("/proc/self/comm", R_OK) ? kill(pid, 0) == 0 || errno == EPERM : 0;
+    int ok = fgets(comm, sizeof comm, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return 0;
+    comm[strcspn(comm, "\n")] = '\0';
+    return !strncmp(comm, exe, 15); /* comm keeps 15 characters */
+}
+
+int sl_tmpfile_sweep(const char *dir, const char *prefix, const char *exe, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return io_fail(err, errlen, "cannot read", dir);
+    size_t plen = strlen(prefix);
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, plen) || !isdigit((unsigned char)e->d_name[plen]))
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (*end != '-' || pid <= 0 || pid > 1 << 22)
+            continue;
+        if (pid != getpid() && running((pid_t)pid, exe))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+int sl_mkdir_p(const char *dir, mode_t mode, char *err, size_t errlen)
+{
+    char path[4096];
+    if (!*dir || strlen(dir) >= sizeof path) {
+        snprintf(err, errlen, "bad directory name \"%.100s\"", dir);
+        return SL_EIO;
+    }
+    strcpy(path, dir);
+    for (char *s = path + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(path, mode) && errno != EEXIST)
+            return io_fail(err, errlen, "cannot make", path);
+        *s = '/';
+    }
+    if (mkdir(path, mode) && errno != EEXIST)
+        return io_fail(err, errlen, "cannot make", path);
+    struct stat st;
+    if (stat(path, &st))
+        return io_fail(err, errlen, "cannot use", path);
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a directory", path);
+        return SL_EIO;
+    }
+    if (access(path, W_OK | X_OK))
+        return io_fail(err, errlen, "cannot write in", path);
+    return 0;
+}

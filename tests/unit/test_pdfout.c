@@ -1,0 +1,222 @@
+/* Unit tests: where a PDF may go (shared/pdfout.c): the Discord and
+ * Telegram requests, the PUT allow-list, publishing into a directory (whole,
+ * never outside it), and the sweep of temporary files left by dead
+ * processes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pdfout.h"
+
+static char dir[64];
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/sluice-test-pdfout.XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+static void discord_and_telegram_calls(void **state)
+{
+    (void)state;
+    sl_call c;
+    sl_call_init(&c);
+    sl_pdfout_discord_call(&c, "42");
+    assert_string_equal(c.method, "POST");
+    assert_string_equal(c.path.data, "/channels/42/messages");
+    assert_string_equal(c.route, "POST /channels/{id}/messages");
+    assert_string_equal(c.major, "42");
+    assert_int_equal(c.body.len, 0);
+    sl_call_deinit(&c);
+
+    sl_buf b = {0};
+    sl_pdfout_discord_payload(&b, "your \"report\"", "r.pdf", "01JOB");
+    cJSON *p = cJSON_Parse(b.data);
+    assert_non_null(p);
+    assert_string_equal(cJSON_GetObjectItem(p, "content")->valuestring, "your \"report\"");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(p, "enforce_nonce")));
+    char nonce[26];
+    sl_discord_nonce("01JOB", nonce);
+    assert_string_equal(cJSON_GetObjectItem(p, "nonce")->valuestring, nonce);
+    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(p, "attachments"), 0);
+    assert_int_equal(cJSON_GetObjectItem(a, "id")->valueint, 0);
+    assert_string_equal(cJSON_GetObjectItem(a, "filename")->valuestring, "r.pdf");
+    cJSON_Delete(p);
+    sl_buf_reset(&b);
+    sl_pdfout_discord_payload(&b, NULL, "r.pdf", "01JOB");
+    assert_null(strstr(b.data, "content"));
+    sl_buf_deinit(&b);
+
+    sl_call_init(&c);
+    sl_pdfout_telegram_call(&c, "-1001");
+    assert_string_equal(c.path.data, "/sendDocument");
+    assert_string_equal(c.chat, "-1001");
+    sl_call_deinit(&c);
+}
+
+static void expect_url(const char *url, const char *allow, int ok, const char *why_part)
+{
+    char why[200] = "";
+    int got = sl_pdfout_url_allowed(url, allow, why, sizeof why);
+    if (got != ok || (!ok && !strstr(why, why_part)))
+        fail_msg("%s under \"%s\": got %d \"%s\", expected %d \"%s\"", url, allow ? allow : "-",
+                 got, why, ok, why_part);
+}
+
+static void put_allow_list(void **state)
+{
+    (void)state;
+    const char *allow = "http://127.0.0.1:8080/up/, https://files.example.com";
+    expect_url("http://127.0.0.1:8080/up/a.pdf", allow, 1, "");
+    expect_url("http://127.0.0.1:8080/up/x/y.pdf?sig=1", allow, 1, "");
+    expect_url("https://files.example.com/a.pdf", allow, 1, "");
+    expect_url("https://files.example.com", allow, 1, "");
+    expect_url("https://files.example.com?x=1", allow, 1, "");
+    expect_url("https://files.example.com.evil.org/a.pdf", allow, 0, "no prefix");
+    expect_url("https://files.example.com@evil.org/a.pdf", allow, 0, "user info");
+    expect_url("http://127.0.0.1:8080/upload/a.pdf", allow, 0, "no prefix");
+    expect_url("http://127.0.0.1:8080/up/../admin", allow, 0, "dot segments");
+    expect_url("http://127.0.0.1:8080/up/..", allow, 0, "dot segments");
+    expect_url("http://127.0.0.1:8080/up/./a.pdf", allow, 0, "dot segments");
+    expect_url("http://127.0.0.1:8080/up/%2e%2e/admin", allow, 0, "encoded dots");
+    expect_url("http://127.0.0.1:8080/up/a b.pdf", allow, 0, "spaces");
+    expect_url("http://127.0.0.1:8080/up\\..\\a", allow, 0, "backslashes");
+    expect_url("ftp://127.0.0.1/up/a.pdf", allow, 0, "only http");
+    expect_url("http://127.0.0.1:8080/up/a..b.pdf", allow, 1, "");
+    expect_url("http://127.0.0.1:8080/up/a.pdf?next=/../x", allow, 1, "");
+    expect_url("http://127.0.0.1:8080/up/a.pdf", "", 0, "no --pdf-put-allow");
+    expect_url("http://127.0.0.1:8080/up/a.pdf", NULL, 0, "no --pdf-put-allow");
+    char log[128];
+    sl_pdfout_log_url("https://s3.example.com/b/k.pdf?X-Amz-Signature=secret#f", log, sizeof log);
+    assert_string_equal(log, "https://s3.example.com/b/k.pdf");
+}
+
+static void publish_whole_and_inside(void **state)
+{
+    (void)state;
+    char src[128], out[128], path[256], err[256];
+    snprintf(src, sizeof src, "%s/src.pdf", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    write_file(src, "%PDF-1.5 fake");
+    assert_int_equal(mkdir(out, 0755), 0);
+    assert_int_equal(sl_pdfout_publish(src, out, "a.pdf", err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/a.pdf", out);
+    assert_true(exists(path));
+    assert_int_equal(sl_pdfout_publish(src, out, "reports/2026/q3.pdf", err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/reports/2026/q3.pdf", out);
+    assert_true(exists(path));
+    /* replacing is fine */
+    assert_int_equal(sl_pdfout_publish(src, out, "reports/2026/q3.pdf", err, sizeof err), 0);
+    /* a symbolic link on the way is refused */
+    snprintf(path, sizeof path, "%s/link", out);
+    assert_int_equal(symlink("/tmp", path), 0);
+    assert_int_equal(sl_pdfout_publish(src, out, "link/x.pdf", err, sizeof err), SL_EIO);
+    assert_non_null(strstr(err, "symbolic links are refused"));
+    const char *bad[] = {"../x.pdf", "/etc/x.pdf", ".x.pdf", "a/.b/x.pdf",   "a//x.pdf",
+                         "x.txt",    "a/",         "",       "a/b/c/d/e.pdf"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (sl_pdfout_publish(src, out, bad[i], err, sizeof err) != SL_EINVAL)
+            fail_msg("\"%s\" was accepted", bad[i]);
+    /* a source that is gone: an I/O error, and no part file left */
+    snprintf(path, sizeof path, "%s/gone.pdf", dir);
+    assert_int_equal(sl_pdfout_publish(path, out, "b.pdf", err, sizeof err), SL_EIO);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c '^%s' >/dev/null", out, SL_PDFOUT_PART_PREFIX);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+static void sweep_removes_dead_only(void **state)
+{
+    (void)state;
+    char tmp[128], mine[256], dead[256], live[256], other[256], err[256];
+    snprintf(tmp, sizeof tmp, "%s/tmp/deep", dir);
+    assert_int_equal(sl_mkdir_p(tmp, 0700, err, sizeof err), 0);
+    assert_int_equal(sl_mkdir_p(tmp, 0700, err, sizeof err), 0);
+    sl_tmpfile_name(mine, sizeof mine, tmp, "pdf-", "01JOB", ".pdf");
+    char expect[160];
+    snprintf(expect, sizeof expect, "%s/pdf-%d-01JOB-", tmp, (int)getpid());
+    assert_memory_equal(mine, expect, strlen(expect));
+    write_file(mine, "x");
+    /* a process that has exited */
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0);
+    snprintf(dead, sizeof dead, "%s/pdf-%d-J-1.pdf", tmp, (int)child);
+    write_file(dead, "x");
+    /* a live process whose name is not the one asked about: pid reused */
+    snprintf(other, sizeof other, "%s/pdf-%d-J-2.pdf", tmp, (int)getppid());
+    write_file(other, "x");
+    /* a live one of the right name: this test program's parent is a shell,
+     * so use our own name for a live process that is not us */
+    pid_t sib = fork();
+    if (sib == 0) {
+        pause();
+        _exit(0);
+    }
+    snprintf(live, sizeof live, "%s/pdf-%d-J-3.pdf", tmp, (int)sib);
+    write_file(live, "x");
+    char keep[256];
+    snprintf(keep, sizeof keep, "%s/unrelated.pdf", tmp);
+    write_file(keep, "x");
+    char comm[64] = "";
+    FILE *f = fopen("/proc/self/comm", "r");
+    assert_non_null(f);
+    assert_non_null(fgets(comm, sizeof comm, f));
+    fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+    int n = sl_tmpfile_sweep(tmp, "pdf-", comm, err, sizeof err);
+    kill(sib, SIGKILL);
+    waitpid(sib, NULL, 0);
+    assert_int_equal(n, 3);
+    assert_false(exists(mine));
+    assert_false(exists(dead));
+    assert_false(exists(other));
+    assert_true(exists(live));
+    assert_true(exists(keep));
+    assert_int_equal(sl_tmpfile_sweep("/nonexistent", "pdf-", comm, err, sizeof err), SL_EIO);
+    assert_int_equal(sl_mkdir_p(keep, 0700, err, sizeof err), SL_EIO);
+    assert_non_null(strstr(err, "not a directory"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(discord_and_telegram_calls),
+        cmocka_unit_test(put_allow_list),
+        cmocka_unit_test(publish_whole_and_inside),
+        cmocka_unit_test(sweep_removes_dead_only),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The background scenario (../shared/background, first file): 140
+# applications arrive at once; Sluice opens an interview channel for each
+# (one guild listing for all), posts the intros, reminds applicants who post
+# no image, watches for approval (a role on the member, or the frontend's
+# answer) and posts the decision. The fake Discord has the latencies of the
+# background file (open 200 ms, list 100 ms, send 200 ms) and Discord's
+# global limit (50/s) and route buckets. Live progress, then a summary with
+# per-stage timings against the floor the limits allow.
+# Run by `make demo` (after the core demo) or alone: bash tools/demo_apps.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${SLUICE_BIN:-$PWD/bin}
+VAR=$PWD/var/demo-apps
+N=${DEMO_APPS:-140}
+rm -rf "$VAR"
+mkdir -p "$VAR"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    [ -f "$VAR/redis.pid" ] && kill "$(cat "$VAR/redis.pid")" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+port=$(freeport)
+printf 'bind 127.0.0.1\nport %s\ndir %s\nsave ""\npidfile %s/redis.pid\nlogfile %s/redis.log\ndaemonize yes\n' \
+    "$port" "$VAR" "$VAR" "$VAR" >"$VAR/redis.conf"
+redis-server "$VAR/redis.conf"
+for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+export SLUICE_REDIS_URL="redis://127.0.0.1:$port/0" SLUICE_PREFIX=apps
+R() { redis-cli -p "$port" "$@"; }
+
+TOKEN="demo-$$-$RANDOM-token"
+printf '%s\n' "$TOKEN" >"$VAR/discord.token"
+chmod 600 "$VAR/discord.token"
+"$BIN/sluice-fake-platform" --discord-token "$TOKEN" --global-limit 50 --bucket-limit 50 \
+    --bucket-window-ms 1000 --latency dm=200 --latency create_channel=200 \
+    --latency list_channels=100 --latency create_message=200 --latency get_member=100 \
+    --log "$VAR/fake.jsonl" >"$VAR/fake.out" 2>"$VAR/fake.log" & pids+=($!)
+for _ in $(seq 100); do grep -q '^listening' "$VAR/fake.out" 2>/dev/null && break; sleep 0.05; done
+U="http://127.0.0.1:$(sed -n 's/^listening 127\.0\.0\.1://p' "$VAR/fake.out")"
+export SLUICE_DISCORD_TOKEN_FILE="$VAR/discord.token" SLUICE_DISCORD_API="$U/api/v10"
+
+# the bot frontend's status endpoint: GET /status/APP -> {"status": ...}
+sport=$(freeport)
+echo '{}' >"$VAR/status.json"
+python3 -c '
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        st = json.load(open(sys.argv[2])).get(self.path.rsplit("/", 1)[-1], "pending")
+        b = json.dumps({"status": st}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$sport" "$VAR/status.json" & pids+=($!)
+
+echo "== fake Discord on $U: global 50/s, buckets, open 200 ms, list 100 ms, send 200 ms"
+"$BIN/sluice-scheduler" --reap-ms 200 --approval-interval-ms 10000 >"$VAR/scheduler.log" 2>&1 & pids+=($!)
+for i in 1 2; do
+    "$BIN/sluice-worker" --id "apps-worker-$i" --queues approval,interview,followup,message \
+        --concurrency 200 >"$VAR/worker-$i.log" 2>&1 & pids+=($!)
+done
+echo "== scheduler (approval sweep every 10 s) and 2 workers started"
+
+python3 - "$VAR" "$N" "$sport" <<'PY'
+import json, sys
+var, n, sport = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(var + "/apps.ndjson", "w") as f:
+    for i in range(n):
+        user = str(7000000 + i)
+        approval = {"role_id": "555", "deadline_s": 25,
+                    "welcome": "Welcome aboard, {user}! You now have access to the server.",
+                    "rejection": "Sorry {user}, your application was not accepted.",
+                    "expiry": "{user}, your application expired without a decision."}
+        if i % 7 == 6:  # these are decided by the frontend, not by a role
+            approval["status_url"] = "http://127.0.0.1:%s/status/app-%d" % (sport, i)
+        f.write(json.dumps({"type": "interview", "payload": {
+            "guild_id": "4242", "user_id": user, "application_id": "app-%d" % i,
+            "reviewer_role_id": "900",
+            "intro": {"template": "Hi {user}! Thanks for applying as {role}. Please post a "
+                      "screenshot of your profile here.", "vars": {"role": "moderator"}},
+            "followup": {"after_s": 8, "reminders": 2, "interval_s": 5},
+            "approval": approval}}) + "\n")
+PY
+
+t0=$(python3 -c 'import time;print(int(time.time()*1000))')
+"$BIN/sluice-producer" enqueue --ndjson "$VAR/apps.ndjson" >"$VAR/ids.txt"
+echo "== $N applications enqueued at once; the frontend's actions play out below"
+
+# the applicants and reviewers: images, roles, frontend decisions over time
+python3 - "$VAR" "$N" "$U" "$port" <<'PY' >"$VAR/actors.log" 2>&1 &
+import json, subprocess, sys, time, urllib.request
+var, n, u, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def cfg(doc):
+    urllib.request.urlopen(urllib.request.Request(u + "/_fake/config", json.dumps(doc).encode())).read()
+def channel(i):
+    out = subprocess.run(["redis-cli", "-p", port, "HGET", "apps:{app}:app:app-%d" % i, "channel"],
+                         capture_output=True, text=True).stdout.strip()
+    return out or None
+posted, t = set(), time.time()
+while time.time() - t < 30:
+    el = time.time() - t
+    for i in range(n):
+        # a third post their image early (before the first reminder), a few late
+        due = 2.0 if i % 3 == 0 else (10.0 if i % 10 == 1 else None)
+        if due and el >= due and i not in posted and channel(i):
+            cfg({"post_message": {"channel_id": channel(i), "author_id": str(7000000 + i),
+                 "content": "here you go", "attachments": [{"filename": "profile.png",
+                 "content_type": "image/png", "size": 48213}]}})
+            posted.add(i)
+    # reviewers give the role to 60% of the role-checked, in waves from 6 s
+    roles = {"4242/%d" % (7000000 + i): ["555"] for i in range(n)
+             if i % 7 != 6 and i % 5 < 3 and el >= 6 + (i % 4) * 2}
+    cfg({"member_roles": roles})
+    st = {"app-%d" % i: ("approved" if i % 2 else "rejected") for i in range(n) if i % 7 == 6 and el >= 8}
+    json.dump(st, open(var + "/status.json.tmp", "w"))
+    import os; os.replace(var + "/status.json.tmp", var + "/status.json")
+    time.sleep(0.5)
+PY
+pids+=($!)
+
+echo "== live progress"
+while :; do
+    now=$(python3 -c 'import time;print(int(time.time()*1000))')
+    el=$((now - t0))
+    opened=$(R HGET 'apps:{interview}:stats' processed)
+    pend=$(R ZCARD 'apps:{app}:pending')
+    fu=$(R HGET 'apps:{followup}:stats' processed)
+    msgs=$(R HGET 'apps:{message}:stats' processed)
+    st=$(curl -s "$U/_fake/stats")
+    printf '\r   %3d.%ds  interviews open %s/%s  pending %-4s  follow-up checks %-4s decision messages %-4s | fake: requests %-5s 429s %s ' \
+        $((el / 1000)) $((el % 1000 / 100)) "${opened:-0}" "$N" "$pend" "${fu:-0}" "${msgs:-0}" \
+        "$(jq .requests_total <<<"$st")" "$(jq '[.rate_limited[]] | add // 0' <<<"$st")"
+    [ "${opened:-0}" -ge "$N" ] && [ -z "${t_open:-}" ] && t_open=$el
+    if [ "${opened:-0}" -ge "$N" ] && [ "$pend" = 0 ] && [ "$(R ZCARD 'apps:{app}:notify')" = 0 ] &&
+        [ "$(R LLEN 'apps:{message}:ready:high')" = 0 ] && [ "$(R ZCARD 'apps:{message}:active')" = 0 ]; then
+        break
+    fi
+    if [ "$el" -gt 90000 ]; then echo; echo "demo: not finished after 90 s"; exit 1; fi
+    sleep 0.5
+done
+echo
+echo "== summary"
+python3 - "$VAR" "$N" "$port" "$U" "$t0" <<'PY'
+import json, subprocess, sys, urllib.request
+var, n, port, u, t0 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+def r(*a):
+    return subprocess.run(["redis-cli", "-p", port, *a], capture_output=True, text=True).stdout.split("\n")[:-1]
+log = [json.loads(l) for l in open(var + "/fake.jsonl")]
+def routes(name, status=None):
+    return [e for e in log if e["route"] == name and (status is None or e["status"] == status)]
+creates, intros = routes("create_channel", 201), routes("create_message", 200)
+listings = routes("list_channels")
+states = {}
+for i in range(n):
+    s = r("HGET", "apps:{app}:app:app-%d" % i, "state")[0]
+    states[s] = states.get(s, 0) + 1
+# the interview stage: per application one create and one intro; one listing in all
+intro_times = sorted(e["t_ms"] + e.get("latency_ms", 0) for e in intros)[:n]
+end_open = intro_times[-1] if len(intro_times) >= n else None
+reqs = len(creates) + len(listings) + n
+floor = (reqs - 1) / 50.0 + 0.2 + 0.1  # the limit spaces them; the last answer takes its latency
+took = (end_open - t0) / 1000.0 if end_open else float("nan")
+print(f"   interview stage: {n} applications opened (channel + intro) in {took:.2f} s from enqueue")
+print(f"     requests: {len(listings)} guild listing(s), {len(creates)} channel creates, {n} intros = {reqs}")
+print(f"     floor set by the fake: {reqs} requests at 50/s + last latencies = {floor:.2f} s -> {took / floor:.2f}x the floor")
+print(f"     background file: 280-420 s sequential, 5-10 s 'optimised'")
+st = json.load(urllib.request.urlopen(u + "/_fake/stats"))
+rem = sum(int(r("HGET", "apps:{app}:app:app-%d" % i, "reminders_done")[0] or 0) for i in range(n))
+imgs = sum(int(r("HGET", "apps:{app}:app:app-%d" % i, "image")[0] or 0) for i in range(n))
+print(f"   follow-ups: {r('HGET', 'apps:{followup}:stats', 'processed')[0]} checks, {rem} reminders posted, {imgs} applicants seen posting an image")
+print(f"   decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+print(f"   fake: {st['requests_total']} requests, 429s {st['rate_limited']}, duplicates {st['duplicates']}, "
+      f"max {st['max_global_per_second']} requests in one second (limit 50)")
+PY
+echo "== stopping workers, scheduler, fake and redis"

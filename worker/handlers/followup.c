@@ -1,0 +1,279 @@
+/* followup.c — the `followup` job (schemas/followup.json), made by an
+ * interview (and by the follow-up before it) as a delayed job: its timer
+ * lives in Redis like every delayed job's, promoted once by whichever
+ * scheduler leads, so a failover loses none and fires none twice.
+ *
+ * A run: read the application; stop if it is decided or an image came;
+ * else look for an image from the applicant among the channel's newest
+ * messages; none: post reminder N (nonce of the application and N, so a
+ * re-run posts it once), record it, and schedule check N+1 while reminders
+ * remain (idempotency key followup:APP:N+1, so a re-run schedules it once). */
+#include "../call.h"
+#include "../spawn.h"
+#include "app.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { F_STATE, F_BOT, F_CHANNEL, F_USER, F_IMAGE, F_DONE, F_MAX, F_INTERVAL, F_TEXT, F_COUNT };
+
+struct fu {
+    task *t;
+    char app[65];
+    int n;
+    char key[SL_KEY_MAX];
+    char channel[24], user[24];
+    long long max, interval_ms;
+    char *text;
+    pcall *call;
+    spawn *sp;
+    int in_redis, cancelled;
+};
+
+static void fu_free(struct fu *f)
+{
+    pcall_free(f->call);
+    spawn_cancel(f->sp);
+    free(f->text);
+    if (f->t)
+        f->t->state = NULL;
+    free(f);
+}
+
+static void finish(struct fu *f, enum task_result r, const char *error)
+{
+    task *t = f->t;
+    fu_free(f);
+    task_finish(t, r, error);
+}
+
+static int reply_ok(struct fu *f, redisReply *reply)
+{
+    f->in_redis = 0;
+    if (f->cancelled) {
+        f->t = NULL;
+        fu_free(f);
+        return 0;
+    }
+    const char *err = sl_reply_error(reply);
+    if (!reply || err) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "redis: %s", err ? err : "no answer");
+        finish(f, TASK_RETRY, msg);
+        return 0;
+    }
+    return 1;
+}
+
+static void redis_send(struct fu *f, sl_rconn_reply_cb *cb, int argc, const char **argv)
+{
+    if (sl_rconn_command(f->t->w->redis, cb, f, argc, argv, NULL)) {
+        finish(f, TASK_RETRY, "redis is down");
+        return;
+    }
+    f->in_redis = 1;
+}
+
+static void call_failed(struct fu *f, const pcall_result *r, const char *what)
+{
+    if (r->defer_ms > 0) {
+        task *t = f->t;
+        fu_free(f);
+        task_defer(t, r->defer_ms, "rate limited");
+        return;
+    }
+    char err[700];
+    snprintf(err, sizeof err, "%s: %s", what, r->error ? r->error : "failed");
+    finish(f, r->verdict == SL_VERDICT_PERMANENT ? TASK_PERMANENT : TASK_RETRY, err);
+}
+
+static void next_spawned_cb(int ok, const char *error, void *priv)
+{
+    struct fu *f = priv;
+    f->sp = NULL;
+    if (!ok) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the next follow-up could not be enqueued: %s", error);
+        finish(f, TASK_RETRY, msg);
+        return;
+    }
+    finish(f, TASK_OK, NULL);
+}
+
+static void schedule_next(struct fu *f)
+{
+    if (f->n >= f->max) {
+        finish(f, TASK_OK, NULL);
+        return;
+    }
+    char env[512], err[256];
+    snprintf(env, sizeof env,
+             "{\"type\":\"followup\",\"queue\":\"%s\",\"delay_ms\":%lld,"
+             "\"idempotency_key\":\"followup:%s:%d\","
+             "\"payload\":{\"application_id\":\"%s\",\"n\":%d}}",
+             f->t->job.queue, f->interval_ms, f->app, f->n + 1, f->app, f->n + 1);
+    f->sp = spawn_new(f->t->w);
+    if (spawn_add(f->sp, env, err, sizeof err)) {
+        finish(f, TASK_PERMANENT, err);
+        return;
+    }
+    spawn_send(f->sp, next_spawned_cb, f);
+}
+
+static void recorded_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    (void)rc;
+    if (reply_ok(priv, reply))
+        schedule_next(priv);
+}
+
+static void reminded_cb(pcall *c, const pcall_result *r, void *priv)
+{
+    struct fu *f = priv;
+    (void)c;
+    if (r->verdict != SL_VERDICT_OK) {
+        call_failed(f, r, "reminder");
+        return;
+    }
+    sl_info("reminder sent job=%s application=%s n=%d", f->t->job.id, f->app, f->n);
+    char n[16];
+    snprintf(n, sizeof n, "%d", f->n);
+    const char *argv[4] = {"HSET", f->key, "reminders_done", n};
+    redis_send(f, recorded_cb, 4, argv);
+}
+
+static int is_image(const cJSON *att)
+{
+    const char *ct = app_str(att, "content_type");
+    if (ct && !strncasecmp(ct, "image/", 6))
+        return 1;
+    const char *name = app_str(att, "filename");
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".gif", ".webp"};
+    for (size_t i = 0; dot && i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcasecmp(dot, exts[i]))
+            return 1;
+    return 0;
+}
+
+static void image_recorded_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    (void)rc;
+    if (reply_ok(priv, reply))
+        finish(priv, TASK_OK, NULL);
+}
+
+static void listed_cb(pcall *c, const pcall_result *r, void *priv)
+{
+    struct fu *f = priv;
+    (void)c;
+    if (r->verdict != SL_VERDICT_OK) {
+        call_failed(f, r, "channel messages");
+        return;
+    }
+    cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
+    int found = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, doc)
+    {
+        const cJSON *author = cJSON_GetObjectItemCaseSensitive(m, "author");
+        const char *id = app_str(author, "id");
+        if (!id || strcmp(id, f->user))
+            continue;
+        const cJSON *a;
+        cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(m, "attachments")) found |=
+            is_image(a);
+    }
+    cJSON_Delete(doc);
+    if (found) {
+        sl_info("image posted job=%s application=%s: no reminder", f->t->job.id, f->app);
+        const char *argv[4] = {"HSET", f->key, "image", "1"};
+        redis_send(f, image_recorded_cb, 4, argv);
+        return;
+    }
+    char nonce_key[96];
+    snprintf(nonce_key, sizeof nonce_key, "reminder:%s:%d", f->app, f->n);
+    pcall_reset(f->call);
+    sl_discord_send_text(pcall_spec(f->call), f->channel, f->text, nonce_key);
+    pcall_start(f->call, "send", reminded_cb, f);
+}
+
+static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    struct fu *f = priv;
+    (void)rc;
+    if (!reply_ok(f, reply))
+        return;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != F_COUNT) {
+        finish(f, TASK_RETRY, "redis: unexpected answer to HMGET");
+        return;
+    }
+    const char *v[F_COUNT];
+    for (int i = 0; i < F_COUNT; i++)
+        v[i] = reply->element[i]->type == REDIS_REPLY_STRING ? reply->element[i]->str : NULL;
+    if (!v[F_STATE]) {
+        finish(f, TASK_PERMANENT, "no such application (its record is gone)");
+        return;
+    }
+    if (strcmp(v[F_STATE], "interviewing") || (v[F_IMAGE] && !strcmp(v[F_IMAGE], "1"))) {
+        sl_debug("follow-up not needed job=%s application=%s state=%s", f->t->job.id, f->app,
+                 v[F_STATE]);
+        finish(f, TASK_OK, NULL);
+        return;
+    }
+    char err[300];
+    const sl_bot *b = pcall_bot("discord", v[F_BOT], err, sizeof err);
+    if (!b || !v[F_CHANNEL] || !v[F_USER] || !v[F_TEXT]) {
+        finish(f, TASK_PERMANENT, b ? "the application's record lacks channel, user or text" : err);
+        return;
+    }
+    sl_strlcpy(f->channel, v[F_CHANNEL], sizeof f->channel);
+    sl_strlcpy(f->user, v[F_USER], sizeof f->user);
+    f->max = v[F_MAX] ? atoll(v[F_MAX]) : 0;
+    f->interval_ms = v[F_INTERVAL] ? atoll(v[F_INTERVAL]) : 60000;
+    f->text = sl_strdup(v[F_TEXT]);
+    f->call = pcall_new(f->t, b, 1);
+    if (v[F_DONE] && atoll(v[F_DONE]) >= f->n) { /* sent by an earlier run of this job */
+        schedule_next(f);
+        return;
+    }
+    sl_discord_list_messages(pcall_spec(f->call), f->channel, 50);
+    pcall_start(f->call, "get", listed_cb, f);
+}
+
+static void followup_start(task *t)
+{
+    struct fu *f = sl_calloc(1, sizeof *f);
+    f->t = t;
+    t->state = f;
+    sl_strlcpy(f->app, app_str(t->job.payload, "application_id"), sizeof f->app);
+    f->n = (int)app_int(t->job.payload, "n", 1);
+    char what[100];
+    snprintf(what, sizeof what, "app:%s", f->app);
+    app_key(f->key, t->w->prefix, what);
+    const char *argv[2 + F_COUNT] = {"HMGET",         f->key,        "state",   "bot",
+                                     "channel",       "user",        "image",   "reminders_done",
+                                     "reminders_max", "interval_ms", "reminder"};
+    redis_send(f, record_cb, 2 + F_COUNT, argv);
+}
+
+static void followup_cancel(task *t)
+{
+    struct fu *f = t->state;
+    if (!f)
+        return;
+    if (f->in_redis) {
+        pcall_free(f->call);
+        f->call = NULL;
+        spawn_cancel(f->sp);
+        f->sp = NULL;
+        f->cancelled = 1;
+        t->state = NULL;
+        return;
+    }
+    fu_free(f);
+}
+
+const handler handler_followup = {"followup", followup_start, followup_cancel};
