@@ -322,7 +322,18 @@ static int lay_out(struct doc *d, const cJSON *doc)
     const cJSON *subtitle = cJSON_GetObjectItemCaseSensitive(doc, "subtitle");
     const cJSON *paragraphs = cJSON_GetObjectItemCaseSensitive(doc, "paragraphs");
     const cJSON *tables = cJSON_GetObjectItemCaseSensitive(doc, "tables");
+    const cJSON *footer = cJSON_GetObjectItemCaseSensitive(doc, "footer");
     int rc;
+    if (footer) { /* drawn in the second pass: checked now */
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(footer, "text");
+        const cJSON *format = cJSON_GetObjectItemCaseSensitive(footer, "page_format");
+        if (!cJSON_IsObject(footer))
+            return fail(d, SL_EINVAL, "document.footer: expected an object");
+        if (text && (rc = check_text(d, text, "document.footer.text")))
+            return rc;
+        if (format && (rc = check_text(d, format, "document.footer.page_format")))
+            return rc;
+    }
     d->y = d->top;
     if (title) {
         if ((rc = check_text(d, title, "document.title")))

@@ -333,6 +333,8 @@ static void limits_name_the_field(void **state)
                  "document.paragraphs[1]: expected a string");
     expect_error("{\"paragraphs\": [\"\xff\xfe\"]}", NULL, SL_EINVAL,
                  "document.paragraphs[0]: not valid UTF-8");
+    expect_error("{\"footer\": {\"text\": \"\xc3\"}}", NULL, SL_EINVAL,
+                 "document.footer.text: not valid UTF-8");
     expect_error("{\"page_size\": \"B5\"}", NULL, SL_EINVAL,
                  "document.page_size: \"B5\" is not one of");
     expect_error("{\"tables\": [{\"rows\": [[\"only a key\"]]}]}", NULL, SL_EINVAL,
