@@ -64,8 +64,9 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 echo "== fake Discord on $U: global 50/s, buckets, open 200 ms, list 100 ms, send 200 ms"
 "$BIN/sluice-scheduler" --reap-ms 200 --approval-interval-ms 10000 >"$VAR/scheduler.log" 2>&1 & pids+=($!)
 for i in 1 2; do
-    "$BIN/sluice-worker" --id "apps-worker-$i" --queues approval,interview,followup,message \
-        --concurrency 200 >"$VAR/worker-$i.log" 2>&1 & pids+=($!)
+    "$BIN/sluice-worker" --id "apps-worker-$i" --queues approval,interview,followup,message,pdf \
+        --concurrency 200 --pdf-dir "$VAR/reports" --tmp-dir "$VAR/tmp" \
+        >"$VAR/worker-$i.log" 2>&1 & pids+=($!)
 done
 echo "== scheduler (approval sweep every 10 s) and 2 workers started"
 
@@ -147,6 +148,43 @@ while :; do
     sleep 0.5
 done
 echo
+echo "== every application decided; rendering PDF reports (welcome packs + the reviewers' summary)"
+python3 - "$VAR" "$N" "$port" <<'PY'
+import json, subprocess, sys
+var, n, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def hget(i, f):
+    return subprocess.run(["redis-cli", "-p", port, "HGET", "apps:{app}:app:app-%d" % i, f],
+                          capture_output=True, text=True).stdout.strip()
+states = {i: hget(i, "state") for i in range(n)}
+approved = [i for i in range(n) if states[i] == "approved"][:5]
+with open(var + "/pdfs.ndjson", "w") as f:
+    for i in approved:
+        f.write(json.dumps({"type": "pdf", "payload": {
+            "document": {"title": "Welcome pack", "subtitle": "Application app-%d" % i,
+                         "paragraphs": ["Your application was approved. Below are the details we keep.",
+                                        "Добро пожаловать! Καλώς ήρθατε!"],
+                         "tables": [{"title": "Application", "rows": [["Applicant", str(7000000 + i)],
+                                     ["Role", "moderator"], ["State", "approved"]]}],
+                         "footer": {"text": "Sluice demo"}},
+            "filename": "welcome-app-%d.pdf" % i,
+            "deliver": {"discord": {"channel_id": hget(i, "channel"), "content": "Your welcome pack"}}}}) + "\n")
+    rows = [["app-%d" % i, states[i]] for i in range(n)]
+    f.write(json.dumps({"type": "pdf", "payload": {
+        "document": {"title": "Applications", "subtitle": "%d applications" % n,
+                     "paragraphs": ["Every application of this run and how it ended."],
+                     "tables": [{"title": "Outcomes", "rows": rows}]},
+        "filename": "summary.pdf", "deliver": {"file": {"name": "summary.pdf"}}}}) + "\n")
+PY
+t_dec=$(python3 -c 'import time;print(int(time.time()*1000))')
+"$BIN/sluice-producer" enqueue --ndjson "$VAR/pdfs.ndjson" >/dev/null
+npdf=$(wc -l <"$VAR/pdfs.ndjson")
+for _ in $(seq 300); do
+    [ "$(R HGET 'apps:{pdf}:stats' processed)" = "$npdf" ] && break
+    sleep 0.1
+done
+t_pdf=$(python3 -c 'import time;print(int(time.time()*1000))')
+echo "   $npdf PDFs rendered and delivered in $((t_pdf - t_dec)) ms from enqueue ($(R ZCARD 'apps:{pdf}:dead') dead); summary: var/demo-apps/reports/summary.pdf"
+
 echo "== summary"
 python3 - "$VAR" "$N" "$port" "$U" "$t0" <<'PY'
 import json, subprocess, sys, urllib.request

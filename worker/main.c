@@ -81,7 +81,9 @@ static const sl_option options[] = {
 static const char *description =
     "Claims jobs from Redis and runs them: one event loop, many jobs in flight, leases\n"
     "renewed while they run. SIGTERM: stop claiming, let running jobs finish within\n"
-    "--grace-ms, hand the rest back to ready, exit 0. Job types: noop, sleep, fail.";
+    "--grace-ms, hand the rest back to ready, exit 0. Job types: message, interview,\n"
+    "followup, approval, pdf, and noop, sleep, fail for tests. Bot tokens come from\n"
+    "SLUICE_DISCORD_TOKEN_FILE, SLUICE_TELEGRAM_TOKEN_FILE or SLUICE_BOTS_FILE.";
 
 static int parse_queues(worker *w, const char *spec, char *err, size_t errlen)
 {

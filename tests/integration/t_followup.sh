@@ -34,6 +34,10 @@ image 1
 wait_until 10 '[ "$(reminders 2)" -ge 1 ]' || die "no first reminder for applicant 2"
 image 2
 assert_eq 1 "$(reminders 3)" "first reminder of applicant 3"
+gap=$(curl -s "$U/_fake/messages?channel_id=$(chan 3)" |
+    jq '[.messages[] | select(.bot != null)] | (.[1].t_ms - .[0].t_ms)')
+[ "$gap" -ge 1900 ] && ok "the first reminder came ${gap} ms after the intro (after_s = 2)" ||
+    fail "the first reminder came ${gap} ms after the intro, before its time (2 s)"
 # kill the leader between the reminders; the standby takes over
 leader=$(rcli get "$SLUICE_PREFIX:scheduler:leader")
 case $leader in s1-*) victim=s1 ;; *) victim=s2 ;; esac
