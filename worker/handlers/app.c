@@ -4,6 +4,71 @@
 #include <stdio.h>
 #include <string.h>
 
+void app_finish(app_job *j, enum task_result r, const char *error)
+{
+    task *t = j->t;
+    j->release(j);
+    task_finish(t, r, error);
+}
+
+int app_send(app_job *j, sl_rconn_reply_cb *cb, int script, int nkeys, int argc, const char **argv)
+{
+    sl_rconn *rc = j->t->w->redis;
+    int bad = script >= 0
+                  ? sl_rconn_script(rc, (enum sl_script_id)script, cb, j, nkeys, argc, argv, NULL)
+                  : sl_rconn_command(rc, cb, j, argc, argv, NULL);
+    if (bad) {
+        app_finish(j, TASK_RETRY, "redis is down");
+        return SL_EREDIS;
+    }
+    j->in_redis = 1;
+    return 0;
+}
+
+int app_reply_ok(app_job *j, redisReply *reply)
+{
+    j->in_redis = 0;
+    if (j->cancelled) {
+        j->t = NULL;
+        j->release(j);
+        return 0;
+    }
+    const char *err = sl_reply_error(reply);
+    if (!reply || err) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "redis: %s", err ? err : "no answer");
+        app_finish(j, TASK_RETRY, msg);
+        return 0;
+    }
+    return 1;
+}
+
+void app_call_failed(app_job *j, const pcall_result *r, const char *what)
+{
+    if (r->defer_ms > 0) {
+        task *t = j->t;
+        j->release(j);
+        task_defer(t, r->defer_ms, "rate limited");
+        return;
+    }
+    char err[700];
+    snprintf(err, sizeof err, "%s: %s", what, r->error ? r->error : "failed");
+    app_finish(j, r->verdict == SL_VERDICT_PERMANENT ? TASK_PERMANENT : TASK_RETRY, err);
+}
+
+void app_cancel(app_job *j)
+{
+    if (!j)
+        return;
+    if (j->in_redis) { /* the reply frees it */
+        j->drop(j);
+        j->cancelled = 1;
+        j->t->state = NULL;
+        return;
+    }
+    j->release(j);
+}
+
 void app_base(char out[SL_KEY_MAX], const char *prefix)
 {
     snprintf(out, SL_KEY_MAX, "%s:{app}:", prefix);

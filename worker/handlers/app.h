@@ -19,8 +19,36 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "../call.h"
 #include "keys.h"
 #include "util.h"
+
+/* The head of a workflow job's state (a struct's first member): the task,
+ * and the bookkeeping of the Redis replies it waits for. A task cancelled
+ * while a reply is due (timeout, shutdown) cannot free its state at once:
+ * the reply's callback still gets it; it is freed there instead. */
+typedef struct app_job {
+    task *t; /* NULL once the task is gone */
+    int in_redis, cancelled;
+    void (*release)(struct app_job *j); /* frees the handler's state */
+    void (*drop)(struct app_job *j);    /* stops its calls and spawns, frees nothing else */
+} app_job;
+
+/* Frees J's state and ends its task with R (and ERROR). */
+void app_finish(app_job *j, enum task_result r, const char *error);
+/* Sends a command (SCRIPT < 0) or script SCRIPT for J; CB gets the reply
+ * (begin it with app_reply_ok). On a dead connection J is finished (retry)
+ * and SL_EREDIS returned: touch nothing of J then. */
+int app_send(app_job *j, sl_rconn_reply_cb *cb, int script, int nkeys, int argc,
+             const char **argv);
+/* 1 when J goes on with REPLY; 0 when J was freed (cancelled meanwhile) or
+ * finished (a Redis error: retry). */
+int app_reply_ok(app_job *j, redisReply *reply);
+/* Ends J after a platform call that did not succeed: a long rate-limit wait
+ * defers the job (no attempt); otherwise retry or dead, with WHAT named. */
+void app_call_failed(app_job *j, const pcall_result *r, const char *what);
+/* The handler's cancel(): frees J now, or when its reply comes. */
+void app_cancel(app_job *j);
 
 /* "PREFIX:{app}:" + WHAT (WHAT may be "app:ID"). */
 void app_key(char out[SL_KEY_MAX], const char *prefix, const char *what);

@@ -38,7 +38,7 @@ struct check {
 };
 
 struct sweep {
-    task *t;
+    app_job j; /* first: the state is an app_job (app.h) */
     char base[SL_KEY_MAX], pending[SL_KEY_MAX], notify[SL_KEY_MAX], lock[SL_KEY_MAX];
     struct check *checks;
     int nchecks, open; /* checks not finished */
@@ -50,7 +50,6 @@ struct sweep {
     int nannounce;
     spawn *sp;
     int phase; /* 0 notify old + checks, 1 decide, 2 notify new */
-    int in_redis, cancelled;
     int approved, rejected, expired;
 };
 
@@ -73,34 +72,30 @@ static void sweep_free(struct sweep *s)
         free(s->announce[i]);
     free(s->announce);
     spawn_cancel(s->sp);
-    if (s->t)
-        s->t->state = NULL;
+    if (s->j.t)
+        s->j.t->state = NULL;
     free(s);
+}
+
+static void sweep_release(app_job *j)
+{
+    sweep_free((struct sweep *)j);
+}
+
+static void sweep_drop(app_job *j)
+{
+    struct sweep *s = (struct sweep *)j;
+    for (int i = 0; i < s->nchecks; i++) {
+        pcall_free(s->checks[i].call);
+        s->checks[i].call = NULL;
+    }
+    spawn_cancel(s->sp);
+    s->sp = NULL;
 }
 
 static void finish(struct sweep *s, enum task_result r, const char *error)
 {
-    task *t = s->t;
-    sweep_free(s);
-    task_finish(t, r, error);
-}
-
-static int reply_ok(struct sweep *s, redisReply *reply)
-{
-    s->in_redis = 0;
-    if (s->cancelled) {
-        s->t = NULL;
-        sweep_free(s);
-        return 0;
-    }
-    const char *err = sl_reply_error(reply);
-    if (!reply || err) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "redis: %s", err ? err : "no answer");
-        finish(s, TASK_RETRY, msg);
-        return 0;
-    }
-    return 1;
+    app_finish(&s->j, r, error);
 }
 
 static const char *rstr(const redisReply *r)
@@ -128,7 +123,7 @@ static void announce(struct sweep *s, redisReply **e)
     sl_buf_puts(&env, "}}");
     char err[256];
     if (!s->sp)
-        s->sp = spawn_new(s->t->w);
+        s->sp = spawn_new(s->j.t->w);
     if (spawn_add(s->sp, env.data, err, sizeof err))
         sl_warn("decision message not valid application=%s reason=\"%s\"", id, err);
     sl_buf_deinit(&env);
@@ -155,9 +150,9 @@ static void cleared_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     struct sweep *s = priv;
     (void)rc;
-    if (!reply_ok(s, reply))
+    if (!app_reply_ok(&s->j, reply))
         return;
-    sl_info("approval sweep done job=%s checked=%d approved=%d rejected=%d", s->t->job.id,
+    sl_info("approval sweep done job=%s checked=%d approved=%d rejected=%d", s->j.t->job.id,
             s->nchecks, s->approved, s->rejected);
     finish(s, TASK_OK, NULL);
 }
@@ -167,7 +162,7 @@ static void spawned_cb(int ok, const char *error, void *priv)
     struct sweep *s = priv;
     s->sp = NULL;
     if (!ok)
-        sl_warn("decision messages not enqueued job=%s reason=\"%s\" (next sweep)", s->t->job.id,
+        sl_warn("decision messages not enqueued job=%s reason=\"%s\" (next sweep)", s->j.t->job.id,
                 error);
     announced(s, ok);
     if (s->phase == 0) {
@@ -186,20 +181,15 @@ static void spawned_cb(int ok, const char *error, void *priv)
     argv[1] = s->notify;
     for (int i = 0; i < s->nnotified; i++)
         argv[i + 2] = s->notified[i];
-    int rc = sl_rconn_command(s->t->w->redis, cleared_cb, s, s->nnotified + 2, argv, NULL);
+    app_send(&s->j, cleared_cb, -1, 0, s->nnotified + 2, argv);
     free(argv);
-    if (rc) {
-        finish(s, TASK_RETRY, "redis is down");
-        return;
-    }
-    s->in_redis = 1;
 }
 
 static void decided_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     struct sweep *s = priv;
     (void)rc;
-    if (!reply_ok(s, reply))
+    if (!app_reply_ok(&s->j, reply))
         return;
     s->phase = 2;
     for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 7 <= reply->elements; i += 7) {
@@ -228,7 +218,7 @@ static void decide(struct sweep *s)
     argv[1] = s->notify;
     argv[2] = s->lock;
     argv[3] = s->base;
-    argv[4] = s->t->job.id;
+    argv[4] = s->j.t->job.id;
     argv[5] = count;
     int k = 6;
     for (int i = 0; i < s->nchecks; i++) {
@@ -244,19 +234,17 @@ static void decide(struct sweep *s)
     }
     for (int i = 0; i < s->nnotified; i++)
         argv[k++] = s->notified[i];
-    int rc =
-        sl_rconn_script(s->t->w->redis, SL_SCRIPT_APP_DECIDE, decided_cb, s, 3, argc, argv, NULL);
-    free(argv);
-    /* the script clears the old notifications (the call copied its
-     * arguments): forget them here */
-    for (int i = 0; i < s->nnotified; i++)
-        free(s->notified[i]);
+    /* the script clears the old notifications; the call copies its
+     * arguments, so they are forgotten here either way */
+    char **old = s->notified;
+    int nold = s->nnotified;
+    s->notified = NULL;
     s->nnotified = 0;
-    if (rc) {
-        finish(s, TASK_RETRY, "redis is down");
-        return;
-    }
-    s->in_redis = 1;
+    app_send(&s->j, decided_cb, SL_SCRIPT_APP_DECIDE, 3, argc, argv);
+    free(argv);
+    for (int i = 0; i < nold; i++)
+        free(old[i]);
+    free(old);
 }
 
 static void check_done(struct check *c)
@@ -338,11 +326,11 @@ static void swept_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     struct sweep *s = priv;
     (void)rc;
-    if (!reply_ok(s, reply))
+    if (!app_reply_ok(&s->j, reply))
         return;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
         strcmp(rstr(reply->element[0]), "ok")) {
-        sl_info("approval sweep skipped job=%s: another sweep is running", s->t->job.id);
+        sl_info("approval sweep skipped job=%s: another sweep is running", s->j.t->job.id);
         finish(s, TASK_OK, NULL);
         return;
     }
@@ -369,7 +357,7 @@ static void swept_cb(sl_rconn *rc, redisReply *reply, void *priv)
         c->waiting = (c->bot != NULL) + (c->url != NULL);
     }
     s->open = s->nchecks;
-    sl_info("approval sweep job=%s pending=%d to_notify=%d", s->t->job.id, s->nchecks,
+    sl_info("approval sweep job=%s pending=%d to_notify=%d", s->j.t->job.id, s->nchecks,
             s->nannounce);
     for (int k = 0; k < s->nchecks; k++) {
         struct check *c = &s->checks[k];
@@ -378,7 +366,7 @@ static void swept_cb(sl_rconn *rc, redisReply *reply, void *priv)
             continue;
         }
         if (c->bot) {
-            c->call = pcall_new(s->t, c->bot, 0);
+            c->call = pcall_new(s->j.t, c->bot, 0);
             sl_discord_get_member(pcall_spec(c->call), c->guild, c->user);
             pcall_start(c->call, "get", member_cb, c);
         }
@@ -395,7 +383,9 @@ static void swept_cb(sl_rconn *rc, redisReply *reply, void *priv)
 static void approval_start(task *t)
 {
     struct sweep *s = sl_calloc(1, sizeof *s);
-    s->t = t;
+    s->j.t = t;
+    s->j.release = sweep_release;
+    s->j.drop = sweep_drop;
     t->state = s;
     app_base(s->base, t->w->prefix);
     app_key(s->pending, t->w->prefix, "pending");
@@ -404,30 +394,12 @@ static void approval_start(task *t)
     char limit[24];
     snprintf(limit, sizeof limit, "%lld", app_int(t->job.payload, "limit", 10000));
     const char *argv[7] = {s->pending, s->notify, s->lock, s->base, t->job.id, LOCK_MS, limit};
-    if (sl_rconn_script(t->w->redis, SL_SCRIPT_APP_SWEEP, swept_cb, s, 3, 7, argv, NULL)) {
-        finish(s, TASK_RETRY, "redis is down");
-        return;
-    }
-    s->in_redis = 1;
+    app_send(&s->j, swept_cb, SL_SCRIPT_APP_SWEEP, 3, 7, argv);
 }
 
 static void approval_cancel(task *t)
 {
-    struct sweep *s = t->state;
-    if (!s)
-        return;
-    if (s->in_redis) {
-        for (int i = 0; i < s->nchecks; i++) {
-            pcall_free(s->checks[i].call);
-            s->checks[i].call = NULL;
-        }
-        spawn_cancel(s->sp);
-        s->sp = NULL;
-        s->cancelled = 1;
-        t->state = NULL;
-        return;
-    }
-    sweep_free(s);
+    app_cancel(t->state);
 }
 
 const handler handler_approval = {"approval", approval_start, approval_cancel};

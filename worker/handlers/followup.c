@@ -20,7 +20,7 @@
 enum { F_STATE, F_BOT, F_CHANNEL, F_USER, F_IMAGE, F_DONE, F_MAX, F_INTERVAL, F_TEXT, F_COUNT };
 
 struct fu {
-    task *t;
+    app_job j; /* first: the state is an app_job (app.h) */
     char app[65];
     int n;
     char key[SL_KEY_MAX];
@@ -29,7 +29,6 @@ struct fu {
     char *text;
     pcall *call;
     spawn *sp;
-    int in_redis, cancelled;
 };
 
 static void fu_free(struct fu *f)
@@ -37,56 +36,28 @@ static void fu_free(struct fu *f)
     pcall_free(f->call);
     spawn_cancel(f->sp);
     free(f->text);
-    if (f->t)
-        f->t->state = NULL;
+    if (f->j.t)
+        f->j.t->state = NULL;
     free(f);
+}
+
+static void fu_release(app_job *j)
+{
+    fu_free((struct fu *)j);
+}
+
+static void fu_drop(app_job *j)
+{
+    struct fu *f = (struct fu *)j;
+    pcall_free(f->call);
+    f->call = NULL;
+    spawn_cancel(f->sp);
+    f->sp = NULL;
 }
 
 static void finish(struct fu *f, enum task_result r, const char *error)
 {
-    task *t = f->t;
-    fu_free(f);
-    task_finish(t, r, error);
-}
-
-static int reply_ok(struct fu *f, redisReply *reply)
-{
-    f->in_redis = 0;
-    if (f->cancelled) {
-        f->t = NULL;
-        fu_free(f);
-        return 0;
-    }
-    const char *err = sl_reply_error(reply);
-    if (!reply || err) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "redis: %s", err ? err : "no answer");
-        finish(f, TASK_RETRY, msg);
-        return 0;
-    }
-    return 1;
-}
-
-static void redis_send(struct fu *f, sl_rconn_reply_cb *cb, int argc, const char **argv)
-{
-    if (sl_rconn_command(f->t->w->redis, cb, f, argc, argv, NULL)) {
-        finish(f, TASK_RETRY, "redis is down");
-        return;
-    }
-    f->in_redis = 1;
-}
-
-static void call_failed(struct fu *f, const pcall_result *r, const char *what)
-{
-    if (r->defer_ms > 0) {
-        task *t = f->t;
-        fu_free(f);
-        task_defer(t, r->defer_ms, "rate limited");
-        return;
-    }
-    char err[700];
-    snprintf(err, sizeof err, "%s: %s", what, r->error ? r->error : "failed");
-    finish(f, r->verdict == SL_VERDICT_PERMANENT ? TASK_PERMANENT : TASK_RETRY, err);
+    app_finish(&f->j, r, error);
 }
 
 static void next_spawned_cb(int ok, const char *error, void *priv)
@@ -113,8 +84,8 @@ static void schedule_next(struct fu *f)
              "{\"type\":\"followup\",\"queue\":\"%s\",\"delay_ms\":%lld,"
              "\"idempotency_key\":\"followup:%s:%d\","
              "\"payload\":{\"application_id\":\"%s\",\"n\":%d}}",
-             f->t->job.queue, f->interval_ms, f->app, f->n + 1, f->app, f->n + 1);
-    f->sp = spawn_new(f->t->w);
+             f->j.t->job.queue, f->interval_ms, f->app, f->n + 1, f->app, f->n + 1);
+    f->sp = spawn_new(f->j.t->w);
     if (spawn_add(f->sp, env, err, sizeof err)) {
         finish(f, TASK_PERMANENT, err);
         return;
@@ -125,7 +96,7 @@ static void schedule_next(struct fu *f)
 static void recorded_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     (void)rc;
-    if (reply_ok(priv, reply))
+    if (app_reply_ok(priv, reply))
         schedule_next(priv);
 }
 
@@ -134,14 +105,14 @@ static void reminded_cb(pcall *c, const pcall_result *r, void *priv)
     struct fu *f = priv;
     (void)c;
     if (r->verdict != SL_VERDICT_OK) {
-        call_failed(f, r, "reminder");
+        app_call_failed(&f->j, r, "reminder");
         return;
     }
-    sl_info("reminder sent job=%s application=%s n=%d", f->t->job.id, f->app, f->n);
+    sl_info("reminder sent job=%s application=%s n=%d", f->j.t->job.id, f->app, f->n);
     char n[16];
     snprintf(n, sizeof n, "%d", f->n);
     const char *argv[4] = {"HSET", f->key, "reminders_done", n};
-    redis_send(f, recorded_cb, 4, argv);
+    app_send(&f->j, recorded_cb, -1, 0, 4, argv);
 }
 
 static int is_image(const cJSON *att)
@@ -161,7 +132,7 @@ static int is_image(const cJSON *att)
 static void image_recorded_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     (void)rc;
-    if (reply_ok(priv, reply))
+    if (app_reply_ok(priv, reply))
         finish(priv, TASK_OK, NULL);
 }
 
@@ -170,7 +141,7 @@ static void listed_cb(pcall *c, const pcall_result *r, void *priv)
     struct fu *f = priv;
     (void)c;
     if (r->verdict != SL_VERDICT_OK) {
-        call_failed(f, r, "channel messages");
+        app_call_failed(&f->j, r, "channel messages");
         return;
     }
     cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
@@ -188,9 +159,9 @@ static void listed_cb(pcall *c, const pcall_result *r, void *priv)
     }
     cJSON_Delete(doc);
     if (found) {
-        sl_info("image posted job=%s application=%s: no reminder", f->t->job.id, f->app);
+        sl_info("image posted job=%s application=%s: no reminder", f->j.t->job.id, f->app);
         const char *argv[4] = {"HSET", f->key, "image", "1"};
-        redis_send(f, image_recorded_cb, 4, argv);
+        app_send(&f->j, image_recorded_cb, -1, 0, 4, argv);
         return;
     }
     char nonce_key[96];
@@ -204,7 +175,7 @@ static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     struct fu *f = priv;
     (void)rc;
-    if (!reply_ok(f, reply))
+    if (!app_reply_ok(&f->j, reply))
         return;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != F_COUNT) {
         finish(f, TASK_RETRY, "redis: unexpected answer to HMGET");
@@ -218,7 +189,7 @@ static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
         return;
     }
     if (strcmp(v[F_STATE], "interviewing") || (v[F_IMAGE] && !strcmp(v[F_IMAGE], "1"))) {
-        sl_debug("follow-up not needed job=%s application=%s state=%s", f->t->job.id, f->app,
+        sl_debug("follow-up not needed job=%s application=%s state=%s", f->j.t->job.id, f->app,
                  v[F_STATE]);
         finish(f, TASK_OK, NULL);
         return;
@@ -234,7 +205,7 @@ static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
     f->max = v[F_MAX] ? atoll(v[F_MAX]) : 0;
     f->interval_ms = v[F_INTERVAL] ? atoll(v[F_INTERVAL]) : 60000;
     f->text = sl_strdup(v[F_TEXT]);
-    f->call = pcall_new(f->t, b, 1);
+    f->call = pcall_new(f->j.t, b, 1);
     if (v[F_DONE] && atoll(v[F_DONE]) >= f->n) { /* sent by an earlier run of this job */
         schedule_next(f);
         return;
@@ -246,7 +217,9 @@ static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
 static void followup_start(task *t)
 {
     struct fu *f = sl_calloc(1, sizeof *f);
-    f->t = t;
+    f->j.t = t;
+    f->j.release = fu_release;
+    f->j.drop = fu_drop;
     t->state = f;
     sl_strlcpy(f->app, app_str(t->job.payload, "application_id"), sizeof f->app);
     f->n = (int)app_int(t->job.payload, "n", 1);
@@ -256,24 +229,12 @@ static void followup_start(task *t)
     const char *argv[2 + F_COUNT] = {"HMGET",         f->key,        "state",   "bot",
                                      "channel",       "user",        "image",   "reminders_done",
                                      "reminders_max", "interval_ms", "reminder"};
-    redis_send(f, record_cb, 2 + F_COUNT, argv);
+    app_send(&f->j, record_cb, -1, 0, 2 + F_COUNT, argv);
 }
 
 static void followup_cancel(task *t)
 {
-    struct fu *f = t->state;
-    if (!f)
-        return;
-    if (f->in_redis) {
-        pcall_free(f->call);
-        f->call = NULL;
-        spawn_cancel(f->sp);
-        f->sp = NULL;
-        f->cancelled = 1;
-        t->state = NULL;
-        return;
-    }
-    fu_free(f);
+    app_cancel(t->state);
 }
 
 const handler handler_followup = {"followup", followup_start, followup_cancel};

@@ -30,7 +30,7 @@
 struct listing;
 
 struct iv {
-    task *t;
+    app_job j; /* first: the state is an app_job (app.h) */
     const sl_bot *bot;
     const cJSON *p;
     char guild[24], user[24], app[65], channel[24], name[101];
@@ -38,8 +38,6 @@ struct iv {
     sl_buf intro, reminder, welcome, rejection, expiry;
     pcall *call;
     spawn *sp;
-    int in_redis;  /* a reply is due: free on it, not before */
-    int cancelled; /* the task is gone: the reply only frees */
     int must_refresh;
     /* waiting on a guild listing */
     struct listing *lst;
@@ -106,7 +104,7 @@ static void listing_done_cb(pcall *c, const pcall_result *r, void *priv)
             struct iv *n = w->lnext;
             w->lst = NULL;
             if (defer_ms > 0) {
-                task *t = w->t;
+                task *t = w->j.t;
                 iv_free(w);
                 task_defer(t, defer_ms, "rate limited");
             } else {
@@ -145,8 +143,8 @@ static void listing_fetch(struct listing *l)
 {
     struct iv *o = l->waiters;
     l->owner = o;
-    l->asked = ev_now(o->t->w->loop);
-    l->call = pcall_new(o->t, o->bot, 0);
+    l->asked = ev_now(o->j.t->w->loop);
+    l->call = pcall_new(o->j.t, o->bot, 0);
     sl_discord_list_channels(pcall_spec(l->call), o->guild);
     pcall_start(l->call, "get", listing_done_cb, l);
 }
@@ -212,64 +210,29 @@ static void iv_free(struct iv *v)
     sl_buf_deinit(&v->welcome);
     sl_buf_deinit(&v->rejection);
     sl_buf_deinit(&v->expiry);
-    if (v->t)
-        v->t->state = NULL;
+    if (v->j.t)
+        v->j.t->state = NULL;
     free(v);
+}
+
+static void iv_release(app_job *j)
+{
+    iv_free((struct iv *)j);
+}
+
+static void iv_drop(app_job *j)
+{
+    struct iv *v = (struct iv *)j;
+    listing_leave(v);
+    pcall_free(v->call);
+    v->call = NULL;
+    spawn_cancel(v->sp);
+    v->sp = NULL;
 }
 
 static void finish(struct iv *v, enum task_result r, const char *error)
 {
-    task *t = v->t;
-    iv_free(v);
-    task_finish(t, r, error);
-}
-
-/* Ends V on a call's failure: a long rate-limit wait defers, no attempt. */
-static void call_failed(struct iv *v, const pcall_result *r, const char *what)
-{
-    if (r->defer_ms > 0) {
-        task *t = v->t;
-        iv_free(v);
-        task_defer(t, r->defer_ms, "rate limited");
-        return;
-    }
-    char err[700];
-    snprintf(err, sizeof err, "%s: %s", what, r->error ? r->error : "failed");
-    finish(v, r->verdict == SL_VERDICT_PERMANENT ? TASK_PERMANENT : TASK_RETRY, err);
-}
-
-/* Sends a Redis command or script for V; REPLY gets it unless V is cancelled. */
-static int redis_send(struct iv *v, sl_rconn_reply_cb *reply, int script, int nkeys, int argc,
-                      const char **argv)
-{
-    int rc = script ? sl_rconn_script(v->t->w->redis, (enum sl_script_id)script, reply, v, nkeys,
-                                      argc, argv, NULL)
-                    : sl_rconn_command(v->t->w->redis, reply, v, argc, argv, NULL);
-    if (rc) {
-        finish(v, TASK_RETRY, "redis is down");
-        return rc;
-    }
-    v->in_redis = 1;
-    return 0;
-}
-
-/* Common head of every reply callback: 1 when V is to go on. */
-static int reply_ok(struct iv *v, redisReply *reply)
-{
-    v->in_redis = 0;
-    if (v->cancelled) {
-        v->t = NULL;
-        iv_free(v);
-        return 0;
-    }
-    const char *err = sl_reply_error(reply);
-    if (!reply || err) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "redis: %s", err ? err : "no answer");
-        finish(v, TASK_RETRY, msg);
-        return 0;
-    }
-    return 1;
+    app_finish(&v->j, r, error);
 }
 
 static void followup_spawned_cb(int ok, const char *error, void *priv)
@@ -282,7 +245,7 @@ static void followup_spawned_cb(int ok, const char *error, void *priv)
         finish(v, TASK_RETRY, msg);
         return;
     }
-    sl_info("interview open job=%s application=%s channel=%s", v->t->job.id, v->app, v->channel);
+    sl_info("interview open job=%s application=%s channel=%s", v->j.t->job.id, v->app, v->channel);
     finish(v, TASK_OK, NULL);
 }
 
@@ -290,7 +253,7 @@ static void registered_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     struct iv *v = priv;
     (void)rc;
-    if (!reply_ok(v, reply))
+    if (!app_reply_ok(&v->j, reply))
         return;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(v->p, "followup");
     long long reminders = app_int(f, "reminders", 2);
@@ -303,7 +266,7 @@ static void registered_cb(sl_rconn *rc, redisReply *reply, void *priv)
              "{\"type\":\"followup\",\"delay_ms\":%lld,\"idempotency_key\":\"followup:%s:1\","
              "\"payload\":{\"application_id\":\"%s\",\"n\":1}}",
              app_int(f, "after_s", 60) * 1000, v->app, v->app);
-    v->sp = spawn_new(v->t->w);
+    v->sp = spawn_new(v->j.t->w);
     if (spawn_add(v->sp, env, err, sizeof err)) {
         finish(v, TASK_PERMANENT, err);
         return;
@@ -316,7 +279,7 @@ static void do_register(struct iv *v)
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(v->p, "followup");
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(v->p, "approval");
     char pending[SL_KEY_MAX], deadline[32], rmax[16], interval[32];
-    app_key(pending, v->t->w->prefix, "pending");
+    app_key(pending, v->j.t->w->prefix, "pending");
     snprintf(deadline, sizeof deadline, "%lld", app_int(a, "deadline_s", 604800) * 1000);
     snprintf(rmax, sizeof rmax, "%lld", app_int(f, "reminders", 2));
     snprintf(interval, sizeof interval, "%lld", app_int(f, "interval_s", 60) * 1000);
@@ -335,8 +298,8 @@ static void do_register(struct iv *v)
                             "expiry",        v->expiry.data,
                             "role_id",       role ? role : "",
                             "status_url",    url ? url : "",
-                            "job",           v->t->job.id};
-    redis_send(v, registered_cb, SL_SCRIPT_APP_OPEN, 2, 30, argv);
+                            "job",           v->j.t->job.id};
+    app_send(&v->j, registered_cb, SL_SCRIPT_APP_OPEN, 2, 30, argv);
 }
 
 static void intro_done_cb(pcall *c, const pcall_result *r, void *priv)
@@ -344,7 +307,7 @@ static void intro_done_cb(pcall *c, const pcall_result *r, void *priv)
     struct iv *v = priv;
     (void)c;
     if (r->verdict != SL_VERDICT_OK) {
-        call_failed(v, r, "intro");
+        app_call_failed(&v->j, r, "intro");
         return;
     }
     do_register(v);
@@ -355,7 +318,7 @@ static void post_intro(struct iv *v)
     char nonce_key[96];
     snprintf(nonce_key, sizeof nonce_key, "intro:%s", v->app);
     if (!v->call)
-        v->call = pcall_new(v->t, v->bot, 1);
+        v->call = pcall_new(v->j.t, v->bot, 1);
     pcall_reset(v->call);
     sl_discord_send_text(pcall_spec(v->call), v->channel, v->intro.data, nonce_key);
     pcall_start(v->call, "send", intro_done_cb, v);
@@ -364,14 +327,14 @@ static void post_intro(struct iv *v)
 static void channel_saved_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     (void)rc;
-    if (reply_ok(priv, reply))
+    if (app_reply_ok(priv, reply))
         post_intro(priv);
 }
 
 static void save_channel(struct iv *v)
 {
     const char *argv[4] = {"HSET", v->key, "channel", v->channel};
-    redis_send(v, channel_saved_cb, 0, 0, 4, argv);
+    app_send(&v->j, channel_saved_cb, -1, 0, 4, argv);
 }
 
 static void created_cb(pcall *c, const pcall_result *r, void *priv)
@@ -379,7 +342,7 @@ static void created_cb(pcall *c, const pcall_result *r, void *priv)
     struct iv *v = priv;
     (void)c;
     if (r->verdict != SL_VERDICT_OK) {
-        call_failed(v, r, "channel create");
+        app_call_failed(&v->j, r, "channel create");
         return;
     }
     cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
@@ -392,7 +355,7 @@ static void created_cb(pcall *c, const pcall_result *r, void *priv)
     sl_strlcpy(v->channel, id, sizeof v->channel);
     cJSON_Delete(doc);
     listing_add(v->bot->name, v->guild, v->channel, v->name);
-    sl_info("interview channel created job=%s application=%s channel=%s", v->t->job.id, v->app,
+    sl_info("interview channel created job=%s application=%s channel=%s", v->j.t->job.id, v->app,
             v->channel);
     save_channel(v);
 }
@@ -417,7 +380,7 @@ static void create_channel(struct iv *v)
         sl_buf_printf(&b, ",{\"id\":\"%s\",\"type\":0,\"allow\":\"%ld\"}", reviewer, allow);
     sl_buf_puts(&b, "]}");
     if (!v->call)
-        v->call = pcall_new(v->t, v->bot, 1);
+        v->call = pcall_new(v->j.t, v->bot, 1);
     pcall_reset(v->call);
     sl_discord_create_channel(pcall_spec(v->call), v->guild, b.data);
     sl_buf_deinit(&b);
@@ -427,7 +390,7 @@ static void create_channel(struct iv *v)
 static void marked_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     (void)rc;
-    if (reply_ok(priv, reply))
+    if (app_reply_ok(priv, reply))
         create_channel(priv);
 }
 
@@ -448,15 +411,15 @@ static void found_listing(struct iv *v, const cJSON *channels)
     }
     /* not there: mark the record before creating, so that a re-run lists
      * afresh instead of trusting a listing from before this create */
-    const char *argv[4] = {"HSET", v->key, "creating", v->t->job.id};
-    redis_send(v, marked_cb, 0, 0, 4, argv);
+    const char *argv[4] = {"HSET", v->key, "creating", v->j.t->job.id};
+    app_send(&v->j, marked_cb, -1, 0, 4, argv);
 }
 
 static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     struct iv *v = priv;
     (void)rc;
-    if (!reply_ok(v, reply))
+    if (!app_reply_ok(&v->j, reply))
         return;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
         finish(v, TASK_RETRY, "redis: unexpected answer to HMGET");
@@ -465,7 +428,7 @@ static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
     const redisReply *state = reply->element[0], *channel = reply->element[1],
                      *creating = reply->element[2];
     if (state->type == REDIS_REPLY_STRING) { /* registered: all done before */
-        sl_info("interview already open job=%s application=%s state=%s", v->t->job.id, v->app,
+        sl_info("interview already open job=%s application=%s state=%s", v->j.t->job.id, v->app,
                 state->str);
         finish(v, TASK_OK, NULL);
         return;
@@ -475,7 +438,7 @@ static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
         post_intro(v);
         return;
     }
-    double now = ev_now(v->t->w->loop);
+    double now = ev_now(v->j.t->w->loop);
     listing_get(v, creating->type == REDIS_REPLY_STRING ? now : now - LISTING_TTL);
 }
 
@@ -517,7 +480,9 @@ static void interview_start(task *t)
         return;
     }
     struct iv *v = sl_calloc(1, sizeof *v);
-    v->t = t;
+    v->j.t = t;
+    v->j.release = iv_release;
+    v->j.drop = iv_drop;
     v->bot = b;
     v->p = p;
     t->state = v;
@@ -537,25 +502,12 @@ static void interview_start(task *t)
     snprintf(what, sizeof what, "app:%s", v->app);
     app_key(v->key, t->w->prefix, what);
     const char *argv[5] = {"HMGET", v->key, "state", "channel", "creating"};
-    redis_send(v, record_cb, 0, 0, 5, argv);
+    app_send(&v->j, record_cb, -1, 0, 5, argv);
 }
 
 static void interview_cancel(task *t)
 {
-    struct iv *v = t->state;
-    if (!v)
-        return;
-    if (v->in_redis) { /* the reply frees it */
-        listing_leave(v);
-        pcall_free(v->call);
-        v->call = NULL;
-        spawn_cancel(v->sp);
-        v->sp = NULL;
-        v->cancelled = 1;
-        t->state = NULL;
-        return;
-    }
-    iv_free(v);
+    app_cancel(t->state);
 }
 
 const handler handler_interview = {"interview", interview_start, interview_cancel};
