@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOCK_MS "120000"
 #define MAX_URL_CHECKS 64 /* status URL requests in flight per sweep */
 
 enum verdict { PENDING, APPROVED, REJECTED };
@@ -393,7 +392,12 @@ static void approval_start(task *t)
     app_key(s->lock, t->w->prefix, "sweep");
     char limit[24];
     snprintf(limit, sizeof limit, "%lld", app_int(t->job.payload, "limit", 10000));
-    const char *argv[7] = {s->pending, s->notify, s->lock, s->base, t->job.id, LOCK_MS, limit};
+    /* the lock outlives the sweep's own time limit a little: a sweep whose
+     * worker died holds it no longer than that, and its re-run (same job
+     * id) takes it back */
+    char lock_ms[24];
+    snprintf(lock_ms, sizeof lock_ms, "%lld", (long long)t->job.timeout_ms + 10000);
+    const char *argv[7] = {s->pending, s->notify, s->lock, s->base, t->job.id, lock_ms, limit};
     app_send(&s->j, swept_cb, SL_SCRIPT_APP_SWEEP, 3, 7, argv);
 }
 
