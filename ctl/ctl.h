@@ -1,7 +1,7 @@
 /* ctl.h — sluice-ctl's parts: main.c parses options and dispatches,
  * common.c holds the Redis and output helpers every command shares, then one
  * file per group of commands (stats.c: stats and workers; show.c: show and
- * dead; jobs.c: retry, cancel, pause and resume; batch.c: batch).
+ * dead; jobs.c: retry, cancel, pause and resume; batch.c: batch; apps.c: app, apps).
  *
  * Blocking hiredis, no event loop: each command is a handful of pipelined
  * round trips. Exit status: 0 done, 1 not found or wrong state, 2 usage or
@@ -46,6 +46,8 @@ int ctl_cancel(ctl *c, int npos, char **pos);
 int ctl_pause(ctl *c, int npos, char **pos);
 int ctl_resume(ctl *c, int npos, char **pos);
 int ctl_batch(ctl *c, int npos, char **pos);
+int ctl_app(ctl *c, int npos, char **pos);
+int ctl_apps(ctl *c, int npos, char **pos);
 
 /* --- common.c --------------------------------------------------------- */
 

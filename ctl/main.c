@@ -87,6 +87,16 @@ static const command commands[] = {
      "the time); when it was made and when it expires. Exit status 1 when there is no such\n"
      "batch (never opened, or expired).",
      json_opts, 1, 1, "batch ID", ctl_batch},
+    {"apps", "[--json]", "applications of the interview workflow, by state",
+     "Counts the applications (interviewing, approved, rejected, expired), those pending\n"
+     "approval with the next deadline, decision messages not yet enqueued, and whether an\n"
+     "approval sweep is running.",
+     json_opts, 0, 0, NULL, ctl_apps},
+    {"app", "ID [--json]", "one application: channel, state, reminders, deadlines",
+     "Shows application ID's record: guild, user, channel, state, reminders sent, whether an\n"
+     "image was seen, its deadline and decision time, the texts it will post. Exit status 1\n"
+     "when there is no such application.",
+     json_opts, 1, 1, "application ID", ctl_app},
     {"workers", "[--json]", "workers and their last heartbeats",
      "Lists the workers that reported a heartbeat: host, pid, queues, jobs running, processed\n"
      "and failed, and seconds since the last heartbeat (\"gone\": its record expired).",

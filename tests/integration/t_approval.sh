@@ -90,4 +90,12 @@ assert_eq 0 "$(posts 15 welcome)" "welcomes to the undecided"
 assert_eq 0 "$(curl -s "$U/_fake/stats" | jq .duplicates)" "messages delivered twice"
 assert_eq 0 "$(curl -s "$U/_fake/stats" | jq '.rate_limited.global // 0')" "global 429s"
 assert_eq 0 "$(stat_of dead approval)" "dead sweeps"
+# what an operator sees
+apps=$("$SLUICE_BIN/sluice-ctl" apps --json)
+assert_eq '{"interviewing":16,"approved":17,"rejected":1,"expired":1,"other":0}' \
+    "$(jq -c .states <<<"$apps")" "sluice-ctl apps: states"
+assert_eq 16 "$(jq .pending <<<"$apps")" "sluice-ctl apps: pending"
+assert_contains "$("$SLUICE_BIN/sluice-ctl" app a-31)" "state: rejected" "sluice-ctl app a-31"
+"$SLUICE_BIN/sluice-ctl" app nope >/dev/null 2>&1
+assert_eq 1 "$?" "sluice-ctl app for an unknown id: exit status"
 finish
