@@ -11,6 +11,8 @@
 # contains one of the FILTERs). SLUICE_BIN picks the binaries (default
 # ./bin; the Makefile also points it at the sanitizer build).
 # SLUICE_TEST_TIMEOUT sets the limit per test (default 120 s).
+# SLUICE_TEST_JOBS runs that many tests at a time (default 2; each has its
+# own redis-server, fake and processes on free ports, so they never meet).
 # SLUICE_KEEP_TMP=1 keeps each test's tmpdir.
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -56,32 +58,73 @@ if [ ${#tests[@]} -eq 0 ]; then
     exit 1
 fi
 
-echo "# binaries: $SLUICE_BIN"
+# The slow ones first, so that running N at a time ends sooner. Tests that
+# measure rates against the fake's one-second windows run last, alone: a
+# neighbour's load stalls processes for long enough to bunch requests.
+slow=(t_ctl t_fake t_interview t_message_faults t_approval t_followup t_pdf)
+alone=(t_message_fleet)
+ordered=()
+for n in "${slow[@]}"; do
+    for f in "${tests[@]}"; do [ "$(basename "$f" .sh)" = "$n" ] && ordered+=("$f"); done
+done
+for f in "${tests[@]}"; do
+    case " ${slow[*]} ${alone[*]} " in *" $(basename "$f" .sh) "*) ;; *) ordered+=("$f") ;; esac
+done
+lone=()
+for n in "${alone[@]}"; do
+    for f in "${tests[@]}"; do [ "$(basename "$f" .sh)" = "$n" ] && lone+=("$f"); done
+done
+
+JOBS=${SLUICE_TEST_JOBS:-2}
+echo "# binaries: $SLUICE_BIN ($JOBS tests at a time)"
 passed=0
 failed=0
 failed_names=""
 suite_start=$(date +%s)
-out=$(mktemp "${TMPDIR:-/tmp}/sluice-run.XXXXXX")
-trap 'rm -f "$out"' EXIT
-for f in "${tests[@]}"; do
-    name=$(basename "$f" .sh)
-    start=$(date +%s)
-    timeout --kill-after=10 "$LIMIT" bash "$f" >"$out" 2>&1 </dev/null
-    st=$?
-    secs=$(( $(date +%s) - start ))
+outdir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-run.XXXXXX")
+trap 'rm -rf "$outdir"' EXIT
+declare -A job_name job_start
+running=0
+
+# collect: waits for one test to end and reports it
+collect() {
+    local pid st=0
+    wait -n -p pid || st=$?
+    local name=${job_name[$pid]} out="$outdir/${job_name[$pid]}.out"
+    local secs=$(( $(date +%s) - ${job_start[$pid]} ))
+    running=$((running - 1))
     if [ $st -eq 0 ]; then
         echo "ok - $name (${secs}s)"
         passed=$((passed + 1))
     else
-        why="exit status $st"
+        local why="exit status $st"
         [ $st -eq 124 ] || [ $st -eq 137 ] && why="timed out after ${LIMIT}s"
         echo "not ok - $name (${secs}s, $why)"
-        grep -E '^FAIL' "$out" | head -n 20 | sed 's/^/#   /'
-        echo "#   ---- tail of output"
+        grep -E '^FAIL|^not ok' "$out" | head -n 20 | sed 's/^/#   /'
+        echo "#   ---- tail of output (all of it: ${TMPDIR:-/tmp}/sluice-$name.failed.log)"
         tail -n 40 "$out" | sed 's/^/#   /'
+        cp "$out" "${TMPDIR:-/tmp}/sluice-$name.failed.log"
         failed=$((failed + 1))
         failed_names="$failed_names $name"
     fi
+}
+
+launch() {
+    local name
+    name=$(basename "$1" .sh)
+    timeout --kill-after=10 "$LIMIT" bash "$1" >"$outdir/$name.out" 2>&1 </dev/null &
+    job_name[$!]=$name
+    job_start[$!]=$(date +%s)
+    running=$((running + 1))
+}
+for f in "${ordered[@]}"; do
+    [ $running -lt "$JOBS" ] || collect
+    launch "$f"
+done
+while [ $running -gt 0 ]; do collect; done
+for f in "${lone[@]}"; do
+    launch "$f"
+    collect
 done
 echo "# total $(( $(date +%s) - suite_start ))s${failed_names:+; failed:$failed_names}"
 echo "$passed passed, $failed failed"

@@ -39,7 +39,8 @@ assert_eq 1 "$(stat_of dead)" "dead jobs (the 403 only)"
 body=$(job_body "$forbidden")
 assert_contains "$(json_get "$body" last_error)" "discord 403: Missing Access (code 50001)" \
     "the 403's reason"
-assert_eq 1 "$(json_get "$body" attempts)" "the 403 took one attempt"
+# one attempt, unless an injected 5xx or drop met the same job first
+assert_le "$(json_get "$body" attempts)" 3 "attempts of the 403 (dead at once, not after 8)"
 
 # A global 429 stops the whole fleet: nothing reaches the platform while it
 # lasts, except what was already on its way when the first one came back.
