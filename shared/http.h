@@ -2,8 +2,10 @@
  * with one ev_io per socket and one ev_timer for curl's timeout, hundreds of
  * requests in flight on one thread.
  *
- *   sl_http      the engine: one curl multi handle (connection cache, HTTP/2
- *                multiplexing, DNS cache) bound to one loop. One per process.
+ *   sl_http      the engine: curl multi handles (connection caches, HTTP/2
+ *                multiplexing) bound to one loop, one more per 32 requests in
+ *                flight; the DNS cache and TLS sessions are shared by the
+ *                whole process. One engine per process.
  *   sl_http_req  one request and, after it completes, its result. Owned by the
  *                caller (one per in-flight job), reused through _reset so the
  *                hot path allocates little.
@@ -43,7 +45,11 @@ typedef struct sl_http_opts {
     size_t max_response;        /* cap on body bytes, and on header bytes; 0: 1 MiB */
     long max_host_connections;  /* 0: curl's default (no limit) */
     long max_total_connections; /* 0: no limit */
-    long max_idle_connections;  /* kept open for reuse; 0: curl's, 4 x in flight */
+    /* kept open for reuse, per shard; 0: curl's, 4 x in flight in the shard.
+     * Past 32 requests in flight the engine spreads them over several curl
+     * multi handles (shards, see http.c) unless one of the two limits above
+     * is set; each shard has its own connections. */
+    long max_idle_connections;
     const char *user_agent;     /* NULL: "sluice/0.1"; copied */
 } sl_http_opts;
 

@@ -648,6 +648,96 @@ static void free_engine_inside_callback(void **state)
     sl_http_req_free(slow);
 }
 
+/* Past 32 in flight the engine spreads requests over several curl multi
+ * handles (shards): cancelling, restarting and freeing the engine from a
+ * callback work across all of them. */
+enum { SPREAD = 100 };
+
+struct spread {
+    struct fx *f;
+    int calls[SPREAD];
+    int total, ok;
+    int free_at; /* free the engine in this callback (1-based), 0: never */
+};
+
+struct spread_slot {
+    struct spread *s;
+    int i;
+};
+
+static void spread_cb(sl_http_req *req, void *priv)
+{
+    struct spread_slot *slot = priv;
+    struct spread *s = slot->s;
+    s->calls[slot->i]++;
+    s->total++;
+    if (sl_http_outcome(req) == SL_HTTP_OK && sl_http_status(req) == 200)
+        s->ok++;
+    if (s->total == s->free_at) {
+        sl_http_free(s->f->h);
+        s->f->h = NULL;
+    }
+}
+
+struct cancel_many {
+    sl_http *h;
+    sl_http_req **reqs;
+};
+
+static void cancel_many_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct cancel_many *c = w->data;
+    for (int i = 0; i < SPREAD; i += 3)
+        sl_http_cancel(c->h, c->reqs[i]);
+}
+
+static void shards_cancel_restart_and_free(void **state)
+{
+    struct fx *f = *state;
+    sl_http_req *reqs[SPREAD];
+    struct spread_slot slots[SPREAD];
+    static struct spread s;
+    char url[256];
+    url_of(url, sizeof(url), "/slow?ms=300");
+    memset(&s, 0, sizeof(s));
+    s.f = f;
+    for (int i = 0; i < SPREAD; i++) {
+        reqs[i] = sl_http_req_new();
+        slots[i] = (struct spread_slot){&s, i};
+        sl_http_req_set_url(reqs[i], url, url);
+        sl_http_req_set_timeout(reqs[i], 15000);
+        assert_int_equal(sl_http_start(f->h, reqs[i], spread_cb, &slots[i]), 0);
+    }
+    assert_int_equal(sl_http_in_flight(f->h), SPREAD);
+
+    /* Every third one is cancelled while in flight, in every shard. */
+    struct cancel_many c = {f->h, reqs};
+    ev_timer t;
+    ev_timer_init(&t, cancel_many_cb, 0.05, 0.);
+    t.data = &c;
+    ev_timer_start(f->loop, &t);
+    run(f);
+    for (int i = 0; i < SPREAD; i++)
+        assert_int_equal(s.calls[i], i % 3 ? 1 : 0);
+    assert_int_equal(s.ok, SPREAD - (SPREAD + 2) / 3);
+
+    /* All go again; the first answer frees the engine: no other callback,
+     * and nothing is left in the loop. */
+    memset(&s, 0, sizeof(s));
+    s.f = f;
+    s.free_at = 1;
+    for (int i = 0; i < SPREAD; i++)
+        assert_int_equal(sl_http_start(f->h, reqs[i], spread_cb, &slots[i]), 0);
+    ev_run(f->loop, 0);
+    assert_false(f->guard_fired);
+    assert_null(f->h);
+    assert_int_equal(s.total, 1);
+    for (int i = 0; i < SPREAD; i++)
+        sl_http_req_free(reqs[i]);
+}
+
 /* --- multipart --- */
 
 static const cJSON *part_named(const cJSON *j, const char *name)
@@ -851,6 +941,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(cancel_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(free_engine_with_requests_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(free_engine_inside_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(shards_cancel_restart_and_free, setup, teardown),
         cmocka_unit_test_setup_teardown(multipart_upload, setup, teardown),
         cmocka_unit_test_setup_teardown(token_never_in_error_text, setup, teardown),
         cmocka_unit_test_setup_teardown(reuse_one_request_1000_times, setup, teardown),
