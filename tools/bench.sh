@@ -4,7 +4,8 @@
 # prints one JSON object per line on stdout (progress goes to stderr). Builds
 # nothing: `make bench` has built bin/ first. SLUICE_BIN picks other binaries;
 # BENCH_NOOP_JOBS, BENCH_NOOP2_JOBS, BENCH_IO_JOBS, BENCH_MESSAGE_JOBS,
-# BENCH_MESSAGE2_JOBS, BENCH_PDF_JOBS and BENCH_LATENCY_SECONDS shrink or grow the set. The
+# BENCH_MESSAGE2_JOBS, BENCH_PDF_JOBS and BENCH_LATENCY_SECONDS shrink or grow the set;
+# BENCH_ONLY="message" (names of sluice-bench tests) runs only those. The
 # message tests deliver to a private sluice-fake-platform as Discord.
 set -eu
 
@@ -65,6 +66,8 @@ redis-cli -p "$port" flushall >/dev/null
 
 status=0
 run() {
+    # BENCH_ONLY="message pdf" runs only those tests
+    case " ${BENCH_ONLY:-$1} " in *" $1 "*) ;; *) return 0 ;; esac
     echo "bench: sluice-bench $*" >&2
     "$bench" "$@" || status=1
 }

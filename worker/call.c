@@ -29,23 +29,42 @@ struct pcall {
     gate_link link;
     sl_http_req *req;
     int in_http;
+    int queued;           /* admitted, waiting for a free HTTP slot */
+    pcall *qprev, *qnext; /* in C.queue; qnext also links C.spare */
     pcall_cb *cb;
     void *priv;
 };
 
+/* Requests in flight are capped at the worker's concurrency: tasks waiting
+ * in gates hold no slot, so when the limits open up more tasks may be
+ * admitted at once than the worker runs; they queue here for an HTTP slot
+ * (their place under the limits is taken) instead of all going out and
+ * holding a connection and buffers each. */
 static struct {
     sl_bots bots;
     sl_http *http;
     const message_opts *o;
-    sl_http_req *free_reqs[256];
-    int nfree;
+    struct ev_loop *loop;
+    sl_http_req **free_reqs; /* reset requests (and their curl handles) for reuse */
+    int nfree, cap;
+    pcall *spare; /* freed calls for reuse, as many as cap */
+    int nspare;
+    int inflight, max_inflight;
+    pcall *qhead, *qtail;
+    ev_idle pump;
 } C;
+
+static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents);
 
 int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen)
 {
     C.o = o;
     if (sl_bots_load(&C.bots, err, errlen))
         return SL_EINVAL;
+    C.loop = w->loop;
+    C.max_inflight = C.cap = w->concurrency > 0 ? w->concurrency : 1;
+    C.free_reqs = sl_calloc((size_t)C.cap, sizeof *C.free_reqs);
+    ev_idle_init(&C.pump, pump_cb);
     sl_http_opts ho = {
         .connect_timeout_ms = 5000, .max_response = 1 << 20, .max_idle_connections = 1024};
     C.http = sl_http_new(w->loop, &ho);
@@ -62,10 +81,19 @@ int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen)
 
 void pcall_deinit(void)
 {
+    ev_idle_stop(C.loop, &C.pump);
     sl_http_free(C.http);
     C.http = NULL;
     while (C.nfree)
         sl_http_req_free(C.free_reqs[--C.nfree]);
+    free(C.free_reqs);
+    C.free_reqs = NULL;
+    while (C.spare) {
+        pcall *c = C.spare;
+        C.spare = c->qnext;
+        free(c);
+    }
+    C.nspare = 0;
     sl_bots_deinit(&C.bots);
 }
 
@@ -90,7 +118,14 @@ const sl_bot *pcall_bot(const char *platform, const char *name, char *err, size_
 
 pcall *pcall_new(task *t, const sl_bot *bot, int timed)
 {
-    pcall *c = sl_calloc(1, sizeof *c);
+    pcall *c = C.spare;
+    if (c) {
+        C.spare = c->qnext;
+        C.nspare--;
+        memset(c, 0, sizeof *c);
+    } else {
+        c = sl_calloc(1, sizeof *c);
+    }
     c->t = t;
     c->bot = bot;
     c->timed = timed;
@@ -140,15 +175,42 @@ void pcall_reset(pcall *c)
     clear_parts(c);
 }
 
+static void unqueue(pcall *c)
+{
+    if (!c->queued)
+        return;
+    if (c->qprev)
+        c->qprev->qnext = c->qnext;
+    else
+        C.qhead = c->qnext;
+    if (c->qnext)
+        c->qnext->qprev = c->qprev;
+    else
+        C.qtail = c->qprev;
+    c->qprev = c->qnext = NULL;
+    c->queued = 0;
+}
+
+/* An HTTP slot freed up: the next queued call goes out from the loop. */
+static void slot_freed(void)
+{
+    C.inflight--;
+    if (C.qhead && !ev_is_active(&C.pump))
+        ev_idle_start(C.loop, &C.pump);
+}
+
 void pcall_free(pcall *c)
 {
     if (!c)
         return;
     gate_leave(&c->link);
+    unqueue(c);
     if (c->req) {
-        if (c->in_http)
+        if (c->in_http) {
             sl_http_cancel(C.http, c->req);
-        if (C.nfree < (int)(sizeof C.free_reqs / sizeof C.free_reqs[0])) {
+            slot_freed();
+        }
+        if (C.nfree < C.cap) {
             sl_http_req_reset(c->req);
             C.free_reqs[C.nfree++] = c->req;
         } else {
@@ -157,7 +219,13 @@ void pcall_free(pcall *c)
     }
     sl_call_deinit(&c->spec);
     clear_parts(c);
-    free(c);
+    if (C.nspare < C.cap) {
+        c->qnext = C.spare;
+        C.spare = c;
+        C.nspare++;
+    } else {
+        free(c);
+    }
 }
 
 static void deliver(pcall *c, enum sl_verdict v, long status, const char *body, size_t len,
@@ -198,6 +266,17 @@ static void http_done_cb(sl_http_req *req, void *priv);
 static void send_call(pcall *c)
 {
     task *t = c->t;
+    if (C.inflight >= C.max_inflight) {
+        c->queued = 1;
+        c->qprev = C.qtail;
+        c->qnext = NULL;
+        if (C.qtail)
+            C.qtail->qnext = c;
+        else
+            C.qhead = c;
+        C.qtail = c;
+        return;
+    }
     char url[1024], log_url[512], auth[512];
     const char *base =
         c->bot->platform == SL_PLATFORM_DISCORD ? C.bots.discord_api : C.bots.telegram_api;
@@ -256,6 +335,19 @@ static void send_call(pcall *c)
         return;
     }
     c->in_http = 1;
+    C.inflight++;
+}
+
+static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)revents;
+    while (C.qhead && C.inflight < C.max_inflight) {
+        pcall *c = C.qhead;
+        unqueue(c);
+        send_call(c);
+    }
+    if (!C.qhead || C.inflight >= C.max_inflight)
+        ev_idle_stop(loop, w);
 }
 
 static void admit_cb(task *t, long wait_ms, void *priv)
@@ -292,6 +384,7 @@ static void http_done_cb(sl_http_req *req, void *priv)
 {
     pcall *c = priv;
     c->in_http = 0;
+    slot_freed();
     if (sl_http_outcome(req) != SL_HTTP_OK) {
         if (c->bot->platform == SL_PLATFORM_DISCORD) { /* let the next request learn the route */
             sl_rl_answer none = {0, "", -1, -1, -1, "", -1};
