@@ -68,18 +68,25 @@ static void send_message(struct msg *m)
     pcall_start(m->call, m->op, done_cb, m);
 }
 
-static void dm_done_cb(pcall *c, const pcall_result *r, void *priv)
+/* Ends M after a call that did not succeed: a long rate-limit wait defers
+ * the job (no attempt used); otherwise retry or dead with the reason. */
+static void failed(struct msg *m, const pcall_result *r)
 {
-    struct msg *m = priv;
-    (void)c;
     if (r->defer_ms > 0) {
         task *t = m->t;
         msg_free(m);
         task_defer(t, r->defer_ms, "rate limited");
         return;
     }
+    finish(m, r->verdict == SL_VERDICT_PERMANENT ? TASK_PERMANENT : TASK_RETRY, r->error);
+}
+
+static void dm_done_cb(pcall *c, const pcall_result *r, void *priv)
+{
+    struct msg *m = priv;
+    (void)c;
     if (r->verdict != SL_VERDICT_OK) {
-        finish(m, r->verdict == SL_VERDICT_RETRY ? TASK_RETRY : TASK_PERMANENT, r->error);
+        failed(m, r);
         return;
     }
     cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
@@ -99,24 +106,12 @@ static void done_cb(pcall *c, const pcall_result *r, void *priv)
 {
     struct msg *m = priv;
     (void)c;
-    if (r->defer_ms > 0) {
-        task *t = m->t;
-        msg_free(m);
-        task_defer(t, r->defer_ms, "rate limited");
+    if (r->verdict != SL_VERDICT_OK) {
+        failed(m, r);
         return;
     }
-    switch (r->verdict) {
-    case SL_VERDICT_OK:
-        sl_debug("message sent job=%s status=%ld", m->t->job.id, r->status);
-        finish(m, TASK_OK, NULL);
-        return;
-    case SL_VERDICT_PERMANENT:
-        finish(m, TASK_PERMANENT, r->error);
-        return;
-    default:
-        finish(m, TASK_RETRY, r->error);
-        return;
-    }
+    sl_debug("message sent job=%s status=%ld", m->t->job.id, r->status);
+    finish(m, TASK_OK, NULL);
 }
 
 static void message_start(task *t)
