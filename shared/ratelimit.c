@@ -55,7 +55,8 @@ void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const
     sl_strlcpy(r->hold, name, sizeof r->hold);
 }
 
-int sl_rl_acquire_args(const sl_rl_request *r, const char **argv, size_t *lens, char nums[][32])
+int sl_rl_acquire_args(const sl_rl_request *r, int count, const char **argv, size_t *lens,
+                       char nums[][32])
 {
     int n = 0, k = 0;
     argv[n++] = r->block_key;
@@ -64,6 +65,8 @@ int sl_rl_acquire_args(const sl_rl_request *r, const char **argv, size_t *lens, 
     argv[n++] = nums[k++];
     argv[n++] = r->route;
     argv[n++] = r->major;
+    snprintf(nums[k], 32, "%d", count > 0 ? count : 1);
+    argv[n++] = nums[k++];
     for (int i = 0; i < r->nlimits; i++) {
         argv[n++] = r->limits[i].name;
         snprintf(nums[k], 32, "%.3f", r->limits[i].interval_ms);

@@ -51,10 +51,12 @@ void sl_rl_discord(sl_rl_request *r, const char *prefix, const char *bot, const 
 void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const char *chat_id,
                     double bot_per_second);
 
-/* Arguments of rl_acquire.lua for R: KEYS then ARGV, into ARGV/LENS (room
- * for 5 + 3 * SL_RL_MAX_LIMITS) with numbers written into NUMS. Returns argc;
- * the script has 1 key. */
-int sl_rl_acquire_args(const sl_rl_request *r, const char **argv, size_t *lens, char nums[][32]);
+/* Arguments of rl_acquire.lua asking for COUNT requests of R: KEYS then
+ * ARGV, into ARGV/LENS (room for 6 + 3 * SL_RL_MAX_LIMITS) with numbers
+ * written into NUMS (room for 2 + 2 * SL_RL_MAX_LIMITS). Returns argc; the
+ * script has 1 key. */
+int sl_rl_acquire_args(const sl_rl_request *r, int count, const char **argv, size_t *lens,
+                       char nums[][32]);
 
 /* What one answer says about the limits. */
 typedef struct sl_rl_answer {

@@ -7,13 +7,16 @@
 
 enum {
     NBUCKETS = 1024,
-    MAX_WINDOW = 32,          /* acquires in flight per gate when they all succeed */
+    MAX_WINDOW = 2,           /* acquires in flight per gate when they all succeed: while
+                               * they are out, tasks gather for the next one */
+    CHUNK = 64,               /* waiting tasks one acquire asks for */
     HOLD_IN_MEMORY_MS = 5000, /* longer waits go back to Redis as delayed jobs */
 };
 
+/* One rl_acquire.lua call for up to CHUNK of a gate's waiting links: the
+ * links point to it (gate_link.acq) until the answer comes. */
 struct acquire {
     gate *g;
-    gate_link *link; /* NULL once the task left */
 };
 
 struct gate {
@@ -88,37 +91,62 @@ static void unlink_link(gate_link *l)
         g->tail = l->prev;
     l->prev = l->next = NULL;
     l->g = NULL;
-    if (l->acq)
-        l->acq->link = NULL;
     l->acq = NULL;
+    l->granted = 0;
 }
 
 static void acquire_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     struct acquire *a = priv;
     gate *g = a->g;
-    gate_link *l = a->link;
-    free(a);
-    if (!rc)
+    if (!rc) { /* teardown: the gates are going too */
+        free(a);
         return;
+    }
     g->inflight--;
     g->last_used = ev_now(g->w->loop);
-    if (l)
-        l->acq = NULL;
     const char *err = sl_reply_error(reply);
-    if (!reply || err || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+    int ok = reply && !err && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1;
+    long wait = ok ? (long)reply->element[0]->integer : 1;
+    long granted = 0;
+    int discover = 0;
+    if (ok && wait <= 0) {
+        granted = reply->elements > 1 && reply->element[1]->type == REDIS_REPLY_INTEGER
+                      ? (long)reply->element[1]->integer
+                      : 1;
+        discover = reply->elements > 2 && reply->element[2]->type == REDIS_REPLY_STRING &&
+                   !strcmp(reply->element[2]->str, "discover");
+    }
+    /* the first GRANTED of the links asked for go, in order; the others
+     * wait to be asked for again */
+    for (gate_link *l = g->head; l; l = l->next) {
+        if (l->acq != a)
+            continue;
+        l->acq = NULL;
+        if (granted > 0) {
+            l->granted = 1;
+            l->discover = discover;
+            granted--;
+        }
+    }
+    free(a);
+    if (!ok) {
         if (err)
             sl_warn("rate limit check failed error=\"%s\"", err);
         close_for(g, 200); /* Redis trouble: ask again shortly */
         return;
     }
-    long wait = (long)reply->element[0]->integer;
     if (wait <= 0) {
         if (g->window < MAX_WINDOW)
             g->window *= 2;
-        if (l) {
-            l->discover = reply->elements > 1 && reply->element[1]->type == REDIS_REPLY_STRING &&
-                          !strcmp(reply->element[1]->str, "discover");
+        /* one at a time from the head: an admission may end other tasks,
+         * whose links then leave the list */
+        for (;;) {
+            gate_link *l = g->head;
+            while (l && !l->granted)
+                l = l->next;
+            if (!l)
+                break;
             unlink_link(l);
             park(l->t, -1);
             l->admit(l->t, 0, l->priv);
@@ -139,22 +167,30 @@ static void acquire_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     close_for(g, wait);
 }
 
+/* Asks for L and the links after it that no acquire covers, CHUNK at most. */
 static void send_acquire(gate *g, gate_link *l)
 {
-    const char *argv[5 + 3 * SL_RL_MAX_LIMITS];
-    size_t lens[5 + 3 * SL_RL_MAX_LIMITS];
-    char nums[1 + 2 * SL_RL_MAX_LIMITS][32];
-    int argc = sl_rl_acquire_args(&g->req, argv, lens, nums);
+    int count = 0;
+    for (gate_link *x = l; x && count < CHUNK; x = x->next)
+        count += !x->acq && !x->granted;
+    const char *argv[6 + 3 * SL_RL_MAX_LIMITS];
+    size_t lens[6 + 3 * SL_RL_MAX_LIMITS];
+    char nums[2 + 2 * SL_RL_MAX_LIMITS][32];
+    int argc = sl_rl_acquire_args(&g->req, count, argv, lens, nums);
     struct acquire *a = sl_malloc(sizeof *a);
     a->g = g;
-    a->link = l;
     if (sl_rconn_script(g->w->redis, SL_SCRIPT_RL_ACQUIRE, acquire_reply_cb, a, 1, argc, argv,
                         lens)) {
         free(a);
         close_for(g, 200); /* Redis down: the connection comes back by itself */
         return;
     }
-    l->acq = a;
+    int marked = 0;
+    for (gate_link *x = l; x && marked < count; x = x->next)
+        if (!x->acq && !x->granted) {
+            x->acq = a;
+            marked++;
+        }
     g->inflight++;
 }
 
@@ -163,7 +199,7 @@ static void pump(gate *g)
     if (g->closed)
         return;
     for (gate_link *l = g->head; l && g->inflight < g->window; l = l->next)
-        if (!l->acq)
+        if (!l->acq && !l->granted)
             send_acquire(g, l);
 }
 

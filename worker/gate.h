@@ -3,9 +3,10 @@
  * Every request to an upstream passes rl_acquire.lua first. Tasks headed for
  * the same limits (bot, route, channel or chat) wait in one FIFO gate here,
  * and only the gate talks to Redis: a few acquires in flight at a time (more
- * while they succeed, one again after a wait), and none at all while the
- * limits say to wait, so a thousand waiting jobs cost Redis nothing. A task
- * in a gate holds no worker slot (worker.parked). */
+ * while they succeed, one again after a wait), each asking for up to 64 of
+ * the waiting tasks and letting go as many as the limits allow, and none at
+ * all while the limits say to wait, so a thousand waiting jobs cost Redis
+ * nothing. A task in a gate holds no worker slot (worker.parked). */
 #ifndef SL_GATE_H
 #define SL_GATE_H
 
@@ -27,7 +28,8 @@ typedef struct gate_link {
     task *t;
     gate_admit_cb *admit;
     void *priv;          /* ADMIT's */
-    struct acquire *acq; /* the acquire in flight for this link, or NULL */
+    struct acquire *acq; /* the acquire in flight that covers this link, or NULL */
+    int granted;         /* its place is taken: admitted next */
     int discover;        /* admitted to learn its route's bucket: report the answer */
 } gate_link;
 

@@ -1,16 +1,18 @@
--- rl_acquire: may one request to an upstream API go now? Checks every limit
--- that applies to it, and takes a place under each only if all allow it, so a
--- request that must wait takes nothing.
+-- rl_acquire: may requests to an upstream API go now, and how many of the
+-- COUNT that wait (same bot, route and major parameter)? Checks every limit
+-- that applies to them, and takes places under each only for as many as all
+-- allow, so requests that must wait take nothing.
 -- KEYS: block (the bot's "P:{rl:PLATFORM:BOT}:block")
 -- ARGV: base ("P:{rl:PLATFORM:BOT}:"), invalid-request threshold per 10 min
---       (0 = none), route ("" = no learned bucket), major parameter, then per
---       rate limit 3 values: name, emission interval ms, burst
--- Returns {0} to go ({0, "discover"} when this request learns its route's
--- bucket and must be reported), or {wait ms, reason}: "blocked" (a global 429 or an
--- operator pause), "invalid" (too many 401/403/429 lately), "discovering"
--- (the route's bucket is being learned by another request), "bucket",
--- "rate".
+--       (0 = none), route ("" = no learned bucket), major parameter, COUNT
+--       (>= 1), then per rate limit 3 values: name, emission interval ms, burst
+-- Returns {0, n} to let n (1..COUNT) go ({0, 1, "discover"} when this one
+-- request learns its route's bucket and must be reported), or {wait ms,
+-- reason}: "blocked" (a global 429 or an operator pause), "invalid" (too
+-- many 401/403/429 lately), "discovering" (the route's bucket is being
+-- learned by another request), "bucket", "rate".
 local base, threshold, route, major = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local n = math.max(1, tonumber(ARGV[5]))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
@@ -40,35 +42,44 @@ if route ~= '' then
         if not redis.call('SET', lock, '1', 'NX', 'PX', 5000) then
             return {20, 'discovering'}
         end
+        n = 1
     else
         bucket_key = base .. 'bucket:' .. b .. ':' .. major
         local st = redis.call('HMGET', bucket_key, 'remaining', 'reset_at')
         local rem, reset_at = tonumber(st[1]), tonumber(st[2])
         if reset_at and now < reset_at then
             if rem and rem <= 0 then return {reset_at - now, 'bucket'} end
+            if rem and rem < n then n = rem end
         else
             fresh = true
+            local limit = tonumber(redis.call('HGET', bucket_key, 'limit')) or 1
+            if limit < n then n = math.max(1, limit) end
         end
     end
 end
 
+-- GCRA: the k-th request more may go when tat + (k - 1) * T - (burst - 1) * T <= now
 local wait, tats = 0, {}
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
     local key, T, burst = base .. 'gcra:' .. ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
     local tat = tonumber(redis.call('GET', key) or '0')
     if tat < now then tat = now end
     local allow_at = tat - (burst - 1) * T
     if allow_at > now then
         wait = math.max(wait, allow_at - now)
+    elseif T > 0 then
+        local k = math.floor((now - allow_at + 0.01) / T) + 1 -- 0.01 ms: float error at epoch ms
+        if k < n then n = k end
     end
-    tats[#tats + 1] = {key, tat + T}
+    tats[#tats + 1] = {key, tat, T}
 end
 if wait > 0 then
     if lock then redis.call('DEL', lock) end
     return {math.ceil(wait), 'rate'}
 end
 for _, kv in ipairs(tats) do
-    redis.call('SET', kv[1], string.format('%.3f', kv[2]), 'PX', math.ceil(kv[2] - now) + 1000)
+    local tat = kv[2] + n * kv[3]
+    redis.call('SET', kv[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
 end
 if bucket_key then
     if fresh then
@@ -76,11 +87,11 @@ if bucket_key then
         -- arrives, a little later, and its answer corrects the reset time
         local st = redis.call('HMGET', bucket_key, 'limit', 'window')
         local limit, window = tonumber(st[1]) or 1, tonumber(st[2]) or 1000
-        redis.call('HSET', bucket_key, 'remaining', limit - 1, 'reset_at', now + window + 50)
+        redis.call('HSET', bucket_key, 'remaining', limit - n, 'reset_at', now + window + 50)
         redis.call('PEXPIRE', bucket_key, window + 60000)
     else
-        redis.call('HINCRBY', bucket_key, 'remaining', -1)
+        redis.call('HINCRBY', bucket_key, 'remaining', -n)
     end
 end
-if lock then return {0, 'discover'} end
-return {0}
+if lock then return {0, 1, 'discover'} end
+return {0, n}

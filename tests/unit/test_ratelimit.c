@@ -150,21 +150,44 @@ static int stop_redis(void **state)
     return 0;
 }
 
-/* rl_acquire: returns the wait in ms (0 = go) and the reason. */
-static long acquire(const sl_rl_request *r, char *reason, size_t reason_len)
+/* rl_acquire for COUNT requests: returns the wait in ms (0 = go), how many
+ * may go (GRANTED) and the reason ("discover" when going to learn a route). */
+static long acquire_n(const sl_rl_request *r, int count, int *granted, char *reason,
+                      size_t reason_len)
 {
     const char *argv[32];
     size_t lens[32];
     char nums[16][32];
-    int argc = sl_rl_acquire_args(r, argv, lens, nums);
+    int argc = sl_rl_acquire_args(r, count, argv, lens, nums);
     redisReply *rep = sl_rsync_script(rc, SL_SCRIPT_RL_ACQUIRE, 1, argc, argv, lens);
     assert_non_null(rep);
     if (rep->type != REDIS_REPLY_ARRAY)
         fail_msg("rl_acquire: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "not an array");
     long wait = (long)rep->element[0]->integer;
+    const char *why = "";
+    int n = 0;
+    if (wait <= 0) {
+        n = rep->elements > 1 ? (int)rep->element[1]->integer : 0;
+        if (rep->elements > 2)
+            why = rep->element[2]->str;
+    } else if (rep->elements > 1) {
+        why = rep->element[1]->str;
+    }
+    if (granted)
+        *granted = n;
     if (reason)
-        sl_strlcpy(reason, rep->elements > 1 ? rep->element[1]->str : "", reason_len);
+        sl_strlcpy(reason, why, reason_len);
     freeReplyObject(rep);
+    return wait;
+}
+
+/* rl_acquire for one request: the wait in ms (0 = go) and the reason. */
+static long acquire(const sl_rl_request *r, char *reason, size_t reason_len)
+{
+    int granted;
+    long wait = acquire_n(r, 1, &granted, reason, reason_len);
+    if (wait <= 0)
+        assert_int_equal(granted, 1);
     return wait;
 }
 
@@ -241,6 +264,41 @@ static void discord_bucket_is_learned_then_followed(void **state)
     sl_rl_answer late = answer(200, "bkt", 5, 3, 1900, "", -1);
     report(&r, &late);
     assert_true(acquire(&r, why, sizeof why) > 0);
+}
+
+/* Many requests in one call: as many go as every limit allows, no more. */
+static void many_at_once_take_what_the_limits_allow(void **state)
+{
+    (void)state;
+    char why[32];
+    int n;
+    sl_rl_request r;
+    /* 10/s with a burst of 2 (95% of 10.5): two go now, then one per ~100 ms */
+    sl_rl_discord(&r, "t7", "bot", "", "", 10.5, 0);
+    assert_int_equal(acquire_n(&r, 5, &n, why, sizeof why), 0);
+    assert_int_equal(n, 2);
+    assert_true(acquire_n(&r, 5, &n, why, sizeof why) > 0);
+    assert_string_equal(why, "rate");
+    /* a learned bucket with 3 left gives at most 3 */
+    sl_rl_request b;
+    sl_rl_discord(&b, "t8", "bot", "POST /channels/{id}/messages", "7", 0, 0);
+    assert_int_equal(acquire_n(&b, 10, &n, why, sizeof why), 0);
+    assert_int_equal(n, 1); /* the route is unknown: one learns it */
+    assert_string_equal(why, "discover");
+    sl_rl_answer a = answer(200, "bkt8", 4, 3, 2000, "", -1);
+    report(&b, &a);
+    assert_int_equal(acquire_n(&b, 10, &n, why, sizeof why), 0);
+    assert_int_equal(n, 3);
+    assert_true(acquire_n(&b, 10, &n, why, sizeof why) > 0);
+    assert_string_equal(why, "bucket");
+    /* no limit at all: every one goes */
+    sl_rl_request free_route;
+    sl_rl_discord(&free_route, "t9", "bot", "POST /channels/{id}/messages", "8", 0, 0);
+    assert_int_equal(acquire(&free_route, why, sizeof why), 0);
+    sl_rl_answer plain = answer(200, "", -1, -1, -1, "", -1);
+    report(&free_route, &plain);
+    assert_int_equal(acquire_n(&free_route, 64, &n, why, sizeof why), 0);
+    assert_int_equal(n, 64);
 }
 
 static void route_without_buckets_is_not_serialised(void **state)
@@ -325,6 +383,7 @@ int main(void)
         cmocka_unit_test(gcra_paces_the_global_limit),
         cmocka_unit_test(discord_bucket_is_learned_then_followed),
         cmocka_unit_test(route_without_buckets_is_not_serialised),
+        cmocka_unit_test(many_at_once_take_what_the_limits_allow),
         cmocka_unit_test(global_429_stops_every_route),
         cmocka_unit_test(invalid_requests_pause_before_the_ban),
         cmocka_unit_test(telegram_chats_are_paced_apart),
