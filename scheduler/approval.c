@@ -52,10 +52,13 @@ static void pending_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     sl_enqueue_batch b;
     sl_enqueue_batch_init(&b, s->prefix, job.queue, 2 * s->approval_ms);
     sl_enqueue_batch_add(&b, &job, body.data, body.len);
-    char qkey[SL_KEY_MAX];
-    sl_keys_queues(qkey, s->prefix);
-    const char *sargv[3] = {"SADD", qkey, job.queue};
-    sl_rconn_command(s->redis, NULL, NULL, 3, sargv, NULL);
+    if (!s->approval_registered) { /* once: the set keeps it */
+        char qkey[SL_KEY_MAX];
+        sl_keys_queues(qkey, s->prefix);
+        const char *sargv[3] = {"SADD", qkey, job.queue};
+        if (sl_rconn_command(s->redis, NULL, NULL, 3, sargv, NULL) == 0)
+            s->approval_registered = 1;
+    }
     const char **argv;
     const size_t *lens;
     int argc = sl_enqueue_batch_args(&b, &argv, &lens);

@@ -46,6 +46,7 @@ struct sched {
     ev_timer approval_timer; /* approval sweeps */
     long long approval_ms;   /* their interval; 0: none */
     const char *approval_queue;
+    int approval_registered; /* the queue is in the queue set */
     ev_signal sigterm, sigint;
     int stopping;
     unsigned long long promoted, reclaimed, trimmed, workers_removed, sweeps;

@@ -22,6 +22,7 @@ void sl_pdfout_discord_call(sl_call *c, const char *channel_id)
     sl_buf_printf(&c->path, "/channels/%s/messages", channel_id);
     snprintf(c->route, sizeof c->route, "POST /channels/{id}/messages");
     snprintf(c->major, sizeof c->major, "%s", channel_id);
+    c->repeat_safe = 1; /* its payload_json carries the job's nonce */
 }
 
 void sl_pdfout_discord_payload(sl_buf *out, const char *content, const char *filename,

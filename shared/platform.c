@@ -51,6 +51,7 @@ static void put_json(sl_buf *b, const char *name, const cJSON *v, int *first)
 void sl_discord_open_dm(sl_call *c, const char *user_id)
 {
     c->method = "POST";
+    c->repeat_safe = 1; /* the same bot and user always get the same channel */
     sl_buf_puts(&c->path, "/users/@me/channels");
     sl_buf_puts(&c->body, "{\"recipient_id\":");
     sl_buf_json_str(&c->body, user_id, strlen(user_id));
@@ -81,6 +82,7 @@ void sl_discord_message(sl_call *c, const cJSON *payload, const char *channel_id
         char nonce[26];
         sl_discord_nonce(job_id, nonce);
         sl_buf_printf(&c->body, "{\"nonce\":\"%s\",\"enforce_nonce\":true", nonce);
+        c->repeat_safe = 1;
         first = 0;
     } else if (!strcmp(op, "edit")) {
         c->method = "PATCH";
@@ -104,6 +106,7 @@ void sl_discord_send_text(sl_call *c, const char *channel_id, const char *conten
     char nonce[26];
     sl_discord_nonce(nonce_key, nonce);
     c->method = "POST";
+    c->repeat_safe = 1;
     sl_buf_printf(&c->path, "/channels/%s/messages", channel_id);
     snprintf(c->route, sizeof c->route, "POST /channels/{id}/messages");
     snprintf(c->major, sizeof c->major, "%s", channel_id);

@@ -303,10 +303,8 @@ static void send_call(pcall *c)
                                  : !strcmp(m, "DELETE") ? SL_HTTP_DELETE
                                                         : SL_HTTP_GET;
     sl_http_req_set_method(c->req, method);
-    /* a POST without a nonce must not be re-sent behind our back */
-    if (method == SL_HTTP_POST &&
-        (c->bot->platform == SL_PLATFORM_TELEGRAM ||
-         !strstr(c->spec.body.data ? c->spec.body.data : "", "\"nonce\"")))
+    /* a POST the server would act on twice must not be re-sent behind our back */
+    if (method == SL_HTTP_POST && !c->spec.repeat_safe)
         sl_http_req_set_fresh(c->req, 1);
     if (c->nparts) {
         for (int i = 0; i < c->nparts; i++) {

@@ -45,8 +45,9 @@ start_scheduler s1 --reap-ms 200 --approval-interval-ms 300
 start_scheduler s2 --reap-ms 200 --approval-interval-ms 300
 wait_until 20 '[ "$(stat_of processed interview)" -ge 35 ]' || die "interviews not done"
 assert_eq 35 "$(rcli zcard "$SLUICE_PREFIX:{app}:pending")" "applications pending"
-sleep 1
-assert_eq 0 "$(stat_of processed message)" "decision messages while nobody is decided"
+sweeps() { cat "$(log_of w1)" "$(log_of w2)" | grep -c "approval sweep done"; }
+wait_until 10 '[ "$(sweeps)" -ge 2 ]' || die "no approval sweep finished"
+assert_eq 0 "$(stat_of processed message)" "decision messages after two sweeps with nobody decided"
 
 # half of the role-checked become members with the role, in two waves
 roles() {
@@ -67,7 +68,9 @@ echo '{"a-30":"approved","a-31":"rejected","a-32":"pending","a-33":"approved"}' 
 wait_until 20 '[ "$(rcli zcard "$SLUICE_PREFIX:{app}:pending")" -le 16 ] &&
                [ "$(rcli zcard "$SLUICE_PREFIX:{app}:notify")" = 0 ]' ||
     die "pending=$(rcli zcard "$SLUICE_PREFIX:{app}:pending") after the second wave"
-sleep 1.5 # a few more sweeps: nothing may be posted twice
+n=$(sweeps) # three more sweeps: nothing may be posted twice
+wait_until 10 '[ "$(sweeps)" -ge $((n + 3)) ] && [ "$(ready_total message)" = 0 ] &&
+               [ "$(zcard active message)" = 0 ]' || die "sweeps or messages stopped"
 state() { rcli hget "$SLUICE_PREFIX:{app}:app:a-$1" state; }
 count=0
 for ((i = 0; i < 15; i++)); do [ "$(state $i)" = approved ] && count=$((count + 1)); done

@@ -44,7 +44,11 @@ case $leader in s1-*) victim=s1 ;; *) victim=s2 ;; esac
 kill -9 "$(pid_of $victim)"
 reap "$(pid_of $victim)"
 wait_until 15 '[ "$(reminders 3)" -ge 2 ]' || fail "second reminder of applicant 3 never came"
-sleep 5 # two more intervals: nothing more may come
+# the chains of checks end: 1 run for applicant 1, 2 for 2, 2 for 3; then
+# nothing is left that could post a reminder
+wait_until 20 '[ "$(stat_of processed followup)" -ge 5 ] && [ "$(zcard delayed followup)" = 0 ] &&
+               [ "$(zcard active followup)" = 0 ] && [ "$(ready_total followup)" = 0 ]' ||
+    fail "follow-up checks still pending: processed=$(stat_of processed followup)"
 assert_eq 0 "$(reminders 1)" "reminders to the applicant who posted an image at once"
 assert_eq 1 "$(reminders 2)" "reminders to the applicant who posted after the first"
 assert_eq 2 "$(reminders 3)" "reminders to the applicant who never posted (K = 2)"

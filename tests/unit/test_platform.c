@@ -96,6 +96,34 @@ static void telegram_calls(void **state)
     sl_call_deinit(&c);
 }
 
+/* Only POSTs the server takes once even when sent twice may ride a reused
+ * connection (curl re-sends on one that died unanswered). */
+static void posts_that_may_be_repeated(void **state)
+{
+    (void)state;
+    sl_call c;
+    sl_call_init(&c);
+    sl_discord_send_text(&c, "42", "hi", "intro:app-1");
+    assert_true(c.repeat_safe);
+    assert_non_null(strstr(c.body.data, "\"enforce_nonce\":true"));
+    sl_call_deinit(&c);
+    sl_call_init(&c);
+    sl_discord_open_dm(&c, "7");
+    assert_true(c.repeat_safe);
+    sl_call_deinit(&c);
+    sl_call_init(&c);
+    sl_discord_create_channel(&c, "900", "{\"name\":\"interview-1\"}");
+    assert_false(c.repeat_safe);
+    assert_string_equal(c.route, "POST /guilds/{id}/channels");
+    sl_call_deinit(&c);
+    cJSON *p = cJSON_Parse("{\"platform\":\"telegram\",\"chat_id\":5,\"text\":\"hi\"}");
+    sl_call_init(&c);
+    sl_telegram_message(&c, p);
+    assert_false(c.repeat_safe);
+    sl_call_deinit(&c);
+    cJSON_Delete(p);
+}
+
 static void verdicts(void **state)
 {
     (void)state;
@@ -135,6 +163,7 @@ int main(void)
         cmocka_unit_test(discord_edit_delete_dm),
         cmocka_unit_test(telegram_calls),
         cmocka_unit_test(verdicts),
+        cmocka_unit_test(posts_that_may_be_repeated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,15 +145,20 @@ static void announced(struct sweep *s, int ok)
     s->nannounce = 0;
 }
 
+static void sweep_done(struct sweep *s)
+{
+    sl_info("approval sweep done job=%s checked=%d approved=%d rejected=%d", s->j.t->job.id,
+            s->nchecks, s->approved, s->rejected);
+    finish(s, TASK_OK, NULL);
+}
+
 static void cleared_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     struct sweep *s = priv;
     (void)rc;
     if (!app_reply_ok(&s->j, reply))
         return;
-    sl_info("approval sweep done job=%s checked=%d approved=%d rejected=%d", s->j.t->job.id,
-            s->nchecks, s->approved, s->rejected);
-    finish(s, TASK_OK, NULL);
+    sweep_done(s);
 }
 
 static void spawned_cb(int ok, const char *error, void *priv)
@@ -172,7 +177,10 @@ static void spawned_cb(int ok, const char *error, void *priv)
     }
     /* phase 2: the new decisions' messages are out; clear them from notify */
     if (!s->nnotified) {
-        finish(s, ok ? TASK_OK : TASK_RETRY, ok ? NULL : error);
+        if (ok)
+            sweep_done(s);
+        else
+            finish(s, TASK_RETRY, error);
         return;
     }
     const char **argv = sl_calloc((size_t)s->nnotified + 2, sizeof *argv);

@@ -64,13 +64,27 @@ static void finish(struct iv *v, enum task_result r, const char *error);
 
 /* ------------------------------------------------------------ listings */
 
-static struct listing *listing_of(const char *bot, const char *guild)
+/* The listing of BOT's GUILD, made if new. Listings unused for a minute are
+ * dropped on the way, so a worker that meets many guilds keeps few. */
+static struct listing *listing_of(const char *bot, const char *guild, double now)
 {
     char key[96];
     snprintf(key, sizeof key, "%s/%s", bot, guild);
-    for (struct listing *l = listings; l; l = l->next)
-        if (!strcmp(l->key, key))
-            return l;
+    struct listing *found = NULL;
+    for (struct listing **pp = &listings; *pp;) {
+        struct listing *l = *pp;
+        if (!strcmp(l->key, key)) {
+            found = l;
+        } else if (!l->call && !l->waiters && now - l->started > 60.0) {
+            *pp = l->next;
+            cJSON_Delete(l->channels);
+            free(l);
+            continue;
+        }
+        pp = &l->next;
+    }
+    if (found)
+        return found;
     struct listing *l = sl_calloc(1, sizeof *l);
     sl_strlcpy(l->key, key, sizeof l->key);
     l->started = -1e9;
@@ -152,7 +166,7 @@ static void listing_fetch(struct listing *l)
 /* V needs the channels of its guild, as listed after NEED_AFTER. */
 static void listing_get(struct iv *v, double need_after)
 {
-    struct listing *l = listing_of(v->bot->name, v->guild);
+    struct listing *l = listing_of(v->bot->name, v->guild, ev_now(v->j.t->w->loop));
     if (l->channels && l->started >= need_after) {
         found_listing(v, l->channels);
         return;
@@ -187,14 +201,14 @@ static void listing_leave(struct iv *v)
 }
 
 /* A channel this worker made joins the listing at once. */
-static void listing_add(const char *bot, const char *guild, const char *id, const char *name)
+static void listing_add(struct iv *v)
 {
-    struct listing *l = listing_of(bot, guild);
+    struct listing *l = listing_of(v->bot->name, v->guild, ev_now(v->j.t->w->loop));
     if (!l->channels)
         return;
     cJSON *ch = cJSON_CreateObject();
-    cJSON_AddStringToObject(ch, "id", id);
-    cJSON_AddStringToObject(ch, "name", name);
+    cJSON_AddStringToObject(ch, "id", v->channel);
+    cJSON_AddStringToObject(ch, "name", v->name);
     cJSON_AddItemToArray(l->channels, ch);
 }
 
@@ -354,7 +368,7 @@ static void created_cb(pcall *c, const pcall_result *r, void *priv)
     }
     sl_strlcpy(v->channel, id, sizeof v->channel);
     cJSON_Delete(doc);
-    listing_add(v->bot->name, v->guild, v->channel, v->name);
+    listing_add(v);
     sl_info("interview channel created job=%s application=%s channel=%s", v->j.t->job.id, v->app,
             v->channel);
     save_channel(v);
