@@ -50,7 +50,7 @@ typedef struct sl_http_opts {
      * multi handles (shards, see http.c) unless one of the two limits above
      * is set; each shard has its own connections. */
     long max_idle_connections;
-    const char *user_agent;     /* NULL: "sluice/0.1"; copied */
+    const char *user_agent; /* NULL: "sluice/0.1"; copied */
 } sl_http_opts;
 
 #define SL_HTTP_USER_AGENT "sluice/0.1"

@@ -22,7 +22,7 @@
 
 static struct {
     const char *bind;
-    long long port, threads, connections;
+    long long port, connections;
     const char *discord_tokens, *telegram_tokens;
     long long latency_ms;
     const char *latency;
@@ -37,7 +37,6 @@ static struct {
 static const sl_option options[] = {
     {"bind", NULL, SL_OPT_STR, &o.bind, "127.0.0.1", 0, 0, "address; only 127.0.0.1 is accepted"},
     {"port", NULL, SL_OPT_INT, &o.port, "0", 0, 65535, "TCP port; 0 picks a free one"},
-    {"threads", NULL, SL_OPT_INT, &o.threads, "2", 1, 16, "libmicrohttpd polling threads"},
     {"connections", NULL, SL_OPT_INT, &o.connections, "16384", 64, 1000000,
      "most open connections (also capped by the open-file limit)"},
     {"discord-token", "SLUICE_FAKE_DISCORD_TOKENS", SL_OPT_SECRET, &o.discord_tokens, NULL, 0, 0,
@@ -317,17 +316,17 @@ int main(int argc, char **argv)
     unsigned conns = (unsigned)o.connections < room ? (unsigned)o.connections : room;
     if (conns < 4096)
         sl_warn("only %u connections fit under the open-file limit", conns);
-    fake_server *srv = fake_server_start(&st, fd, (unsigned)o.threads, conns, err, sizeof err);
+    fake_server *srv = fake_server_start(&st, fd, conns, err, sizeof err);
     if (!srv) {
         close(fd);
         die("%s", err);
     }
     printf("listening 127.0.0.1:%d\n", port);
     fflush(stdout);
-    sl_info("listening port=%d threads=%lld connections=%u discord_bots=%d telegram_bots=%d "
+    sl_info("listening port=%d connections=%u discord_bots=%d telegram_bots=%d "
             "latency_ms=%lld global_limit=%lld bucket_limit=%lld/%lldms",
-            port, o.threads, conns, st.n_discord, st.n_telegram, o.latency_ms, o.global_limit,
-            o.bucket_limit, o.bucket_window_ms);
+            port, conns, st.n_discord, st.n_telegram, o.latency_ms, o.global_limit, o.bucket_limit,
+            o.bucket_window_ms);
 
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -11,13 +11,13 @@
 typedef struct fake_server fake_server;
 
 /* Serves ST on LISTEN_FD (bound and listening; the server takes it over and
- * closes it on stop) with THREADS polling threads and at most CONN_LIMIT
+ * closes it on stop) on one thread of its own with at most CONN_LIMIT
  * connections. Returns NULL with the reason in ERR on failure (LISTEN_FD is
  * then still the caller's). */
-fake_server *fake_server_start(fake_state *st, int listen_fd, unsigned threads, unsigned conn_limit,
-                               char *err, size_t errlen);
+fake_server *fake_server_start(fake_state *st, int listen_fd, unsigned conn_limit, char *err,
+                               size_t errlen);
 
-/* Answers every held-back request at once, then stops the threads and
+/* Answers every held-back request at once, then stops the thread and
  * closes every connection. NULL does nothing. */
 void fake_server_stop(fake_server *s);
 

@@ -1,29 +1,31 @@
-/* timer.h — one thread that runs callbacks at their due time: how the fake
- * adds latency without sleeping in a handler thread. A handler suspends its
- * connection and hands "resume it" to the timer; the timer thread calls that
- * back from a min-heap ordered by due time. */
+/* timer.h — a min-heap of callbacks by due time: how the fake adds latency
+ * without sleeping. A handler suspends its connection and hands "resume it"
+ * to the timer; the server thread, which owns both MHD and the timer, runs
+ * what is due between its polls. Not thread-safe: one thread uses it. */
 #ifndef FAKE_TIMER_H
 #define FAKE_TIMER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct fake_timer fake_timer;
 typedef void (*fake_timer_fn)(void *arg);
 
-/* Starts the thread. Returns NULL (with errno set) when it cannot start. */
 fake_timer *fake_timer_new(void);
 
-/* Runs FN(ARG) on the timer thread once the monotonic clock (sl_monotonic_us)
- * reaches DUE_US; entries with the same due time run in the order added.
- * Returns 0, or -1 once fake_timer_stop has begun: then FN is never called
- * and the caller must do the work itself. */
-int fake_timer_add(fake_timer *t, int64_t due_us, fake_timer_fn fn, void *arg);
+/* FN(ARG) is to run once the monotonic clock (sl_monotonic_us) reaches
+ * DUE_US; entries with the same due time run in the order added. */
+void fake_timer_add(fake_timer *t, int64_t due_us, fake_timer_fn fn, void *arg);
 
-/* Runs every pending callback now, whatever its due time, refuses new ones,
- * and joins the thread. Safe to call more than once. */
-void fake_timer_stop(fake_timer *t);
+/* The earliest due time, or -1 when nothing is waiting. */
+int64_t fake_timer_next(const fake_timer *t);
 
-/* Stops (if needed) and frees. NULL does nothing. */
+/* Runs every entry due at NOW_US (every entry at all when NOW_US is
+ * INT64_MAX), in due order; entries added by a callback wait for the next
+ * call. Returns how many ran. */
+size_t fake_timer_run(fake_timer *t, int64_t now_us);
+
+/* Frees; entries still waiting are dropped without being run. */
 void fake_timer_free(fake_timer *t);
 
 #endif
