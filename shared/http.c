@@ -102,9 +102,11 @@ struct sl_http_req {
     sl_buf content_type; /* of the body; empty: none given */
     sl_buf body;
     int has_body;
-    curl_mime *mime; /* NULL: no parts */
-    long timeout_ms; /* 0: the engine's */
-    int fresh;       /* on a new connection: never re-sent by curl */
+    curl_mime *mime;    /* NULL: no parts */
+    long timeout_ms;    /* 0: the engine's */
+    int fresh;          /* on a new connection: never re-sent by curl */
+    int64_t send_by_us; /* 0, or the latest moment to write the request */
+    int late;           /* the pre-request callback found send_by passed */
 
     /* result */
     enum sl_http_outcome outcome;
@@ -367,8 +369,10 @@ int sl_http_in_flight(const sl_http *h)
 
 /* --- results --- */
 
-static enum sl_http_outcome classify(CURLcode rc, int too_big)
+static enum sl_http_outcome classify(CURLcode rc, int too_big, int late)
 {
+    if (late && rc == CURLE_ABORTED_BY_CALLBACK)
+        return SL_HTTP_LATE;
     switch (rc) {
     case CURLE_OK:
         return SL_HTTP_OK;
@@ -452,7 +456,7 @@ static void set_error(sl_http_req *req, const char *message)
 /* Records the result of REQ's finished transfer, detaches it and calls back. */
 static void finish(sl_http *h, sl_http_req *req, CURLcode rc)
 {
-    req->outcome = classify(rc, req->too_big);
+    req->outcome = classify(rc, req->too_big, req->late);
     req->elapsed_ms = (sl_monotonic_us() - req->started_us) / 1000;
     curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->status);
     curl_easy_getinfo(req->easy, CURLINFO_NUM_CONNECTS, &req->connects);
@@ -460,6 +464,8 @@ static void finish(sl_http *h, sl_http_req *req, CURLcode rc)
         char msg[96];
         snprintf(msg, sizeof(msg), "response over %zu bytes", req->max_response);
         set_error(req, msg);
+    } else if (req->outcome == SL_HTTP_LATE) {
+        set_error(req, "not sent: the time it had to leave by had passed");
     } else if (req->outcome != SL_HTTP_OK) {
         set_error(req, req->errbuf[0] ? req->errbuf : curl_easy_strerror(rc));
     }
@@ -582,6 +588,7 @@ static void clear_result(sl_http_req *req)
     sl_buf_reset(&req->resp_body);
     sl_buf_reset(&req->resp_headers);
     req->too_big = 0;
+    req->late = 0;
     req->elapsed_ms = 0;
     req->connects = 0;
     sl_buf_reset(&req->error);
@@ -605,6 +612,7 @@ void sl_http_req_reset(sl_http_req *req)
     req->has_body = 0;
     req->timeout_ms = 0;
     req->fresh = 0;
+    req->send_by_us = 0;
     clear_result(req);
 }
 
@@ -707,6 +715,26 @@ void sl_http_req_set_fresh(sl_http_req *req, int fresh)
     req->fresh = fresh;
 }
 
+void sl_http_req_set_send_by(sl_http_req *req, int64_t send_by_us)
+{
+    assert(!req->h);
+    req->send_by_us = send_by_us > 0 ? send_by_us : 0;
+}
+
+/* CURLOPT_PREREQFUNCTION: the connection is ready and the request about to
+ * be written. */
+static int prereq_cb(void *priv, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    (void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
+    sl_http_req *req = priv;
+    if (req->send_by_us && sl_monotonic_us() > req->send_by_us) {
+        req->late = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
 const char *sl_http_req_log_url(const sl_http_req *req)
 {
     return buf_str(&req->log_url);
@@ -757,6 +785,9 @@ static int configure(sl_http *h, sl_http_req *req)
     bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                             req->timeout_ms ? req->timeout_ms : h->timeout_ms) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, req->fresh ? 1L : 0L) != CURLE_OK;
+    bad |=
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, req->send_by_us ? prereq_cb : NULL) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_PREREQDATA, (void *)req) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_response) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK;
@@ -840,8 +871,9 @@ enum sl_http_outcome sl_http_outcome(const sl_http_req *req)
 
 const char *sl_http_outcome_name(enum sl_http_outcome outcome)
 {
-    static const char *const names[] = {"ok", "timeout", "connect", "reset", "toobig", "error"};
-    return outcome >= SL_HTTP_OK && outcome <= SL_HTTP_ERROR ? names[outcome] : "unknown";
+    static const char *const names[] = {"ok",     "timeout", "connect", "reset",
+                                        "toobig", "error",   "late"};
+    return outcome >= SL_HTTP_OK && outcome <= SL_HTTP_LATE ? names[outcome] : "unknown";
 }
 
 long sl_http_status(const sl_http_req *req)

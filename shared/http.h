@@ -66,6 +66,7 @@ enum sl_http_outcome {
     SL_HTTP_RESET,   /* reset, empty reply, truncated body, HTTP/2 stream error */
     SL_HTTP_TOOBIG,  /* the response passed max_response; the transfer was cut */
     SL_HTTP_ERROR,   /* anything else: bad URL, certificate, protocol refused */
+    SL_HTTP_LATE,    /* not sent: its send_by time had passed (sl_http_req_set_send_by) */
 };
 
 /* Called once per started request, from the loop. REQ's results are valid
@@ -147,6 +148,12 @@ void sl_http_req_set_timeout(sl_http_req *req, long timeout_ms);
  * own (a channel create, a Telegram send) asks for a fresh connection:
  * then a lost answer is an error the caller sees. */
 void sl_http_req_set_fresh(sl_http_req *req, int fresh);
+
+/* A request that must leave by SEND_BY_US (sl_monotonic_us) or not at all: a
+ * place under a rate limit taken for it is only good for so long. Checked
+ * when its connection is ready, just before the request is written; past
+ * it, nothing is sent and the outcome is SL_HTTP_LATE. 0: no limit. */
+void sl_http_req_set_send_by(sl_http_req *req, int64_t send_by_us);
 
 const char *sl_http_req_log_url(const sl_http_req *req);
 

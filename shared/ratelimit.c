@@ -9,6 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
+/* shares of a bot's limit the fleet paces itself at: see ratelimit.h */
+#define DISCORD_PACE 0.96
+#define TELEGRAM_PACE 0.95
+
 static void base_init(sl_rl_request *r, const char *prefix, const char *platform, const char *bot)
 {
     memset(r, 0, sizeof *r);
@@ -34,7 +38,7 @@ void sl_rl_discord(sl_rl_request *r, const char *prefix, const char *bot, const 
     sl_strlcpy(r->major, major ? major : "", sizeof r->major);
     r->invalid_threshold = invalid_threshold;
     if (per_second > 0)
-        add_limit(r, "global", 1000.0 / (per_second * 0.95), 2);
+        add_limit(r, "global", 1000.0 / (per_second * DISCORD_PACE), 2);
 }
 
 void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const char *chat_id,
@@ -42,7 +46,7 @@ void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const
 {
     base_init(r, prefix, "telegram", bot);
     if (bot_per_second > 0)
-        add_limit(r, "bot", 1000.0 / (bot_per_second * 0.95), 2);
+        add_limit(r, "bot", 1000.0 / (bot_per_second * TELEGRAM_PACE), 2);
     char name[96];
     int group = chat_id[0] == '-' || chat_id[0] == '@';
     snprintf(name, sizeof name, "chat:%s", chat_id);
@@ -55,17 +59,29 @@ void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const
     sl_strlcpy(r->hold, name, sizeof r->hold);
 }
 
-int sl_rl_acquire_args(const sl_rl_request *r, int count, const char **argv, size_t *lens,
+int sl_rl_acquire_head(const sl_rl_request *r, int ngates, const char **argv, size_t *lens,
+                       char nums[][32])
+{
+    argv[0] = r->block_key;
+    argv[1] = r->base;
+    snprintf(nums[0], 32, "%ld", r->invalid_threshold);
+    argv[2] = nums[0];
+    snprintf(nums[1], 32, "%d", ngates);
+    argv[3] = nums[1];
+    for (int i = 0; i < SL_RL_HEAD_ARGS; i++)
+        lens[i] = strlen(argv[i]);
+    return SL_RL_HEAD_ARGS;
+}
+
+int sl_rl_acquire_gate(const sl_rl_request *r, int count, const char **argv, size_t *lens,
                        char nums[][32])
 {
     int n = 0, k = 0;
-    argv[n++] = r->block_key;
-    argv[n++] = r->base;
-    snprintf(nums[k], 32, "%ld", r->invalid_threshold);
-    argv[n++] = nums[k++];
     argv[n++] = r->route;
     argv[n++] = r->major;
     snprintf(nums[k], 32, "%d", count > 0 ? count : 1);
+    argv[n++] = nums[k++];
+    snprintf(nums[k], 32, "%d", r->nlimits);
     argv[n++] = nums[k++];
     for (int i = 0; i < r->nlimits; i++) {
         argv[n++] = r->limits[i].name;
@@ -77,6 +93,13 @@ int sl_rl_acquire_args(const sl_rl_request *r, int count, const char **argv, siz
     for (int i = 0; i < n; i++)
         lens[i] = strlen(argv[i]);
     return n;
+}
+
+int sl_rl_acquire_args(const sl_rl_request *r, int count, const char **argv, size_t *lens,
+                       char nums[][32])
+{
+    int n = sl_rl_acquire_head(r, 1, argv, lens, nums);
+    return n + sl_rl_acquire_gate(r, count, argv + n, lens + n, nums + SL_RL_HEAD_NUMS);
 }
 
 static long seconds_to_ms(const char *s)

@@ -38,10 +38,12 @@ typedef struct sl_rl_request {
 /* Discord: the bot's global limit (PER_SECOND, e.g. 50) plus the learned bucket of ROUTE (a
  * template such as "POST /channels/{id}/messages") for MAJOR (its channel or guild id).
  * INVALID_THRESHOLD: see sl_rl_request. */
-/* Per-bot limits are paced at 95% of the rate with a burst of 2: the burst
- * absorbs a timer firing a millisecond late, and any window of a second still
- * holds at most 2 + 0.95 * rate - 1 requests, under the limit even when
- * requests arrive a little bunched. */
+/* Discord's global limit is paced at 96% of the rate with a burst of 2: the
+ * burst absorbs a timer firing a millisecond late, and any window of a
+ * second still holds at most 2 + 0.96 * rate - 1 requests (49 of 50), and no
+ * more than the limit while requests reach the server up to 20 ms more
+ * bunched than they were granted (a window of 1.02 s holds 50). Telegram's
+ * bot limit, a rule of thumb rather than a counted window, keeps 95%. */
 void sl_rl_discord(sl_rl_request *r, const char *prefix, const char *bot, const char *route,
                    const char *major, double per_second, long invalid_threshold);
 
@@ -51,10 +53,26 @@ void sl_rl_discord(sl_rl_request *r, const char *prefix, const char *bot, const 
 void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const char *chat_id,
                     double bot_per_second);
 
-/* Arguments of rl_acquire.lua asking for COUNT requests of R: KEYS then
- * ARGV, into ARGV/LENS (room for 6 + 3 * SL_RL_MAX_LIMITS) with numbers
- * written into NUMS (room for 2 + 2 * SL_RL_MAX_LIMITS). Returns argc; the
- * script has 1 key. */
+/* Arguments of rl_acquire.lua (KEYS then ARGV; the script has 1 key), which
+ * asks for any number of a bot's gates in one call: sl_rl_acquire_head
+ * writes the bot's part for NGATES gates (SL_RL_HEAD_ARGS values, numbers
+ * in SL_RL_HEAD_NUMS of NUMS), then sl_rl_acquire_gate appends one gate of
+ * the same bot asking for COUNT requests (at most SL_RL_GATE_ARGS values,
+ * SL_RL_GATE_NUMS numbers). Both return how many values they wrote. The
+ * answer has 3 values per gate, in order: wait ms (0 = go), how many may
+ * go, and the reason ("discover", "blocked", "rate", ...). */
+enum {
+    SL_RL_HEAD_ARGS = 4,
+    SL_RL_HEAD_NUMS = 2,
+    SL_RL_GATE_ARGS = 4 + 3 * SL_RL_MAX_LIMITS,
+    SL_RL_GATE_NUMS = 2 + 2 * SL_RL_MAX_LIMITS,
+};
+int sl_rl_acquire_head(const sl_rl_request *r, int ngates, const char **argv, size_t *lens,
+                       char nums[][32]);
+int sl_rl_acquire_gate(const sl_rl_request *r, int count, const char **argv, size_t *lens,
+                       char nums[][32]);
+/* Both for one gate: room for SL_RL_HEAD_ARGS + SL_RL_GATE_ARGS values and
+ * SL_RL_HEAD_NUMS + SL_RL_GATE_NUMS numbers. */
 int sl_rl_acquire_args(const sl_rl_request *r, int count, const char **argv, size_t *lens,
                        char nums[][32]);
 

@@ -12,6 +12,11 @@
 #include <string.h>
 
 #define MAX_PARTS 4
+/* how long a place under a Discord limit stays good for after its grant,
+ * and how many times a request that missed it asks again before it goes
+ * late all the same (a worker too busy to ever make it must still deliver) */
+#define FRESH_US 10000
+#define LATE_TRIES 3
 
 struct part {
     char *name, *value, *path, *filename, *content_type;
@@ -30,6 +35,7 @@ struct pcall {
     sl_http_req *req;
     int in_http;
     int queued;           /* admitted, waiting for a free HTTP slot */
+    int late_tries;       /* times not sent for being late (FRESH_US) */
     pcall *qprev, *qnext; /* in C.queue; qnext also links C.spare */
     pcall_cb *cb;
     void *priv;
@@ -52,6 +58,7 @@ static struct {
     int inflight, max_inflight;
     pcall *qhead, *qtail;
     ev_idle pump;
+    unsigned long long late; /* requests not sent for being late, ever */
 } C;
 
 static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents);
@@ -81,6 +88,9 @@ int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen)
 
 void pcall_deinit(void)
 {
+    if (C.late)
+        sl_info("requests asked again for missing their send-by time (%d ms after the grant): %llu",
+                FRESH_US / 1000, C.late);
     ev_idle_stop(C.loop, &C.pump);
     sl_http_free(C.http);
     C.http = NULL;
@@ -258,6 +268,7 @@ void pcall_start(pcall *c, const char *op, pcall_cb *cb, void *priv)
     c->op = op;
     c->cb = cb;
     c->priv = priv;
+    c->late_tries = 0;
     enqueue(c);
 }
 
@@ -328,6 +339,13 @@ static void send_call(pcall *c)
     if (timeout > t->w->lease_ms * 2 / 3)
         timeout = (long)(t->w->lease_ms * 2 / 3);
     sl_http_req_set_timeout(c->req, timeout);
+    /* Discord counts a limit's requests in windows as they arrive, and we
+     * pace them as they are granted: one that leaves much later than its
+     * grant may land in a window with the ones granted after it. Past
+     * FRESH_US it is not sent and asks again (the place is lost, never an
+     * attempt), so requests reach Discord as spaced as they were granted. */
+    if (c->bot->platform == SL_PLATFORM_DISCORD && c->rl.nlimits > 0 && c->late_tries < LATE_TRIES)
+        sl_http_req_set_send_by(c->req, c->link.granted_us + FRESH_US);
     if (sl_http_start(C.http, c->req, http_done_cb, c)) {
         deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, "http: the request could not be started", 0);
         return;
@@ -383,6 +401,18 @@ static void http_done_cb(sl_http_req *req, void *priv)
     pcall *c = priv;
     c->in_http = 0;
     slot_freed();
+    if (sl_http_outcome(req) == SL_HTTP_LATE) {
+        C.late++;
+        c->late_tries++;
+        sl_debug("not sent, granted too long ago job=%s late=%llu", c->t->job.id,
+                 (unsigned long long)C.late);
+        if (c->link.discover) { /* let the route be learned again */
+            sl_rl_answer none = {0, "", -1, -1, -1, "", -1};
+            report(c, &none);
+        }
+        enqueue(c);
+        return;
+    }
     if (sl_http_outcome(req) != SL_HTTP_OK) {
         if (c->bot->platform == SL_PLATFORM_DISCORD) { /* let the next request learn the route */
             sl_rl_answer none = {0, "", -1, -1, -1, "", -1};

@@ -2,11 +2,11 @@
  *
  * Every request to an upstream passes rl_acquire.lua first. Tasks headed for
  * the same limits (bot, route, channel or chat) wait in one FIFO gate here,
- * and only the gate talks to Redis: a few acquires in flight at a time (more
- * while they succeed, one again after a wait), each asking for up to 64 of
- * the waiting tasks and letting go as many as the limits allow, and none at
- * all while the limits say to wait, so a thousand waiting jobs cost Redis
- * nothing. A task in a gate holds no worker slot (worker.parked). */
+ * and only the gates talk to Redis: one call asks for every gate of a bot
+ * that has tasks waiting (up to 64 tasks of each), two calls at most in
+ * flight per bot, and lets go as many as the limits allow; a gate the limits
+ * hold asks nothing until its wait is over, so a thousand waiting jobs cost
+ * Redis nothing. A task in a gate holds no worker slot (worker.parked). */
 #ifndef SL_GATE_H
 #define SL_GATE_H
 
@@ -31,6 +31,8 @@ typedef struct gate_link {
     struct acquire *acq; /* the acquire in flight that covers this link, or NULL */
     int granted;         /* its place is taken: admitted next */
     int discover;        /* admitted to learn its route's bucket: report the answer */
+    int64_t granted_us;  /* admitted: when the acquire that let it go was sent
+                          * (sl_monotonic_us), at or before its place was taken */
 } gate_link;
 
 void gates_start(worker *w);

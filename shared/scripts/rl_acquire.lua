@@ -1,23 +1,36 @@
--- rl_acquire: may requests to an upstream API go now, and how many of the
--- COUNT that wait (same bot, route and major parameter)? Checks every limit
--- that applies to them, and takes places under each only for as many as all
--- allow, so requests that must wait take nothing.
+-- rl_acquire: may requests to an upstream API go now, and how many? One
+-- call asks for one bot and any number of its gates: requests that wait
+-- for the same route and major parameter (channel, chat). For each gate it
+-- checks every limit that applies and takes places under each only for as
+-- many as all allow, so requests that must wait take nothing. Gates are
+-- answered in order and see what the ones before them took: a bot-wide
+-- limit (Discord's global, Telegram's per bot) is shared out, first come.
 -- KEYS: block (the bot's "P:{rl:PLATFORM:BOT}:block")
 -- ARGV: base ("P:{rl:PLATFORM:BOT}:"), invalid-request threshold per 10 min
---       (0 = none), route ("" = no learned bucket), major parameter, COUNT
---       (>= 1), then per rate limit 3 values: name, emission interval ms, burst
--- Returns {0, n} to let n (1..COUNT) go ({0, 1, "discover"} when this one
--- request learns its route's bucket and must be reported), or {wait ms,
--- reason}: "blocked" (a global 429 or an operator pause), "invalid" (too
--- many 401/403/429 lately), "discovering" (the route's bucket is being
--- learned by another request), "bucket", "rate".
-local base, threshold, route, major = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local n = math.max(1, tonumber(ARGV[5]))
+--       (0 = none), number of gates, then per gate: route ("" = no learned
+--       bucket), major parameter, COUNT (>= 1), number of rate limits, and
+--       per rate limit 3 values: name, emission interval ms, burst
+-- Returns 3 values per gate: 0, n, "" to let n (1..COUNT) go (0, 1,
+-- "discover" when this one request learns its route's bucket and must be
+-- reported), or wait ms, 0, reason: "blocked" (a global 429 or an operator
+-- pause), "invalid" (too many 401/403/429 lately), "discovering" (the
+-- route's bucket is being learned by another request), "bucket", "rate".
+local base, threshold, ngates = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+
+local function everyone(wait, reason)
+    for _ = 1, ngates do
+        out[#out + 1] = wait
+        out[#out + 1] = 0
+        out[#out + 1] = reason
+    end
+    return out
+end
 
 local pttl = redis.call('PTTL', KEYS[1])
-if pttl > 0 then return {pttl, 'blocked'} end
+if pttl > 0 then return everyone(pttl, 'blocked') end
 
 if threshold > 0 then
     -- a sliding estimate over two fixed 10-minute windows
@@ -26,72 +39,105 @@ if threshold > 0 then
     local prev = tonumber(redis.call('GET', base .. 'invalid:' .. (w - 1)) or '0')
     local into = (now % 600000) / 600000
     if cur + prev * (1 - into) >= threshold then
-        return {math.max(1000, math.floor((1 - into) * 60000)), 'invalid'}
+        return everyone(math.max(1000, math.floor((1 - into) * 60000)), 'invalid')
     end
 end
 
-local bucket_key, fresh, lock = nil, false, nil
-if route ~= '' then
-    local b = redis.call('GET', base .. 'route:' .. route)
-    if b == '-' then
-        -- answered without bucket headers lately: no bucket to keep to
-    elseif not b then
-        -- first request of a route: its bucket is unknown until the answer
-        -- comes, so only one request at a time learns it
-        lock = base .. 'discover:' .. route .. ':' .. major
-        if not redis.call('SET', lock, '1', 'NX', 'PX', 5000) then
-            return {20, 'discovering'}
-        end
-        n = 1
-    else
-        bucket_key = base .. 'bucket:' .. b .. ':' .. major
-        local st = redis.call('HMGET', bucket_key, 'remaining', 'reset_at')
-        local rem, reset_at = tonumber(st[1]), tonumber(st[2])
-        if reset_at and now < reset_at then
-            if rem and rem <= 0 then return {reset_at - now, 'bucket'} end
-            if rem and rem < n then n = rem end
+-- GCRA state read once per call and written back once at the end
+local tats, order = {}, {}
+local function limiter(key)
+    local e = tats[key]
+    if not e then
+        e = {tat = tonumber(redis.call('GET', key) or '0'), dirty = false}
+        tats[key] = e
+        order[#order + 1] = key
+    end
+    return e
+end
+
+-- One gate: the wait (0 = go), how many, and the reason.
+local function gate(route, major, n, first, last)
+    local bucket_key, fresh, lock = nil, false, nil
+    if route ~= '' then
+        local b = redis.call('GET', base .. 'route:' .. route)
+        if b == '-' then
+            -- answered without bucket headers lately: no bucket to keep to
+        elseif not b then
+            -- first request of a route: its bucket is unknown until the
+            -- answer comes, so only one request at a time learns it
+            lock = base .. 'discover:' .. route .. ':' .. major
+            if not redis.call('SET', lock, '1', 'NX', 'PX', 5000) then
+                return 20, 0, 'discovering'
+            end
+            n = 1
         else
-            fresh = true
-            local limit = tonumber(redis.call('HGET', bucket_key, 'limit')) or 1
-            if limit < n then n = math.max(1, limit) end
+            bucket_key = base .. 'bucket:' .. b .. ':' .. major
+            local st = redis.call('HMGET', bucket_key, 'remaining', 'reset_at')
+            local rem, reset_at = tonumber(st[1]), tonumber(st[2])
+            if reset_at and now < reset_at then
+                if rem and rem <= 0 then return reset_at - now, 0, 'bucket' end
+                if rem and rem < n then n = rem end
+            else
+                fresh = true
+                local limit = tonumber(redis.call('HGET', bucket_key, 'limit')) or 1
+                if limit < n then n = math.max(1, limit) end
+            end
         end
     end
+
+    -- GCRA: the k-th request more may go when tat + (k - 1) * T - (burst - 1) * T <= now
+    local wait = 0
+    for i = first, last, 3 do
+        local e, T, burst = limiter(base .. 'gcra:' .. ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+        local tat = math.max(e.tat, now)
+        local allow_at = tat - (burst - 1) * T
+        if allow_at > now then
+            wait = math.max(wait, allow_at - now)
+        elseif T > 0 then
+            local k = math.floor((now - allow_at + 0.01) / T) + 1 -- 0.01 ms: float error at epoch ms
+            if k < n then n = k end
+        end
+    end
+    if wait > 0 then
+        if lock then redis.call('DEL', lock) end
+        return math.ceil(wait), 0, 'rate'
+    end
+    for i = first, last, 3 do
+        local e = tats[base .. 'gcra:' .. ARGV[i]]
+        e.tat = math.max(e.tat, now) + n * tonumber(ARGV[i + 1])
+        e.dirty = true
+    end
+    if bucket_key then
+        if fresh then
+            -- a new window of ours: the server's starts when this request
+            -- arrives, a little later, and its answer corrects the reset time
+            local st = redis.call('HMGET', bucket_key, 'limit', 'window')
+            local limit, window = tonumber(st[1]) or 1, tonumber(st[2]) or 1000
+            redis.call('HSET', bucket_key, 'remaining', limit - n, 'reset_at', now + window + 50)
+            redis.call('PEXPIRE', bucket_key, window + 60000)
+        else
+            redis.call('HINCRBY', bucket_key, 'remaining', -n)
+        end
+    end
+    if lock then return 0, 1, 'discover' end
+    return 0, n, ''
 end
 
--- GCRA: the k-th request more may go when tat + (k - 1) * T - (burst - 1) * T <= now
-local wait, tats = 0, {}
-for i = 6, #ARGV, 3 do
-    local key, T, burst = base .. 'gcra:' .. ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-    local tat = tonumber(redis.call('GET', key) or '0')
-    if tat < now then tat = now end
-    local allow_at = tat - (burst - 1) * T
-    if allow_at > now then
-        wait = math.max(wait, allow_at - now)
-    elseif T > 0 then
-        local k = math.floor((now - allow_at + 0.01) / T) + 1 -- 0.01 ms: float error at epoch ms
-        if k < n then n = k end
-    end
-    tats[#tats + 1] = {key, tat, T}
+local a = 4
+for _ = 1, ngates do
+    local route, major = ARGV[a], ARGV[a + 1]
+    local n, nlimits = math.max(1, tonumber(ARGV[a + 2])), tonumber(ARGV[a + 3])
+    local first = a + 4
+    a = first + 3 * nlimits
+    local wait, granted, reason = gate(route, major, n, first, a - 1)
+    out[#out + 1] = wait
+    out[#out + 1] = granted
+    out[#out + 1] = reason
 end
-if wait > 0 then
-    if lock then redis.call('DEL', lock) end
-    return {math.ceil(wait), 'rate'}
-end
-for _, kv in ipairs(tats) do
-    local tat = kv[2] + n * kv[3]
-    redis.call('SET', kv[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
-end
-if bucket_key then
-    if fresh then
-        -- a new window of ours: the server's starts when this request
-        -- arrives, a little later, and its answer corrects the reset time
-        local st = redis.call('HMGET', bucket_key, 'limit', 'window')
-        local limit, window = tonumber(st[1]) or 1, tonumber(st[2]) or 1000
-        redis.call('HSET', bucket_key, 'remaining', limit - n, 'reset_at', now + window + 50)
-        redis.call('PEXPIRE', bucket_key, window + 60000)
-    else
-        redis.call('HINCRBY', bucket_key, 'remaining', -n)
+for _, key in ipairs(order) do
+    local e = tats[key]
+    if e.dirty then
+        redis.call('SET', key, string.format('%.3f', e.tat), 'PX', math.ceil(e.tat - now) + 1000)
     end
 end
-if lock then return {0, 1, 'discover'} end
-return {0, n}
+return out

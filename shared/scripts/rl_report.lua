@@ -25,7 +25,14 @@ if route ~= '' then
         if reset_at and now < reset_at then
             -- the window we count in: never give back places others took
             if remaining < rem then rem = remaining end
-            if hdr_reset > reset_at then reset_at = hdr_reset end
+            if remaining == limit - 1 then
+                -- the first request of the server's window: its end and
+                -- length exactly, so a window learned longer than it is now
+                -- (the bucket changed) does not hold requests back for good
+                reset_at, window = hdr_reset, reset_after
+            elseif hdr_reset > reset_at then
+                reset_at = hdr_reset
+            end
         else
             rem, reset_at = remaining, hdr_reset
         end

@@ -462,6 +462,49 @@ static void connection_refused(void **state)
     sl_http_req_free(req);
 }
 
+/* A request past its send-by time is not written at all: the server of
+ * this test (a bare listening socket) gets a connection and no byte. One
+ * still in time goes out as usual. */
+static void late_request_is_never_written(void **state)
+{
+    struct fx *f = *state;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s, 4), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/late", ntohs(a.sin_port));
+    sl_http_req *req = sl_http_req_new();
+    sl_http_req_set_url(req, url, NULL);
+    sl_http_req_set_method(req, SL_HTTP_POST);
+    sl_http_req_set_body(req, "application/json", "{}", 2);
+    sl_http_req_set_send_by(req, sl_monotonic_us() - 1000);
+    send_and_wait(f, req);
+    assert_int_equal(sl_http_outcome(req), SL_HTTP_LATE);
+    assert_string_equal(sl_http_outcome_name(SL_HTTP_LATE), "late");
+    assert_non_null(strstr(sl_http_error(req), "had passed"));
+    int c = accept(s, NULL, NULL);
+    assert_true(c >= 0);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[64];
+    assert_true(recv(c, buf, sizeof buf, 0) <= 0); /* closed or silent, never a request */
+    close(c);
+    close(s);
+
+    /* the same request in time, to the test server */
+    sl_http_req_reset(req);
+    url_of(url, sizeof(url), "/echo");
+    sl_http_req_set_url(req, url, NULL);
+    sl_http_req_set_send_by(req, sl_monotonic_us() + 5000000);
+    send_and_wait(f, req);
+    assert_int_equal(sl_http_outcome(req), SL_HTTP_OK);
+    assert_int_equal(sl_http_status(req), 200);
+    sl_http_req_free(req);
+}
+
 static void reset_empty_and_partial(void **state)
 {
     struct fx *f = *state;
@@ -935,6 +978,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(total_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(subsecond_timeout_is_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(connection_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(late_request_is_never_written, setup, teardown),
         cmocka_unit_test_setup_teardown(reset_empty_and_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(response_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(status_headers_and_transience, setup, teardown),
