@@ -57,6 +57,12 @@ end
 
 -- One gate: the wait (0 = go), how many, and the reason.
 local function gate(route, major, n, first, last)
+    -- a limiter an earlier gate of this call found closed (the bot's own,
+    -- usually) closes this one too: no need to look at its route
+    for i = first, last, 3 do
+        local e = tats[base .. 'gcra:' .. ARGV[i]]
+        if e and e.closed_until then return math.ceil(e.closed_until - now), 0, 'rate' end
+    end
     local bucket_key, fresh, lock = nil, false, nil
     if route ~= '' then
         local b = redis.call('GET', base .. 'route:' .. route)
@@ -93,6 +99,7 @@ local function gate(route, major, n, first, last)
         local allow_at = tat - (burst - 1) * T
         if allow_at > now then
             wait = math.max(wait, allow_at - now)
+            e.closed_until = allow_at -- only grows within a call: closed for the rest of it
         elseif T > 0 then
             local k = math.floor((now - allow_at + 0.01) / T) + 1 -- 0.01 ms: float error at epoch ms
             if k < n then n = k end
