@@ -106,7 +106,6 @@ struct sl_http_req {
     long timeout_ms;    /* 0: the engine's */
     int fresh;          /* on a new connection: never re-sent by curl */
     int64_t send_by_us; /* 0, or the latest moment to write the request */
-    int late;           /* the pre-request callback found send_by passed */
 
     /* result */
     enum sl_http_outcome outcome;
@@ -369,9 +368,12 @@ int sl_http_in_flight(const sl_http *h)
 
 /* --- results --- */
 
-static enum sl_http_outcome classify(CURLcode rc, int too_big, int late)
+/* SEND_BY: the request had a send-by time, and so a pre-request callback,
+ * the only callback of ours that aborts a transfer (the data callbacks'
+ * refusals come back as CURLE_WRITE_ERROR). */
+static enum sl_http_outcome classify(CURLcode rc, int too_big, int send_by)
 {
-    if (late && rc == CURLE_ABORTED_BY_CALLBACK)
+    if (send_by && rc == CURLE_ABORTED_BY_CALLBACK)
         return SL_HTTP_LATE;
     switch (rc) {
     case CURLE_OK:
@@ -456,7 +458,7 @@ static void set_error(sl_http_req *req, const char *message)
 /* Records the result of REQ's finished transfer, detaches it and calls back. */
 static void finish(sl_http *h, sl_http_req *req, CURLcode rc)
 {
-    req->outcome = classify(rc, req->too_big, req->late);
+    req->outcome = classify(rc, req->too_big, req->send_by_us != 0);
     req->elapsed_ms = (sl_monotonic_us() - req->started_us) / 1000;
     curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->status);
     curl_easy_getinfo(req->easy, CURLINFO_NUM_CONNECTS, &req->connects);
@@ -588,7 +590,6 @@ static void clear_result(sl_http_req *req)
     sl_buf_reset(&req->resp_body);
     sl_buf_reset(&req->resp_headers);
     req->too_big = 0;
-    req->late = 0;
     req->elapsed_ms = 0;
     req->connects = 0;
     sl_buf_reset(&req->error);
@@ -728,11 +729,8 @@ static int prereq_cb(void *priv, char *conn_primary_ip, char *conn_local_ip, int
 {
     (void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
     sl_http_req *req = priv;
-    if (req->send_by_us && sl_monotonic_us() > req->send_by_us) {
-        req->late = 1;
-        return CURL_PREREQFUNC_ABORT;
-    }
-    return CURL_PREREQFUNC_OK;
+    /* set only on requests with a send-by time */
+    return sl_monotonic_us() > req->send_by_us ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 const char *sl_http_req_log_url(const sl_http_req *req)

@@ -396,6 +396,15 @@ static void report(pcall *c, const sl_rl_answer *a)
     sl_rconn_script(c->t->w->redis, SL_SCRIPT_RL_REPORT, NULL, NULL, 1, argc, argv, lens);
 }
 
+/* No answer came: tells Redis nothing about the limits, but frees the
+ * route's discovery place (rl_report.lua drops the lock) so that the next
+ * request learns it. */
+static void report_no_answer(pcall *c)
+{
+    sl_rl_answer none = {0, "", -1, -1, -1, "", -1};
+    report(c, &none);
+}
+
 static void http_done_cb(sl_http_req *req, void *priv)
 {
     pcall *c = priv;
@@ -404,20 +413,15 @@ static void http_done_cb(sl_http_req *req, void *priv)
     if (sl_http_outcome(req) == SL_HTTP_LATE) {
         C.late++;
         c->late_tries++;
-        sl_debug("not sent, granted too long ago job=%s late=%llu", c->t->job.id,
-                 (unsigned long long)C.late);
-        if (c->link.discover) { /* let the route be learned again */
-            sl_rl_answer none = {0, "", -1, -1, -1, "", -1};
-            report(c, &none);
-        }
+        sl_debug("not sent, granted too long ago job=%s late=%llu", c->t->job.id, C.late);
+        if (c->link.discover)
+            report_no_answer(c);
         enqueue(c);
         return;
     }
     if (sl_http_outcome(req) != SL_HTTP_OK) {
-        if (c->bot->platform == SL_PLATFORM_DISCORD) { /* let the next request learn the route */
-            sl_rl_answer none = {0, "", -1, -1, -1, "", -1};
-            report(c, &none);
-        }
+        if (c->bot->platform == SL_PLATFORM_DISCORD)
+            report_no_answer(c);
         deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, sl_http_error(req), 0);
         return;
     }

@@ -53,7 +53,6 @@ struct gate {
 
 /* The acquires of one bot (one rl_acquire KEYS[1]). */
 struct asker {
-    char base[sizeof((sl_rl_request *)0)->base];
     sl_rl_request head; /* the first gate's request: the bot's part of the call */
     gate *want_head, *want_tail;
     int inflight;
@@ -305,10 +304,9 @@ static void pump(gate *g)
 static asker *asker_for(worker *w, const sl_rl_request *r)
 {
     for (asker *k = askers; k; k = k->next)
-        if (!strcmp(k->base, r->base))
+        if (!strcmp(k->head.base, r->base))
             return k;
     asker *k = sl_calloc(1, sizeof *k);
-    sl_strlcpy(k->base, r->base, sizeof k->base);
     k->head = *r;
     k->w = w;
     ev_prepare_init(&k->prepare, prepare_cb);

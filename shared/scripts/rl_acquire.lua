@@ -57,11 +57,14 @@ end
 
 -- One gate: the wait (0 = go), how many, and the reason.
 local function gate(route, major, n, first, last)
-    -- a limiter an earlier gate of this call found closed (the bot's own,
-    -- usually) closes this one too: no need to look at its route
+    -- this gate's limiters; one an earlier gate of this call found closed
+    -- (the bot's own, usually) closes this one too: no need to look at its
+    -- route
+    local lims = {}
     for i = first, last, 3 do
-        local e = tats[base .. 'gcra:' .. ARGV[i]]
-        if e and e.closed_until then return math.ceil(e.closed_until - now), 0, 'rate' end
+        local e = limiter(base .. 'gcra:' .. ARGV[i])
+        if e.closed_until then return math.ceil(e.closed_until - now), 0, 'rate' end
+        lims[#lims + 1] = {e = e, T = tonumber(ARGV[i + 1]), burst = tonumber(ARGV[i + 2])}
     end
     local bucket_key, fresh, lock = nil, false, nil
     if route ~= '' then
@@ -93,8 +96,8 @@ local function gate(route, major, n, first, last)
 
     -- GCRA: the k-th request more may go when tat + (k - 1) * T - (burst - 1) * T <= now
     local wait = 0
-    for i = first, last, 3 do
-        local e, T, burst = limiter(base .. 'gcra:' .. ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+    for _, l in ipairs(lims) do
+        local e, T, burst = l.e, l.T, l.burst
         local tat = math.max(e.tat, now)
         local allow_at = tat - (burst - 1) * T
         if allow_at > now then
@@ -109,10 +112,9 @@ local function gate(route, major, n, first, last)
         if lock then redis.call('DEL', lock) end
         return math.ceil(wait), 0, 'rate'
     end
-    for i = first, last, 3 do
-        local e = tats[base .. 'gcra:' .. ARGV[i]]
-        e.tat = math.max(e.tat, now) + n * tonumber(ARGV[i + 1])
-        e.dirty = true
+    for _, l in ipairs(lims) do
+        l.e.tat = math.max(l.e.tat, now) + n * l.T
+        l.e.dirty = true
     end
     if bucket_key then
         if fresh then
