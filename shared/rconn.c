@@ -38,8 +38,16 @@ struct sl_rconn {
     sl_rconn_message_cb *message_cb;
     void *message_priv;
     struct request *free_requests;
-    int down_logged; /* one warning per outage, not one per retry */
+    /* Logging an outage: one line when it starts or its reason changes, then
+     * a reminder at most every REMIND_S, one line when it ends. */
+    char reason[200];      /* the reason last logged; "" while up */
+    ev_tstamp logged_at;   /* when it was logged */
+    ev_tstamp down_since;  /* start of the outage */
+    long attempts;         /* failed connects in this outage */
+    char setup_error[200]; /* this attempt's first refused set-up command */
 };
+
+enum { REMIND_S = 30 };
 
 static void connect_now(sl_rconn *c);
 
@@ -48,21 +56,44 @@ const char *sl_reply_error(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR ? r->str : NULL;
 }
 
+/* Logs a failed attempt: the first of an outage, or one whose reason
+ * differs from the last logged, at once; the same again only as a reminder
+ * every REMIND_S (a wrong password retried every 5 s is one line, then one
+ * per half minute, not a burst per attempt). */
+static void log_down(sl_rconn *c, const char *why, int was_up)
+{
+    ev_tstamp now = ev_now(c->loop);
+    if (was_up || !c->reason[0]) {
+        c->down_since = now;
+        c->attempts = 0;
+    }
+    c->attempts++;
+    int changed = strcmp(c->reason, why) != 0;
+    if (!changed && now - c->logged_at < REMIND_S)
+        return;
+    char where[400];
+    sl_redis_addr_describe(&c->addr, where, sizeof where);
+    if (changed)
+        sl_warn("redis connection down conn=%s addr=%s reason=\"%s\" retry_s=%.1f", c->name, where,
+                why, c->backoff);
+    else
+        sl_warn("redis still down conn=%s addr=%s reason=\"%s\" attempts=%ld down_s=%.0f "
+                "(next reminder in %d s)",
+                c->name, where, why, c->attempts, now - c->down_since, REMIND_S);
+    sl_strlcpy(c->reason, why, sizeof c->reason);
+    c->logged_at = now;
+}
+
 static void went_down(sl_rconn *c, const char *why)
 {
     int was_up = c->up;
     c->ac = NULL;
     c->up = 0;
     c->pending = 0;
-    if (c->closing) {
+    if (c->closing)
         sl_debug("redis connection closed conn=%s", c->name);
-    } else if (!c->down_logged || was_up) {
-        char where[400];
-        sl_redis_addr_describe(&c->addr, where, sizeof where);
-        sl_warn("redis connection down conn=%s addr=%s reason=\"%s\" retry_s=%.1f", c->name, where,
-                why, c->backoff);
-        c->down_logged = 1;
-    }
+    else
+        log_down(c, c->setup_error[0] ? c->setup_error : why, was_up);
     if (was_up && c->state_cb)
         c->state_cb(c, 0, c->state_priv);
     if (!c->closing) {
@@ -85,8 +116,10 @@ static void setup_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     sl_rconn *c = ac->data;
     const char *what = priv;
     const char *err = sl_reply_error(r);
-    if (c && err) {
-        sl_error("redis setup failed conn=%s step=%s error=\"%s\"", c->name, what, err);
+    /* the first refusal is the reason (the commands after a refused AUTH
+     * are all refused too: NOAUTH); went_down logs it */
+    if (c && err && !c->setup_error[0]) {
+        snprintf(c->setup_error, sizeof c->setup_error, "%s refused: %s", what, err);
         redisAsyncDisconnect(ac);
     }
 }
@@ -115,9 +148,10 @@ static void ready_cb(redisAsyncContext *ac, void *r, void *priv)
     if (!c || !r || sl_reply_error(r))
         return;
     c->backoff = 0.1;
-    if (c->down_logged) {
-        sl_info("redis connection up conn=%s", c->name);
-        c->down_logged = 0;
+    if (c->reason[0]) {
+        sl_info("redis connection up conn=%s attempts=%ld down_s=%.1f", c->name, c->attempts,
+                ev_now(c->loop) - c->down_since);
+        c->reason[0] = '\0';
     }
     c->up = 1;
     c->progress = ev_now(c->loop);
@@ -137,6 +171,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 
 static void connect_now(sl_rconn *c)
 {
+    c->setup_error[0] = '\0';
     redisAsyncContext *ac = c->addr.path[0] ? redisAsyncConnectUnix(c->addr.path)
                                             : redisAsyncConnect(c->addr.host, c->addr.port);
     if (!ac) {
