@@ -194,12 +194,7 @@ int main(int argc, char **argv)
     int npos = 2;
     bench *b = &B;
     int rc = sl_config_parse(options, argc, argv, pos, &npos, err, sizeof err);
-    if (rc == SL_CONFIG_HELP) {
-        sl_config_usage(stdout, "sluice-bench", "noop|latency|io|message|pdf [options]",
-                        description, options);
-        return 0;
-    }
-    if (rc) {
+    if (rc && rc != SL_CONFIG_HELP) {
         fprintf(stderr, "sluice-bench: %s\n", err);
         return 2;
     }
@@ -209,6 +204,12 @@ int main(int argc, char **argv)
             run = tests[i].run;
             b->test = tests[i].name;
         }
+    /* "sluice-bench serve --help" names no test: an error, not the help */
+    if (rc == SL_CONFIG_HELP && (run || npos == 0)) {
+        sl_config_usage(stdout, "sluice-bench", "noop|latency|io|message|pdf [options]",
+                        description, options);
+        return 0;
+    }
     if (!run) {
         fprintf(stderr,
                 "sluice-bench: name one test: noop, latency, io, message or pdf (see --help)\n");

@@ -46,9 +46,67 @@ static int set_value(const sl_option *o, const char *val, const char *from, char
     return SL_EINVAL;
 }
 
+/* Secrets taken out of argv: where each was, and its copy (kept for the
+ * life of the process: option targets point at it). */
+static struct {
+    const char *at;
+    char *copy;
+} blanked[16];
+
+/* Overwrites the secret part of V in place: a URL's password
+ * (scheme://user:PASS@host, or ?password=PASS), or all of V when it is no
+ * URL, with "***", the rest moved up and the freed bytes zeroed. */
+static void blank_secret(char *v)
+{
+    size_t n = strlen(v);
+    char *from = v, *to = v + n;
+    char *scheme = strstr(v, "://");
+    if (scheme) {
+        char *host = scheme + 3, *at = strrchr(host, '@'), *pw = strstr(v, "password=");
+        if (at) {
+            char *colon = memchr(host, ':', (size_t)(at - host));
+            from = colon ? colon + 1 : host;
+            to = at;
+        } else if (pw) {
+            from = pw + 9;
+            to = from + strcspn(from, "&");
+        } else {
+            return; /* no password in it */
+        }
+    }
+    size_t stars = (size_t)(to - from) < 3 ? (size_t)(to - from) : 3;
+    memset(from, '*', stars);
+    memmove(from + stars, to, strlen(to) + 1);
+    size_t left = strlen(v);
+    memset(v + left, 0, n - left);
+}
+
+/* The value of secret option argument VAL (inside argv): a copy, with VAL
+ * blanked; the same copy when VAL was blanked before. */
+static const char *take_secret(char *val)
+{
+    size_t k = 0;
+    for (; k < sizeof blanked / sizeof blanked[0] && blanked[k].at; k++)
+        if (blanked[k].at == val)
+            return blanked[k].copy;
+    char *copy = sl_strdup(val);
+    if (k < sizeof blanked / sizeof blanked[0]) {
+        blanked[k].at = val;
+        blanked[k].copy = copy;
+    }
+    blank_secret(val);
+    return copy;
+}
+
+void sl_config_usage_line(FILE *out, const char *prog, const char *synopsis)
+{
+    fprintf(out, "usage: %s %s\n", prog, synopsis);
+}
+
 int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, int *npos, char *err,
                     size_t errlen)
 {
+    int help = 0;
     int maxpos = npos ? *npos : 0, np = 0;
     char from[160];
     for (const sl_option *o = opts; o->name; o++) {
@@ -72,7 +130,7 @@ int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, in
         char *a = argv[i];
         if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
             if (np >= maxpos) {
-                snprintf(err, errlen, "unexpected argument \"%.40s\"", a);
+                snprintf(err, errlen, "unexpected argument \"%.40s\" (see --help)", a);
                 return SL_EINVAL;
             }
             pos[np++] = a;
@@ -82,8 +140,10 @@ int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, in
             only_pos = 1;
             continue;
         }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-            return SL_CONFIG_HELP;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help = 1; /* the rest is still checked: "serve --bogus --help" is an error */
+            continue;
+        }
         if (a[1] != '-') {
             snprintf(err, errlen, "unknown option \"%.40s\" (see --help)", a);
             return SL_EINVAL;
@@ -99,23 +159,23 @@ int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, in
             return SL_EINVAL;
         }
         snprintf(from, sizeof from, "--%s", o->name);
-        const char *val;
+        char *val;
         if (o->type == SL_OPT_BOOL && !eq)
             val = "1";
         else if (eq)
-            val = eq + 1;
+            val = (char *)eq + 1;
         else if (i + 1 < argc)
             val = argv[++i];
         else {
             snprintf(err, errlen, "--%s: needs a value", o->name);
             return SL_EINVAL;
         }
-        if (set_value(o, val, from, err, errlen))
+        if (set_value(o, o->type == SL_OPT_SECRET ? take_secret(val) : val, from, err, errlen))
             return SL_EINVAL;
     }
     if (npos)
         *npos = np;
-    return 0;
+    return help ? SL_CONFIG_HELP : 0;
 }
 
 void sl_config_usage(FILE *out, const char *prog, const char *synopsis, const char *description,
@@ -143,6 +203,11 @@ void sl_config_usage(FILE *out, const char *prog, const char *synopsis, const ch
                      o->max);
         if (extra[0])
             fprintf(out, "  %-26s (%s)\n", "", extra);
+        if (o->type == SL_OPT_SECRET)
+            fprintf(out,
+                    "  %-26s (given as a flag, its password is blanked from ps once read;\n"
+                    "  %-26s  the environment is safer: ps shows arguments at start-up)\n",
+                    "", "");
     }
     fprintf(out, "  %-26s %s\n", "-h, --help", "show this help");
 }

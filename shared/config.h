@@ -11,7 +11,7 @@ enum sl_opt_type {
     SL_OPT_STR,    /* target: char ** (points into argv/environ or the default) */
     SL_OPT_INT,    /* target: long long *, within [min, max] */
     SL_OPT_BOOL,   /* target: int *; a flag with no value; env: 1/0/true/false */
-    SL_OPT_SECRET, /* like STR, but never printed (--help shows "set" or "unset") */
+    SL_OPT_SECRET, /* like STR, but never printed, and blanked from argv once read */
 };
 
 typedef struct sl_option {
@@ -28,13 +28,21 @@ typedef struct sl_option {
 
 /* Applies defaults, then the environment, then ARGV[1..]. Non-option
  * arguments are collected into POS (up to *NPOS, which is updated) in order;
- * "--" ends the options. Returns 0, SL_CONFIG_HELP, or SL_EINVAL with a
- * message in ERR naming the option and its limit. */
+ * "--" ends the options. The value of an SL_OPT_SECRET given in ARGV is
+ * copied and its secret part (a URL's password, or all of it) overwritten
+ * in ARGV, so ps and /proc/PID/cmdline no longer show it; a second parse of
+ * the same ARGV gets the copy. Every argument is read even after -h/--help.
+ * Returns SL_EINVAL with a message in ERR naming the option (or argument)
+ * and its limit, else SL_CONFIG_HELP when -h/--help was given, else 0. */
 int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, int *npos, char *err,
                     size_t errlen);
 
+/* Prints "usage: PROG SYNOPSIS": the line after a usage error. */
+void sl_config_usage_line(FILE *out, const char *prog, const char *synopsis);
+
 /* Prints "usage: PROG SYNOPSIS", DESCRIPTION, then one line per option with
- * its environment variable, default and bounds. */
+ * its environment variable, default and bounds (a secret: what becomes of
+ * it). */
 void sl_config_usage(FILE *out, const char *prog, const char *synopsis, const char *description,
                      const sl_option *opts);
 
