@@ -2,15 +2,29 @@
 #include "rsync.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
+const char *sl_rsync_error(const redisContext *rc, char *buf, size_t len)
+{
+    if (rc->err == REDIS_ERR_IO &&
+        (!strcmp(rc->errstr, strerror(EAGAIN)) || !strcmp(rc->errstr, strerror(ETIMEDOUT)))) {
+        double s = rc->timeout ? rc->timeout->tv_sec + rc->timeout->tv_usec / 1e6 : 0;
+        snprintf(buf, len, SL_RSYNC_TIMED_OUT ": no answer within %.1f s", s);
+    } else {
+        snprintf(buf, len, "%s", rc->err ? rc->errstr : "no reply");
+    }
+    return buf;
+}
+
 static int simple(redisContext *rc, char *err, size_t errlen, const char *what, redisReply *r)
 {
     if (!r) {
-        snprintf(err, errlen, "redis: %s: %s", what, rc->errstr);
+        char why[160];
+        snprintf(err, errlen, "redis: %s: %s", what, sl_rsync_error(rc, why, sizeof why));
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -30,10 +44,11 @@ redisContext *sl_rsync_connect(const sl_redis_addr *a, double timeout_s, char *e
     char where[400];
     sl_redis_addr_describe(a, where, sizeof where);
     if (!rc || rc->err) {
+        char why[160];
         snprintf(err, errlen,
                  "redis: cannot connect to %s: %s (is redis-server running? set "
                  "SLUICE_REDIS_URL or --redis-url)",
-                 where, rc ? rc->errstr : "out of memory");
+                 where, rc ? sl_rsync_error(rc, why, sizeof why) : "out of memory");
         redisFree(rc);
         return NULL;
     }

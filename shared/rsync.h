@@ -8,10 +8,20 @@
 #include "config.h"
 #include "scripts.h"
 
-/* Connects, authenticates, selects the database and loads the scripts.
- * Returns NULL with the reason in ERR (never the password). */
+/* Connects, authenticates, selects the database and loads the scripts;
+ * TIMEOUT_S bounds the connect and every later read and write. Returns NULL
+ * with the reason in ERR (never the password; a timeout says
+ * SL_RSYNC_TIMED_OUT and how long). */
 redisContext *sl_rsync_connect(const sl_redis_addr *addr, double timeout_s, char *err,
                                size_t errlen);
+
+/* What sl_rsync_error says when Redis did not answer within the timeout. */
+#define SL_RSYNC_TIMED_OUT "timed out"
+
+/* RC's last error for a message, in BUF: hiredis's errstr, or "timed out:
+ * no answer within N s" when a read or write hit the timeout (hiredis says
+ * "Resource temporarily unavailable"). Returns BUF. */
+const char *sl_rsync_error(const redisContext *rc, char *buf, size_t len);
 
 /* Appends an EVALSHA of script ID to the output buffer (pipelining); the
  * reply is read later with redisGetReply. */
