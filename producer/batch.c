@@ -5,6 +5,7 @@
  * the callback's firing happen in Redis, in the scripts. */
 #include "producer.h"
 #include "batch.h"
+#include "jsoncheck.h"
 #include "keys.h"
 #include "rsync.h"
 
@@ -46,7 +47,12 @@ producer_callback *producer_callback_new(const producer_opts *o)
     }
     sl_job job;
     char err[600];
-    int rc = sl_batch_callback_parse(&job, text, len, (size_t)o->max_payload, err, sizeof err);
+    sl_jsoncheck_error je;
+    int rc = sl_jsoncheck(text, len, &je);
+    if (rc)
+        sl_jsoncheck_format(&je, NULL, err, sizeof err);
+    else
+        rc = sl_batch_callback_parse(&job, text, len, (size_t)o->max_payload, err, sizeof err);
     free(file);
     if (rc) {
         fprintf(stderr, "sluice-producer: --batch-callback: %s\n", err);
@@ -219,10 +225,11 @@ int producer_batches_seal(redisContext *rc, const producer_opts *o, const produc
             continue;
         redisReply *r = NULL;
         if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
+            char why[160];
             fprintf(stderr,
                     "sluice-producer: redis: %s; batches not sealed: seal them with "
                     "sluice-producer seal ID\n",
-                    rc->errstr);
+                    sl_rsync_error(rc, why, sizeof why));
             return -1;
         }
         batch_state st;
@@ -243,7 +250,8 @@ int producer_seal(redisContext *rc, const producer_opts *o, const char *id)
     producer_batch_append(rc, o, "seal", id, o->callback);
     redisReply *r = NULL;
     if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
-        fprintf(stderr, "sluice-producer: redis: %s\n", rc->errstr);
+        char why[160];
+        fprintf(stderr, "sluice-producer: redis: %s\n", sl_rsync_error(rc, why, sizeof why));
         return 2;
     }
     batch_state st;

@@ -1,22 +1,39 @@
-/* bulk.c — NDJSON bulk enqueue: parse and validate each line, group jobs by
+/* bulk.c — NDJSON bulk enqueue: check and validate each line, group jobs by
  * queue into batches of many jobs per script call, keep several calls in
- * flight (pipelining), and print ids in input order. A job batch (--batch,
- * or a line's "batch") is opened in the pipeline before its first job and
- * sealed at the end (batch.c). */
+ * flight (pipelining), and print ids in input order as soon as they are
+ * stored. A job batch (--batch, or a line's "batch") is opened in the
+ * pipeline before its first job and sealed at the end (batch.c).
+ *
+ * Nobody is left guessing: a line is sent as soon as no more input is
+ * waiting (a frontend piping one job at a time sees it enqueued at once,
+ * a fast pipe still fills batches), replies are read as they come, and
+ * when Redis fails the summary says which lines were stored, which were
+ * sent without an answer and which were not stored. */
 #include "producer.h"
 #include "enqueue.h"
 #include "job.h"
+#include "jsoncheck.h"
 #include "keys.h"
 #include "rsync.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-enum { MAX_QUEUES = 64, PIPELINE = 16 };
+enum { MAX_QUEUES = 64, PIPELINE = 4, READ_CHUNK = 65536 };
+
+enum slot_state {
+    QUEUED, /* in a queue's batch, not sent yet */
+    SENT,   /* sent to Redis, no answer yet */
+    DONE,   /* stored (id) or refused ("-") */
+};
 
 struct slot {
-    char id[65]; /* "" until the reply comes; "-" for a rejected line */
-    long lineno; /* 1-based line of the input */
+    char id[65];         /* the stored job's id; "-" for a refused line */
+    unsigned char state; /* enum slot_state */
+    long lineno;         /* 1-based line of the input */
 };
 
 struct queue_batch {
@@ -32,32 +49,51 @@ struct inflight {
     const char *batch; /* n == -2: its id (owned by the bulk's batches) */
 };
 
+/* The input: a file descriptor read in chunks, or one text in memory. */
+struct reader {
+    int fd; /* -1: text only */
+    char *buf;
+    size_t start, len, cap; /* unread bytes: buf[start, len) */
+    int eof;
+};
+
 struct bulk {
     redisContext *rc;
     const producer_opts *o;
     FILE *out;
     struct queue_batch q[MAX_QUEUES];
     int nq;
-    struct slot *slots;
+    struct slot *slots; /* the lines not all settled yet, in input order */
     long nslots, capslots, printed;
+    long ids_printed;
     struct inflight flight[PIPELINE];
     int head, count;
     long rejected;
     int failed;
+    char why[200];            /* failed: what Redis did */
     producer_batches batches; /* every batch this run submits to */
 };
 
+/* ---- ids out --------------------------------------------------------- */
+
+/* Prints the ids of the settled lines at the front, in input order, and
+ * flushes them: a frontend reading our output sees each id once its job
+ * is stored. */
 static void print_ready(struct bulk *b)
 {
-    while (b->printed < b->nslots && b->slots[b->printed].id[0]) {
-        if (b->slots[b->printed].id[0] != '-')
+    long before = b->printed;
+    while (b->printed < b->nslots && b->slots[b->printed].state == DONE) {
+        if (b->slots[b->printed].id[0] != '-') {
             fprintf(b->out, "%s\n", b->slots[b->printed].id);
+            b->ids_printed++;
+        }
         b->printed++;
     }
+    if (b->printed != before)
+        fflush(b->out);
     /* all printed slots can be forgotten: slide the window */
-    if (b->printed > 4096 && b->printed == b->nslots) {
+    if (b->printed > 4096 && b->printed == b->nslots)
         b->nslots = b->printed = 0;
-    }
 }
 
 static long slot_new(struct bulk *b, long lineno)
@@ -67,23 +103,43 @@ static long slot_new(struct bulk *b, long lineno)
         b->slots = sl_realloc(b->slots, b->capslots * sizeof *b->slots);
     }
     b->slots[b->nslots].id[0] = '\0';
+    b->slots[b->nslots].state = QUEUED;
     b->slots[b->nslots].lineno = lineno;
     return b->nslots++;
 }
 
-/* Reads the oldest in-flight reply and files its ids. */
-static int read_one(struct bulk *b)
+static void settle(struct bulk *b, long slot, const char *id)
+{
+    sl_strlcpy(b->slots[slot].id, id, sizeof b->slots[slot].id);
+    b->slots[slot].state = DONE;
+}
+
+static void reject(struct bulk *b, long slot, long lineno, const char *err)
+{
+    if (b->o->single)
+        fprintf(stderr, "sluice-producer: %s\n", err);
+    else
+        fprintf(stderr, "line %ld: %s\n", lineno, err);
+    settle(b, slot, "-");
+    b->rejected++;
+    print_ready(b);
+}
+
+/* ---- replies --------------------------------------------------------- */
+
+static int redis_failed(struct bulk *b)
+{
+    if (!b->failed) {
+        b->failed = 1;
+        sl_rsync_error(b->rc, b->why, sizeof b->why);
+    }
+    return -1;
+}
+
+/* Files the reply R of the oldest call in flight (R is freed). */
+static void handle_reply(struct bulk *b, redisReply *r)
 {
     struct inflight *f = &b->flight[b->head];
-    redisReply *r = NULL;
-    if (redisGetReply(b->rc, (void **)&r) != REDIS_OK) {
-        fprintf(stderr,
-                "sluice-producer: redis: %s; jobs not yet confirmed may or may not be "
-                "enqueued\n",
-                b->rc->errstr);
-        b->failed = 1;
-        return -1;
-    }
     if (f->n == -1) { /* the SADD registering a queue */
         if (r->type == REDIS_REPLY_ERROR)
             fprintf(stderr, "sluice-producer: registering the queue failed: %s\n", r->str);
@@ -99,18 +155,19 @@ static int read_one(struct bulk *b)
         fprintf(stderr, "sluice-producer: redis refused the batch: %s\n",
                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         for (int i = 0; i < f->n; i++)
-            strcpy(b->slots[f->lines[i]].id, "-");
+            settle(b, f->lines[i], "-");
         b->rejected += f->n;
     } else {
         for (int i = 0; i < f->n; i++) {
             redisReply *e = r->element[i];
-            struct slot *s = &b->slots[f->lines[i]];
+            long slot = f->lines[i];
             if (e->type == REDIS_REPLY_STRING && e->str[0] != '!') {
-                sl_strlcpy(s->id, e->str, sizeof s->id);
+                settle(b, slot, e->str);
             } else {
                 fprintf(stderr, "%s%ld: %s\n", b->o->single ? "sluice-producer: job " : "line ",
-                        s->lineno, e->type == REDIS_REPLY_STRING ? e->str + 1 : "refused by redis");
-                strcpy(s->id, "-");
+                        b->slots[slot].lineno,
+                        e->type == REDIS_REPLY_STRING ? e->str + 1 : "refused by redis");
+                settle(b, slot, "-");
                 b->rejected++;
             }
         }
@@ -121,27 +178,78 @@ static int read_one(struct bulk *b)
     b->head = (b->head + 1) % PIPELINE;
     b->count--;
     print_ready(b);
+}
+
+/* Waits for the oldest reply in flight and files it. */
+static int read_one(struct bulk *b)
+{
+    redisReply *r = NULL;
+    if (redisGetReply(b->rc, (void **)&r) != REDIS_OK || !r)
+        return redis_failed(b);
+    handle_reply(b, r);
     return 0;
 }
+
+/* Writes what is appended and files the replies that have come, without
+ * waiting for more. */
+static int send_and_read_ready(struct bulk *b)
+{
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(b->rc, &done) != REDIS_OK)
+            return redis_failed(b);
+    while (b->count) {
+        void *r = NULL;
+        if (redisGetReplyFromReader(b->rc, &r) != REDIS_OK)
+            return redis_failed(b);
+        if (r) {
+            handle_reply(b, r);
+            continue;
+        }
+        struct pollfd p = {.fd = b->rc->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) <= 0)
+            return 0;
+        if (redisBufferRead(b->rc) != REDIS_OK)
+            return redis_failed(b);
+    }
+    return 0;
+}
+
+/* Room in the pipeline for one more call. */
+static int make_room(struct bulk *b)
+{
+    return b->count == PIPELINE ? read_one(b) : 0;
+}
+
+static struct inflight *push_flight(struct bulk *b, int n, long *lines, const char *batch)
+{
+    struct inflight *f = &b->flight[(b->head + b->count) % PIPELINE];
+    f->lines = lines;
+    f->n = n;
+    f->batch = batch;
+    b->count++;
+    return f;
+}
+
+/* ---- calls ----------------------------------------------------------- */
 
 static int flush_queue(struct bulk *b, struct queue_batch *q)
 {
     if (!q->batch.jobs)
         return 0;
-    if (b->count == PIPELINE && read_one(b))
+    if (make_room(b))
         return -1;
     const char **argv;
     const size_t *lens;
     int argc = sl_enqueue_batch_args(&q->batch, &argv, &lens);
     sl_rsync_append_script(b->rc, SL_SCRIPT_ENQUEUE, SL_ENQUEUE_KEYS, argc, argv, lens);
-    struct inflight *f = &b->flight[(b->head + b->count) % PIPELINE];
-    f->lines = q->lines;
-    f->n = q->nlines;
-    b->count++;
+    for (int i = 0; i < q->nlines; i++)
+        b->slots[q->lines[i]].state = SENT;
+    push_flight(b, q->nlines, q->lines, NULL);
     q->lines = NULL;
     q->nlines = q->caplines = 0;
     sl_enqueue_batch_reset(&q->batch);
-    return 0;
+    return send_and_read_ready(b);
 }
 
 static struct queue_batch *queue_for(struct bulk *b, const char *name)
@@ -153,50 +261,44 @@ static struct queue_batch *queue_for(struct bulk *b, const char *name)
         /* rare: many queues in one file; flush and reuse the oldest */
         if (flush_queue(b, &b->q[0]))
             return NULL;
+        free(b->q[0].lines);
         sl_enqueue_batch_deinit(&b->q[0].batch);
         memmove(&b->q[0], &b->q[1], (MAX_QUEUES - 1) * sizeof b->q[0]);
         b->nq--;
     }
+    /* Registered in the pipeline, in order with the batches in flight. */
+    if (make_room(b))
+        return NULL;
     struct queue_batch *q = &b->q[b->nq++];
     memset(q, 0, sizeof *q);
     sl_strlcpy(q->name, name, sizeof q->name);
     sl_enqueue_batch_init(&q->batch, b->o->prefix, name, b->o->idem_ttl_ms);
-    /* Registered in the pipeline, in order with the batches in flight. */
-    if (b->count == PIPELINE && read_one(b))
-        return NULL;
     char key[SL_KEY_MAX];
     sl_keys_queues(key, b->o->prefix);
     redisAppendCommand(b->rc, "SADD %s %s", key, name);
-    struct inflight *f = &b->flight[(b->head + b->count) % PIPELINE];
-    f->lines = NULL;
-    f->n = -1;
-    b->count++;
+    push_flight(b, -1, NULL, NULL);
     return q;
 }
 
 /* Opens batch ID (a string kept by b->batches) in the pipeline, with CB. */
 static int open_batch(struct bulk *b, const char *id, const producer_callback *cb)
 {
-    if (b->count == PIPELINE && read_one(b))
+    if (make_room(b))
         return -1;
     producer_batch_append(b->rc, b->o, "open", id, cb);
-    struct inflight *f = &b->flight[(b->head + b->count) % PIPELINE];
-    f->lines = NULL;
-    f->n = -2;
-    f->batch = id;
-    b->count++;
+    push_flight(b, -2, NULL, id);
     return 0;
 }
 
-static void reject(struct bulk *b, long slot, long lineno, const char *err)
+/* Sends every job waiting in a queue's batch and waits for every answer:
+ * called when no more input is waiting, and at the end. */
+static int flush_all(struct bulk *b)
 {
-    if (b->o->single)
-        fprintf(stderr, "sluice-producer: %s\n", err);
-    else
-        fprintf(stderr, "line %ld: %s\n", lineno, err);
-    strcpy(b->slots[slot].id, "-");
-    b->rejected++;
-    print_ready(b);
+    for (int i = 0; i < b->nq && !b->failed; i++)
+        flush_queue(b, &b->q[i]);
+    while (b->count && !b->failed)
+        read_one(b);
+    return b->failed ? -1 : 0;
 }
 
 /* Puts JOB in --batch when given, and opens its batch the first time it is
@@ -248,34 +350,158 @@ static void finish_batches(struct bulk *b)
         b->failed = 1;
 }
 
-long producer_bulk(redisContext *rc, const producer_opts *o, FILE *in, FILE *out)
+/* ---- input ----------------------------------------------------------- */
+
+/* The next line (its '\n' replaced by a NUL) in *LINE, *LEN bytes; 0 at the
+ * end of the input, -1 after a read error (printed). Before a read that
+ * could block, every job read so far is sent (and its id printed). */
+static int next_line(struct bulk *b, struct reader *r, char **line, size_t *len)
 {
-    struct bulk b = {.rc = rc, .o = o, .out = out};
+    for (;;) {
+        char *nl = memchr(r->buf + r->start, '\n', r->len - r->start);
+        if (nl || (r->eof && r->start < r->len)) {
+            *line = r->buf + r->start;
+            *len = nl ? (size_t)(nl - *line) : r->len - r->start;
+            (*line)[*len] = '\0'; /* the '\n', or the spare byte kept at the end */
+            r->start += *len + (nl != NULL);
+            return 1;
+        }
+        if (r->eof)
+            return 0;
+        memmove(r->buf, r->buf + r->start, r->len - r->start);
+        r->len -= r->start;
+        r->start = 0;
+        if (r->cap - r->len < READ_CHUNK + 1) {
+            r->cap = r->cap * 2 > r->len + READ_CHUNK + 1 ? r->cap * 2 : r->len + READ_CHUNK + 1;
+            r->buf = sl_realloc(r->buf, r->cap);
+        }
+        struct pollfd p = {.fd = r->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) == 0 && flush_all(b))
+            return 0;
+        ssize_t n = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "sluice-producer: --ndjson: cannot read: %m\n");
+            r->eof = 1;
+            return -1;
+        }
+        if (n == 0)
+            r->eof = 1;
+        r->len += (size_t)n;
+    }
+}
+
+/* ---- failure --------------------------------------------------------- */
+
+static void add_range(sl_buf *s, long from, long to, int *n)
+{
+    if ((*n)++ == 12) {
+        sl_buf_puts(s, ", ...");
+        return;
+    }
+    if (*n > 12)
+        return;
+    if (to > from)
+        sl_buf_printf(s, "%slines %ld-%ld", s->len ? ", " : "", from, to);
+    else
+        sl_buf_printf(s, "%sline %ld", s->len ? ", " : "", from);
+}
+
+/* Redis failed: says which lines were stored, which were sent without an
+ * answer (they may or may not be stored) and which were not stored, so a
+ * frontend resubmits only what it must. LASTLINE is the last line read;
+ * MORE: the input had more lines after it. */
+static void report_failure(struct bulk *b, long lastline, int more)
+{
+    char hint[80] = "";
+    if (strstr(b->why, SL_RSYNC_TIMED_OUT))
+        snprintf(hint, sizeof hint, " (--redis-timeout-ms sets the limit)");
+    fprintf(stderr, "sluice-producer: redis: %s%s\n", b->why, hint);
+    long first_open = b->printed < b->nslots ? b->slots[b->printed].lineno : lastline + 1;
+    sl_buf unknown = {0}, unsent = {0};
+    int nunknown = 0, nunsent = 0, queued_job = 0, sent_job = 0;
+    for (long i = b->printed; i < b->nslots;) {
+        struct slot *s = &b->slots[i];
+        if (s->state == DONE) {
+            if (s->id[0] != '-') /* stored after an earlier line that is not settled */
+                fprintf(stderr, "%sline %ld: stored, id %s (not on standard output)\n",
+                        b->o->single ? "sluice-producer: " : "", s->lineno, s->id);
+            i++;
+            continue;
+        }
+        long j = i;
+        while (j + 1 < b->nslots && b->slots[j + 1].state == s->state)
+            j++;
+        add_range(s->state == SENT ? &unknown : &unsent, s->lineno, b->slots[j].lineno,
+                  s->state == SENT ? &nunknown : &nunsent);
+        sent_job |= s->state == SENT;
+        queued_job |= s->state == QUEUED;
+        i = j + 1;
+    }
+    if (b->o->single) {
+        if (sent_job || queued_job)
+            fprintf(stderr, "sluice-producer: %s\n",
+                    sent_job ? "the job was sent without an answer: it may or may not be stored"
+                             : "the job was not stored");
+    } else {
+        if (first_open > 1)
+            fprintf(stderr,
+                    "sluice-producer: stored: lines 1-%ld but those refused above (%ld "
+                    "ids printed)\n",
+                    first_open - 1, b->ids_printed);
+        else
+            fprintf(stderr, "sluice-producer: stored: no line\n");
+        if (unknown.len)
+            fprintf(stderr,
+                    "sluice-producer: sent without an answer, may or may not be stored: %s "
+                    "(resubmit them only with idempotency keys)\n",
+                    unknown.data);
+        if (more)
+            sl_buf_printf(&unsent, "%sline %ld to the end of the input", unsent.len ? ", " : "",
+                          lastline + 1);
+        if (unsent.len)
+            fprintf(stderr, "sluice-producer: not stored: %s\n", unsent.data);
+    }
+    sl_buf_deinit(&unknown);
+    sl_buf_deinit(&unsent);
+}
+
+/* ---- the run --------------------------------------------------------- */
+
+static long run(struct bulk *b, struct reader *in)
+{
+    const producer_opts *o = b->o;
     if (o->batch) {
         int added;
-        producer_batches_add(&b.batches, o->batch, &added);
-        open_batch(&b, b.batches.ids[0], o->callback);
+        producer_batches_add(&b->batches, o->batch, &added);
+        open_batch(b, b->batches.ids[0], o->callback);
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+    char *line;
+    size_t n;
     long lineno = 0;
     sl_buf body = {0};
     char err[512];
-    while (!b.failed && (n = getline(&line, &cap, in)) >= 0) {
+    int st;
+    while (!b->failed && (st = next_line(b, in, &line, &n)) > 0) {
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
             line[--n] = '\0';
         if (n == 0)
             continue;
-        long slot = slot_new(&b, lineno);
-        sl_job job;
-        if (sl_job_parse(&job, line, (size_t)n, (size_t)o->max_payload, err, sizeof err)) {
-            reject(&b, slot, lineno, err);
+        long slot = slot_new(b, lineno);
+        sl_jsoncheck_error je;
+        if (sl_jsoncheck(line, n, &je)) {
+            sl_jsoncheck_format(&je, NULL, err, sizeof err);
+            reject(b, slot, lineno, err);
             continue;
         }
-        int st = job_batch(&b, &job, slot, lineno);
-        if (st) {
+        sl_job job;
+        if (sl_job_parse(&job, line, n, (size_t)o->max_payload, err, sizeof err)) {
+            reject(b, slot, lineno, err);
+            continue;
+        }
+        if ((st = job_batch(b, &job, slot, lineno))) {
             sl_job_deinit(&job);
             if (st < 0)
                 break;
@@ -284,7 +510,7 @@ long producer_bulk(redisContext *rc, const producer_opts *o, FILE *in, FILE *out
         sl_job_complete(&job);
         sl_buf_reset(&body);
         sl_job_encode(&job, &body);
-        struct queue_batch *q = queue_for(&b, job.queue);
+        struct queue_batch *q = queue_for(b, job.queue);
         if (!q) {
             sl_job_deinit(&job);
             break;
@@ -297,23 +523,46 @@ long producer_bulk(redisContext *rc, const producer_opts *o, FILE *in, FILE *out
         q->lines[q->nlines++] = slot;
         sl_job_deinit(&job);
         if (q->batch.jobs >= o->batch_size || q->batch.arena.len > (1u << 20))
-            flush_queue(&b, q);
+            flush_queue(b, q);
     }
-    for (int i = 0; i < b.nq && !b.failed; i++)
-        flush_queue(&b, &b.q[i]);
-    while (b.count && !b.failed)
-        read_one(&b);
-    finish_batches(&b);
-    producer_batches_deinit(&b.batches);
-    for (int i = 0; i < b.nq; i++) {
-        free(b.q[i].lines);
-        sl_enqueue_batch_deinit(&b.q[i].batch);
+    if (!b->failed)
+        flush_all(b);
+    finish_batches(b);
+    if (b->failed && b->why[0]) {
+        /* lines left unread: the reader stopped before its end */
+        int more = !in->eof || in->start < in->len;
+        report_failure(b, lineno, more);
+    }
+    producer_batches_deinit(&b->batches);
+    for (int i = 0; i < b->nq; i++) {
+        free(b->q[i].lines);
+        sl_enqueue_batch_deinit(&b->q[i].batch);
     }
     for (int i = 0; i < PIPELINE; i++)
-        free(b.flight[i].lines);
-    free(b.slots);
-    free(line);
+        free(b->flight[i].lines);
+    free(b->slots);
     sl_buf_deinit(&body);
-    fflush(out);
-    return b.failed ? -1 : b.rejected;
+    fflush(b->out);
+    return b->failed ? -1 : b->rejected;
+}
+
+long producer_bulk(redisContext *rc, const producer_opts *o, int fd, FILE *out)
+{
+    struct bulk b = {.rc = rc, .o = o, .out = out};
+    struct reader in = {.fd = fd};
+    long rc_run = run(&b, &in);
+    free(in.buf);
+    return rc_run;
+}
+
+long producer_bulk_text(redisContext *rc, const producer_opts *o, const char *text, size_t len,
+                        FILE *out)
+{
+    struct bulk b = {.rc = rc, .o = o, .out = out};
+    struct reader in = {.fd = -1, .len = len, .cap = len + 1, .eof = 1};
+    in.buf = sl_malloc(len + 1);
+    memcpy(in.buf, text, len);
+    long rc_run = run(&b, &in);
+    free(in.buf);
+    return rc_run;
 }

@@ -5,20 +5,26 @@
 #include "config.h"
 #include "enqueue.h"
 #include "job.h"
+#include "jsoncheck.h"
 #include "keys.h"
 #include "log.h"
 #include "rsync.h"
 #include "schema.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static producer_opts o;
 
 static const sl_option options[] = {
     {"redis-url", "SLUICE_REDIS_URL", SL_OPT_SECRET, &o.redis_url, "redis://127.0.0.1:6379/0", 0, 0,
      "Redis address: redis://[user:pass@]host:port/db or unix:///path"},
+    {"redis-timeout-ms", "SLUICE_REDIS_TIMEOUT_MS", SL_OPT_INT, &o.redis_timeout_ms, "5000", 1,
+     3600000, "give up when Redis does not answer (connect, read, write) within this"},
     {"prefix", "SLUICE_PREFIX", SL_OPT_STR, &o.prefix, "sluice", 0, 0, "key prefix"},
     {"type", NULL, SL_OPT_STR, &o.type, NULL, 0, 0, "job type (one job)"},
     {"queue", NULL, SL_OPT_STR, &o.queue, NULL, 0, 0, "queue (default: the type)"},
@@ -63,6 +69,13 @@ static const char *description =
     "the batch is sealed (no more jobs join it) unless --batch-open; once sealed and every\n"
     "job has ended (done or dead), the --batch-callback job is enqueued, once.\n"
     "seal ID: seals batch ID (optionally with --batch-callback) and prints its counts.\n"
+    "Every job is checked strictly before anything reaches Redis: one JSON value per line,\n"
+    "valid UTF-8, no NUL, no duplicate member names, and numbers stored exactly as written\n"
+    "(integers of up to 15 digits always are; past a double's precision a number is\n"
+    "refused: send big ids as strings). A refused line is reported as \"line N: FIELD:\n"
+    "reason\". Ids are printed as soon as their jobs are stored; lines are sent as soon as\n"
+    "no more input is waiting. If Redis fails mid-run, stderr says which lines were stored,\n"
+    "which were sent without an answer and which were not stored.\n"
     "Exit status: 0 all enqueued, 1 some jobs rejected (seal: no such batch), 2 usage or\n"
     "Redis error.";
 
@@ -77,8 +90,9 @@ static int enqueue_one(redisContext *rc)
     cJSON_AddStringToObject(env, "priority", o.priority);
     const char *ptext = o.payload;
     char *file = NULL;
+    size_t plen = strlen(ptext);
     if (ptext[0] == '@') {
-        file = sl_read_file(ptext + 1, NULL);
+        file = sl_read_file(ptext + 1, &plen);
         if (!file) {
             fprintf(stderr, "sluice-producer: --payload: cannot read %s: %m\n", ptext + 1);
             cJSON_Delete(env);
@@ -86,7 +100,17 @@ static int enqueue_one(redisContext *rc)
         }
         ptext = file;
     }
-    cJSON *payload = cJSON_Parse(ptext);
+    /* strict first: cJSON alone would take '{"ms":5} trailing' as {"ms":5} */
+    sl_jsoncheck_error je;
+    if (sl_jsoncheck(ptext, plen, &je)) {
+        char err[512];
+        sl_jsoncheck_format(&je, "payload", err, sizeof err);
+        fprintf(stderr, "sluice-producer: %s\n", err);
+        free(file);
+        cJSON_Delete(env);
+        return 1;
+    }
+    cJSON *payload = cJSON_ParseWithLength(ptext, plen);
     free(file);
     if (!payload) {
         fprintf(stderr, "sluice-producer: payload: not valid JSON\n");
@@ -106,11 +130,9 @@ static int enqueue_one(redisContext *rc)
         cJSON_AddStringToObject(env, "batch", o.batch);
     char *text = cJSON_PrintUnformatted(env);
     cJSON_Delete(env);
-    FILE *in = fmemopen(text, strlen(text), "r");
     o.single = 1;
     /* One line through the bulk path: same validation, same reply handling. */
-    long rc_bulk = producer_bulk(rc, &o, in, stdout);
-    fclose(in);
+    long rc_bulk = producer_bulk_text(rc, &o, text, strlen(text), stdout);
     free(text);
     return rc_bulk < 0 ? 2 : rc_bulk > 0 ? 1 : 0;
 }
@@ -121,21 +143,24 @@ int main(int argc, char **argv)
     char *pos[4];
     int npos = 4;
     int rc = sl_config_parse(options, argc, argv, pos, &npos, err, sizeof err);
-    if (rc == SL_CONFIG_HELP) {
-        sl_config_usage(stdout, "sluice-producer", synopsis, description, options);
-        return 0;
-    }
-    if (rc) {
+    if (rc && rc != SL_CONFIG_HELP) {
         fprintf(stderr, "sluice-producer: %s\n", err);
+        sl_config_usage_line(stderr, "sluice-producer", synopsis);
         return 2;
     }
     int seal = npos > 0 && !strcmp(pos[0], "seal");
     if (npos > 0 && strcmp(pos[0], "enqueue") && !seal) {
+        /* before --help: "serve --help" must not pass for a command */
         fprintf(stderr,
-                "sluice-producer: unknown command \"%s\" (the commands are enqueue and seal; "
-                "see --help)\n",
+                "sluice-producer: unknown command \"%.40s\" (the commands are enqueue and "
+                "seal)\n",
                 pos[0]);
+        sl_config_usage_line(stderr, "sluice-producer", synopsis);
         return 2;
+    }
+    if (rc == SL_CONFIG_HELP) {
+        sl_config_usage(stdout, "sluice-producer", synopsis, description, options);
+        return 0;
     }
     if (seal ? npos != 2 : npos > 1) {
         fprintf(stderr, "sluice-producer: %s (usage: sluice-producer %s)\n",
@@ -164,6 +189,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-producer: %s\n", err);
         return 2;
     }
+    /* a Redis that goes away must not kill us mid-write: the summary of
+     * what was stored is owed to the frontend */
+    signal(SIGPIPE, SIG_IGN);
     sl_log_init("producer", SL_LOG_INFO);
     sl_schema_init();
     char batch_id[SL_ID_LEN + 1];
@@ -185,9 +213,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-producer: --redis-url: %s\n", err);
         return 2;
     }
-    redisContext *r = sl_rsync_connect(&addr, 5.0, err, sizeof err);
+    redisContext *r = sl_rsync_connect(&addr, (double)o.redis_timeout_ms / 1000, err, sizeof err);
     if (!r) {
-        fprintf(stderr, "sluice-producer: %s\n", err);
+        fprintf(stderr, "sluice-producer: %s%s\n", err,
+                strstr(err, SL_RSYNC_TIMED_OUT) ? " (--redis-timeout-ms sets the limit)" : "");
         producer_callback_free(cb);
         return 2;
     }
@@ -199,16 +228,16 @@ int main(int argc, char **argv)
     if (seal) {
         status = producer_seal(r, &o, pos[1]);
     } else if (o.ndjson) {
-        FILE *in = strcmp(o.ndjson, "-") ? fopen(o.ndjson, "r") : stdin;
-        if (!in) {
+        int in = strcmp(o.ndjson, "-") ? open(o.ndjson, O_RDONLY | O_CLOEXEC) : 0;
+        if (in < 0) {
             fprintf(stderr, "sluice-producer: --ndjson: cannot open %s: %m\n", o.ndjson);
             redisFree(r);
             producer_callback_free(cb);
             return 2;
         }
         long rej = producer_bulk(r, &o, in, stdout);
-        if (in != stdin)
-            fclose(in);
+        if (in != 0)
+            close(in);
         status = rej < 0 ? 2 : rej > 0 ? 1 : 0;
     } else {
         status = enqueue_one(r);

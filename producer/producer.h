@@ -18,6 +18,7 @@ typedef struct producer_opts {
     long long max_payload;
     long long idem_ttl_ms;
     long long batch_size;
+    long long redis_timeout_ms;
     const char *batch_callback; /* --batch-callback: JSON or @file */
     int batch_open;             /* --batch-open: leave the batches unsealed */
     long long batch_ttl_ms, batch_keep_ms;
@@ -25,13 +26,21 @@ typedef struct producer_opts {
     const producer_callback *callback; /* --batch-callback checked, or NULL */
 } producer_opts;
 
-/* Enqueues jobs read as NDJSON from O->ndjson ("-" = stdin), one envelope a
- * line; prints one id per accepted line, in input order, on OUT; reports each
- * rejected line on stderr with its number. Opens each batch before its first
- * job (O->batch first, with O->callback) and, when every line was accepted
- * and O->batch_open is not set, seals them at the end. Returns the number of
- * rejected lines, or -1 when Redis failed (the message is printed). */
-long producer_bulk(redisContext *rc, const producer_opts *o, FILE *in, FILE *out);
+/* Enqueues jobs read as NDJSON from FD, one envelope a line, each checked
+ * strictly (jsoncheck.h) and against the schemas; prints the id of each
+ * stored job on OUT (flushed) as soon as it and every line before it are
+ * settled, in input order; reports each rejected line on stderr with its
+ * number. Jobs read are sent whenever no more input is waiting. Opens each
+ * batch before its first job (O->batch first, with O->callback) and, when
+ * every line was accepted and O->batch_open is not set, seals them at the
+ * end. Returns the number of rejected lines, or -1 when Redis failed: then
+ * stderr says which lines were stored, sent without an answer, or not
+ * stored. */
+long producer_bulk(redisContext *rc, const producer_opts *o, int fd, FILE *out);
+
+/* The same for TEXT (LEN bytes) in memory: one job from flags. */
+long producer_bulk_text(redisContext *rc, const producer_opts *o, const char *text, size_t len,
+                        FILE *out);
 
 /* --- batch.c ---------------------------------------------------------- */
 
