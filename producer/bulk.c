@@ -116,10 +116,14 @@ static void settle(struct bulk *b, long slot, const char *id)
 
 static void reject(struct bulk *b, long slot, long lineno, const char *err)
 {
+    /* "FIELD: reason" always: the schema names no field for the document
+     * itself ("unknown field \"x\"") */
+    const char *colon = strstr(err, ": ");
+    const char *doc = !colon || memchr(err, ' ', (size_t)(colon - err)) ? "(document): " : "";
     if (b->o->single)
-        fprintf(stderr, "sluice-producer: %s\n", err);
+        fprintf(stderr, "sluice-producer: %s%s\n", doc, err);
     else
-        fprintf(stderr, "line %ld: %s\n", lineno, err);
+        fprintf(stderr, "line %ld: %s%s\n", lineno, doc, err);
     settle(b, slot, "-");
     b->rejected++;
     print_ready(b);
@@ -549,7 +553,8 @@ static long run(struct bulk *b, struct reader *in)
 long producer_bulk(redisContext *rc, const producer_opts *o, int fd, FILE *out)
 {
     struct bulk b = {.rc = rc, .o = o, .out = out};
-    struct reader in = {.fd = fd};
+    struct reader in = {.fd = fd, .cap = READ_CHUNK + 1};
+    in.buf = sl_malloc(in.cap);
     long rc_run = run(&b, &in);
     free(in.buf);
     return rc_run;
