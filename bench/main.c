@@ -211,6 +211,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!run) {
+        if (npos == 1)
+            fprintf(stderr, "sluice-bench: unknown test \"%.40s\"\n", pos[0]);
         fprintf(stderr,
                 "sluice-bench: name one test: noop, latency, io, message or pdf (see --help)\n");
         return 2;
