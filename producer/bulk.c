@@ -451,9 +451,9 @@ static void report_failure(struct bulk *b, long lastline, int more)
     } else {
         if (first_open > 1)
             fprintf(stderr,
-                    "sluice-producer: stored: lines 1-%ld but those refused above (%ld "
-                    "ids printed)\n",
-                    first_open - 1, b->ids_printed);
+                    "sluice-producer: stored: lines 1-%ld but those refused above (%ld id%s "
+                    "printed)\n",
+                    first_open - 1, b->ids_printed, b->ids_printed == 1 ? "" : "s");
         else
             fprintf(stderr, "sluice-producer: stored: no line\n");
         if (unknown.len)
