@@ -91,6 +91,59 @@ static void errors_name_option_and_limit(void **state)
     assert_int_equal(parse(2, a7, NULL, NULL, err), SL_CONFIG_HELP);
 }
 
+/* A secret given as a flag is copied, then blanked in argv (what ps and
+ * /proc/PID/cmdline show); a second parse of the same argv gets the copy. */
+static void secrets_blanked_from_argv(void **state)
+{
+    (void)state;
+    char err[256];
+    char a0[] = "prog", a1[] = "--redis-url", a2[] = "redis://app:hunter2@h:6379/0";
+    char *a[] = {a0, a1, a2};
+    assert_int_equal(parse(3, a, NULL, NULL, err), 0);
+    assert_string_equal(s_url, "redis://app:hunter2@h:6379/0");
+    assert_string_equal(a2, "redis://app:***@h:6379/0");
+    assert_int_equal(a2[sizeof a2 - 2], '\0'); /* the freed bytes are zeroed */
+    assert_int_equal(parse(3, a, NULL, NULL, err), 0);
+    assert_string_equal(s_url, "redis://app:hunter2@h:6379/0");
+
+    char b1[] = "--redis-url=redis://:pw@h/0";
+    char *b[] = {a0, b1};
+    assert_int_equal(parse(2, b, NULL, NULL, err), 0);
+    assert_string_equal(s_url, "redis://:pw@h/0");
+    assert_string_equal(b1, "--redis-url=redis://:**@h/0");
+
+    char c1[] = "--redis-url", c2[] = "unix:///run/r.sock?db=1&password=s3cret&x=1";
+    char *c[] = {a0, c1, c2};
+    assert_int_equal(parse(3, c, NULL, NULL, err), 0);
+    assert_string_equal(c2, "unix:///run/r.sock?db=1&password=***&x=1");
+
+    char d1[] = "--redis-url", d2[] = "redis://h:6379/0"; /* no password: left alone */
+    char *d[] = {a0, d1, d2};
+    assert_int_equal(parse(3, d, NULL, NULL, err), 0);
+    assert_string_equal(d2, "redis://h:6379/0");
+    assert_string_equal(s_url, "redis://h:6379/0");
+}
+
+/* --help does not stop the parse: what follows it is still checked, and
+ * the arguments before it are collected for the caller to check. */
+static void help_reads_everything(void **state)
+{
+    (void)state;
+    char err[256];
+    char *pos[2];
+    int npos = 2;
+    char *a[] = {"prog", "serve", "--help"};
+    assert_int_equal(parse(3, a, pos, &npos, err), SL_CONFIG_HELP);
+    assert_int_equal(npos, 1);
+    assert_string_equal(pos[0], "serve");
+    char *b[] = {"prog", "--help", "--bogus"};
+    assert_int_equal(parse(3, b, NULL, NULL, err), SL_EINVAL);
+    assert_non_null(strstr(err, "--bogus"));
+    char *c[] = {"prog", "-h", "extra"};
+    assert_int_equal(parse(3, c, NULL, NULL, err), SL_EINVAL);
+    assert_non_null(strstr(err, "extra"));
+}
+
 static void redis_urls(void **state)
 {
     (void)state;
@@ -139,6 +192,8 @@ int main(void)
         cmocka_unit_test(defaults_env_flags),
         cmocka_unit_test(positionals_anywhere),
         cmocka_unit_test(errors_name_option_and_limit),
+        cmocka_unit_test(secrets_blanked_from_argv),
+        cmocka_unit_test(help_reads_everything),
         cmocka_unit_test(redis_urls),
         cmocka_unit_test(names),
     };
