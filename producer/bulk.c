@@ -71,6 +71,8 @@ struct bulk {
     long rejected;
     int failed;
     char why[200];            /* failed: what Redis did */
+    int out_errno;            /* writing ids failed with this */
+    long out_lost_from;       /* out_errno: the first line whose id may be lost */
     producer_batches batches; /* every batch this run submits to */
 };
 
@@ -89,8 +91,11 @@ static void print_ready(struct bulk *b)
         }
         b->printed++;
     }
-    if (b->printed != before)
-        fflush(b->out);
+    if (b->printed != before && (fflush(b->out) || ferror(b->out)) && !b->out_errno) {
+        /* the frontend stopped reading: stop reading its input too */
+        b->out_errno = errno ? errno : EIO;
+        b->out_lost_from = b->slots[before].lineno;
+    }
     /* all printed slots can be forgotten: slide the window */
     if (b->printed > 4096 && b->printed == b->nslots)
         b->nslots = b->printed = 0;
@@ -487,7 +492,7 @@ static long run(struct bulk *b, struct reader *in)
     sl_buf body = {0};
     char err[512];
     int st;
-    while (!b->failed && (st = next_line(b, in, &line, &n)) > 0) {
+    while (!b->failed && !b->out_errno && (st = next_line(b, in, &line, &n)) > 0) {
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
             line[--n] = '\0';
@@ -532,6 +537,12 @@ static long run(struct bulk *b, struct reader *in)
     if (!b->failed)
         flush_all(b);
     finish_batches(b);
+    if (b->out_errno)
+        fprintf(stderr,
+                "sluice-producer: cannot write ids to standard output: %s; stopped after line "
+                "%ld: the lines read were enqueued, but ids from line %ld on may not have been "
+                "delivered\n",
+                strerror(b->out_errno), lineno, b->out_lost_from);
     if (b->failed && b->why[0]) {
         /* lines left unread: the reader stopped before its end */
         int more = !in->eof || in->start < in->len;
@@ -547,7 +558,7 @@ static long run(struct bulk *b, struct reader *in)
     free(b->slots);
     sl_buf_deinit(&body);
     fflush(b->out);
-    return b->failed ? -1 : b->rejected;
+    return b->failed || b->out_errno ? -1 : b->rejected;
 }
 
 long producer_bulk(redisContext *rc, const producer_opts *o, int fd, FILE *out)

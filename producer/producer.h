@@ -33,9 +33,9 @@ typedef struct producer_opts {
  * number. Jobs read are sent whenever no more input is waiting. Opens each
  * batch before its first job (O->batch first, with O->callback) and, when
  * every line was accepted and O->batch_open is not set, seals them at the
- * end. Returns the number of rejected lines, or -1 when Redis failed: then
+ * end. Returns the number of rejected lines, or -1 when Redis failed (then
  * stderr says which lines were stored, sent without an answer, or not
- * stored. */
+ * stored) or OUT could not be written (reading stops). */
 long producer_bulk(redisContext *rc, const producer_opts *o, int fd, FILE *out);
 
 /* The same for TEXT (LEN bytes) in memory: one job from flags. */

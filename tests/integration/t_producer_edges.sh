@@ -2,7 +2,8 @@
 # 9), and the other binaries share its option parsing and Redis logging:
 #   - an unknown command is an error (exit 2, one line naming it, the usage)
 #     even with --help, for every binary;
-#   - lines piped in are enqueued while the pipe is still open;
+#   - lines piped in are enqueued while the pipe is still open; with its
+#     output closed the producer stops (it cannot deliver the ids);
 #   - a hung Redis says "timed out", after how long, and which option;
 #   - Redis killed mid-bulk: every printed id is stored, every stored job
 #     was printed or named as "sent without an answer", and no line named
@@ -62,6 +63,16 @@ wait_until 10 "! alive $PIPE_PID" || fail "the producer did not end with its inp
 reap "$PIPE_PID"
 assert_eq 0 "$STOP_STATUS" "exit status after the pipe closed"
 assert_eq 4 "$(grep -c . "$TMP/pipe.out")" "ids printed for the pipe"
+
+# ---- nobody reads the ids: the producer stops instead of enqueueing blind
+"$PY" -c '
+for i in range(1, 100001):
+    print("{\"type\":\"noop\",\"queue\":\"blind\",\"payload\":{\"i\":%d}}" % i)' >"$TMP/blind.ndjson"
+"$SLUICE_BIN/sluice-producer" enqueue --ndjson "$TMP/blind.ndjson" 2>>"$TMP/blind.log" | head -1 >/dev/null
+assert_eq 2 "${PIPESTATUS[0]}" "exit status, standard output closed"
+assert_contains "$(cat "$TMP/blind.log")" "cannot write ids to standard output" "closed output reported"
+[ "$(ready_total blind)" -lt 100000 ] && ok "stopped reading ($(ready_total blind) of 100000 enqueued)" ||
+    fail "all 100000 lines enqueued with nobody reading the ids"
 
 # ---- a hung Redis
 kill -STOP "$REDIS_PID"
