@@ -491,8 +491,12 @@ static long run(struct bulk *b, struct reader *in)
     long lineno = 0;
     sl_buf body = {0};
     char err[512];
-    int st;
-    while (!b->failed && !b->out_errno && (st = next_line(b, in, &line, &n)) > 0) {
+    int st, read_failed = 0;
+    while (!b->failed && !b->out_errno && (st = next_line(b, in, &line, &n)) != 0) {
+        if (st < 0) { /* printed; what was read is still enqueued */
+            read_failed = 1;
+            break;
+        }
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
             line[--n] = '\0';
@@ -558,7 +562,7 @@ static long run(struct bulk *b, struct reader *in)
     free(b->slots);
     sl_buf_deinit(&body);
     fflush(b->out);
-    return b->failed || b->out_errno ? -1 : b->rejected;
+    return b->failed || b->out_errno || read_failed ? -1 : b->rejected;
 }
 
 long producer_bulk(redisContext *rc, const producer_opts *o, int fd, FILE *out)
