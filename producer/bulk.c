@@ -299,12 +299,29 @@ static int open_batch(struct bulk *b, const char *id, const producer_callback *c
     return 0;
 }
 
+/* Sends every queue's waiting jobs, the batch holding the oldest line first:
+ * called whenever one batch is full, so a line of a queue seldom used does
+ * not hold back the ids of the lines after it until the end, and calls go
+ * out nearly in input order. */
+static int send_pending(struct bulk *b)
+{
+    for (;;) {
+        struct queue_batch *oldest = NULL;
+        for (int i = 0; i < b->nq; i++)
+            if (b->q[i].nlines && (!oldest || b->q[i].lines[0] < oldest->lines[0]))
+                oldest = &b->q[i];
+        if (!oldest || b->failed)
+            return b->failed ? -1 : 0;
+        if (flush_queue(b, oldest))
+            return -1;
+    }
+}
+
 /* Sends every job waiting in a queue's batch and waits for every answer:
  * called when no more input is waiting, and at the end. */
 static int flush_all(struct bulk *b)
 {
-    for (int i = 0; i < b->nq && !b->failed; i++)
-        flush_queue(b, &b->q[i]);
+    send_pending(b);
     while (b->count && !b->failed)
         read_one(b);
     return b->failed ? -1 : 0;
@@ -536,7 +553,7 @@ static long run(struct bulk *b, struct reader *in)
         q->lines[q->nlines++] = slot;
         sl_job_deinit(&job);
         if (q->batch.jobs >= o->batch_size || q->batch.arena.len > (1u << 20))
-            flush_queue(b, q);
+            send_pending(b);
     }
     if (!b->failed)
         flush_all(b);
