@@ -119,7 +119,11 @@ void fetch_wake_all(worker *w);
 
 /* run.c */
 void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t len);
-/* Ends T's run with RESULT; ERROR (for failures) is copied. Frees T. */
+/* Ends T's run with RESULT; ERROR (for failures) is copied, cut at
+ * TASK_ERROR_MAX bytes. Frees T. A handler frees its own state first (its
+ * calls must be gone before the task is), so an ERROR that points into that
+ * state (a request's curl error) is copied before the state is freed. */
+#define TASK_ERROR_MAX 2000
 void task_finish(task *t, enum task_result result, const char *error);
 const handler *handler_find(const char *type);
 /* Abandons every running task and hands it back to ready. */

@@ -6,9 +6,12 @@
 
 void app_finish(app_job *j, enum task_result r, const char *error)
 {
+    char copy[TASK_ERROR_MAX + 1]; /* ERROR may live in J's calls: see worker.h */
     task *t = j->t;
+    if (error)
+        sl_strlcpy(copy, error, sizeof copy);
     j->release(j);
-    task_finish(t, r, error);
+    task_finish(t, r, error ? copy : NULL);
 }
 
 int app_send(app_job *j, sl_rconn_reply_cb *cb, int script, int nkeys, int argc, const char **argv)

@@ -48,11 +48,16 @@ static void msg_free(struct msg *m)
     free(m);
 }
 
+/* ERROR may point into M's request (curl's error), which msg_free releases:
+ * it is copied first (task_finish, see worker.h). */
 static void finish(struct msg *m, enum task_result r, const char *error)
 {
+    char copy[TASK_ERROR_MAX + 1];
     task *t = m->t;
+    if (error)
+        sl_strlcpy(copy, error, sizeof copy);
     msg_free(m);
-    task_finish(t, r, error);
+    task_finish(t, r, error ? copy : NULL);
 }
 
 static void done_cb(pcall *c, const pcall_result *r, void *priv);

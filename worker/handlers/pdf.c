@@ -102,7 +102,7 @@ static void job_free(pdfjob *j)
 
 void pdf_finish(pdfjob *j, enum task_result r, const char *error)
 {
-    char copy[600];
+    char copy[TASK_ERROR_MAX + 1]; /* ERROR may live in J: see worker.h */
     task *t = j->t;
     snprintf(copy, sizeof copy, "%s", error ? error : "");
     job_free(j);
