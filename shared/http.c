@@ -102,10 +102,12 @@ struct sl_http_req {
     sl_buf content_type; /* of the body; empty: none given */
     sl_buf body;
     int has_body;
-    curl_mime *mime;    /* NULL: no parts */
-    long timeout_ms;    /* 0: the engine's */
-    int fresh;          /* on a new connection: never re-sent by curl */
-    int64_t send_by_us; /* 0, or the latest moment to write the request */
+    curl_mime *mime;              /* NULL: no parts */
+    long timeout_ms;              /* 0: the engine's */
+    int fresh;                    /* on a new connection: never re-sent by curl */
+    int64_t send_by_us;           /* 0, or the latest moment to write the request */
+    int prereqs;                  /* times curl was about to write it in this transfer */
+    enum sl_http_outcome aborted; /* why prereq_cb stopped it (LATE, RESENT), else OK */
 
     /* result */
     enum sl_http_outcome outcome;
@@ -368,13 +370,13 @@ int sl_http_in_flight(const sl_http *h)
 
 /* --- results --- */
 
-/* SEND_BY: the request had a send-by time, and so a pre-request callback,
- * the only callback of ours that aborts a transfer (the data callbacks'
- * refusals come back as CURLE_WRITE_ERROR). */
-static enum sl_http_outcome classify(CURLcode rc, int too_big, int send_by)
+/* ABORTED: why prereq_cb stopped the transfer (SL_HTTP_OK if it did not),
+ * the only callback of ours that aborts one (the data callbacks' refusals
+ * come back as CURLE_WRITE_ERROR). */
+static enum sl_http_outcome classify(CURLcode rc, int too_big, enum sl_http_outcome aborted)
 {
-    if (send_by && rc == CURLE_ABORTED_BY_CALLBACK)
-        return SL_HTTP_LATE;
+    if (aborted != SL_HTTP_OK && rc == CURLE_ABORTED_BY_CALLBACK)
+        return aborted;
     switch (rc) {
     case CURLE_OK:
         return SL_HTTP_OK;
@@ -458,7 +460,7 @@ static void set_error(sl_http_req *req, const char *message)
 /* Records the result of REQ's finished transfer, detaches it and calls back. */
 static void finish(sl_http *h, sl_http_req *req, CURLcode rc)
 {
-    req->outcome = classify(rc, req->too_big, req->send_by_us != 0);
+    req->outcome = classify(rc, req->too_big, req->aborted);
     req->elapsed_ms = (sl_monotonic_us() - req->started_us) / 1000;
     curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->status);
     curl_easy_getinfo(req->easy, CURLINFO_NUM_CONNECTS, &req->connects);
@@ -468,6 +470,8 @@ static void finish(sl_http *h, sl_http_req *req, CURLcode rc)
         set_error(req, msg);
     } else if (req->outcome == SL_HTTP_LATE) {
         set_error(req, "not sent: the time it had to leave by had passed");
+    } else if (req->outcome == SL_HTTP_RESENT) {
+        set_error(req, "the connection died with no answer; not sent again without a new grant");
     } else if (req->outcome != SL_HTTP_OK) {
         set_error(req, req->errbuf[0] ? req->errbuf : curl_easy_strerror(rc));
     }
@@ -723,14 +727,25 @@ void sl_http_req_set_send_by(sl_http_req *req, int64_t send_by_us)
 }
 
 /* CURLOPT_PREREQFUNCTION: the connection is ready and the request about to
- * be written. */
+ * be written. curl (7.88 multi.c, MSTATE_DO) calls it each time it is about
+ * to write the request, and that includes its own silent re-send: when a
+ * reused connection fails before any byte of an answer, Curl_retry_request
+ * sends the transfer back to MSTATE_CONNECT and it passes here again. The
+ * second call is refused: the first copy may have reached the server. */
 static int prereq_cb(void *priv, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
                      int conn_local_port)
 {
     (void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
     sl_http_req *req = priv;
-    /* set only on requests with a send-by time */
-    return sl_monotonic_us() > req->send_by_us ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+    if (++req->prereqs > 1) {
+        req->aborted = SL_HTTP_RESENT;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    if (req->send_by_us && sl_monotonic_us() > req->send_by_us) {
+        req->aborted = SL_HTTP_LATE;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
 }
 
 const char *sl_http_req_log_url(const sl_http_req *req)
@@ -783,8 +798,7 @@ static int configure(sl_http *h, sl_http_req *req)
     bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                             req->timeout_ms ? req->timeout_ms : h->timeout_ms) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, req->fresh ? 1L : 0L) != CURLE_OK;
-    bad |=
-        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, req->send_by_us ? prereq_cb : NULL) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_PREREQDATA, (void *)req) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_response) != CURLE_OK;
@@ -836,6 +850,8 @@ int sl_http_start(sl_http *h, sl_http_req *req, sl_http_done_cb *cb, void *priv)
     sh->n_reqs++;
     req->sh = sh;
     clear_result(req);
+    req->prereqs = 0;
+    req->aborted = SL_HTTP_OK;
     req->max_response = h->max_response;
     req->started_us = sl_monotonic_us();
     req->h = h;
@@ -870,8 +886,8 @@ enum sl_http_outcome sl_http_outcome(const sl_http_req *req)
 const char *sl_http_outcome_name(enum sl_http_outcome outcome)
 {
     static const char *const names[] = {"ok",     "timeout", "connect", "reset",
-                                        "toobig", "error",   "late"};
-    return outcome >= SL_HTTP_OK && outcome <= SL_HTTP_LATE ? names[outcome] : "unknown";
+                                        "toobig", "error",   "late",    "resent"};
+    return outcome >= SL_HTTP_OK && outcome <= SL_HTTP_RESENT ? names[outcome] : "unknown";
 }
 
 long sl_http_status(const sl_http_req *req)
@@ -919,5 +935,5 @@ int sl_http_transient(const sl_http_req *req)
     if (req->outcome == SL_HTTP_OK)
         return req->status >= 500 && req->status <= 599;
     return req->outcome == SL_HTTP_TIMEOUT || req->outcome == SL_HTTP_CONNECT ||
-           req->outcome == SL_HTTP_RESET;
+           req->outcome == SL_HTTP_RESET || req->outcome == SL_HTTP_RESENT;
 }

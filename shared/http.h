@@ -67,6 +67,9 @@ enum sl_http_outcome {
     SL_HTTP_TOOBIG,  /* the response passed max_response; the transfer was cut */
     SL_HTTP_ERROR,   /* anything else: bad URL, certificate, protocol refused */
     SL_HTTP_LATE,    /* not sent: its send_by time had passed (sl_http_req_set_send_by) */
+    SL_HTTP_RESENT,  /* sent on a reused connection that died before any answer; curl
+                      * would have sent it again at once, the engine does not: the
+                      * first copy may have reached the server (see set_fresh) */
 };
 
 /* Called once per started request, from the loop. REQ's results are valid
@@ -141,12 +144,15 @@ int sl_http_req_add_file_part(sl_http_req *req, const char *name, const char *pa
  * 0: the engine's timeout_ms. */
 void sl_http_req_set_timeout(sl_http_req *req, long timeout_ms);
 
-/* Sends REQ on a new connection. curl re-sends a request once, silently,
- * when a reused connection turns out to have been closed before any answer
- * came; the server may have acted on the first copy all the same. A
- * request that must not run twice and carries no idempotency key of its
- * own (a channel create, a Telegram send) asks for a fresh connection:
- * then a lost answer is an error the caller sees. */
+/* Sends REQ on a new connection. When a reused connection turns out to have
+ * been closed before any answer came, curl would send the request again at
+ * once, silently (up to 5 times); the engine never lets it: every request
+ * is written at most once per sl_http_start, so that each copy that reaches
+ * a server is one the caller asked for (and holds a rate-limit place for).
+ * Such a request ends SL_HTTP_RESENT instead: the server may or may not
+ * have acted on it, as after SL_HTTP_RESET. A fresh connection cannot meet
+ * that case (nor a server's idle close racing the request); a lost answer
+ * then ends SL_HTTP_RESET or SL_HTTP_TIMEOUT. */
 void sl_http_req_set_fresh(sl_http_req *req, int fresh);
 
 /* A request that must leave by SEND_BY_US (sl_monotonic_us) or not at all: a
@@ -160,7 +166,8 @@ const char *sl_http_req_log_url(const sl_http_req *req);
 /* --- the result: valid in the callback and until the next reset or start --- */
 
 enum sl_http_outcome sl_http_outcome(const sl_http_req *req);
-/* "ok", "timeout", "connect", "reset", "toobig", "error": for logs. */
+/* "ok", "timeout", "connect", "reset", "toobig", "error", "late", "resent":
+ * for logs. */
 const char *sl_http_outcome_name(enum sl_http_outcome outcome);
 
 long sl_http_status(const sl_http_req *req); /* 0 when no status line arrived */
@@ -180,8 +187,8 @@ long sl_http_connects(const sl_http_req *req);      /* new connections it opened
  * the real URL. */
 const char *sl_http_error(const sl_http_req *req);
 
-/* 1 if trying again later may succeed: timeout, connect failure, reset, or a
- * 5xx response. 0 for other responses (4xx included: 429 is the caller's to
+/* 1 if trying again later may succeed: timeout, connect failure, reset,
+ * resent, or a 5xx response. 0 for other responses (4xx included: 429 is the caller's to
  * read Retry-After from), TOOBIG and ERROR. */
 int sl_http_transient(const sl_http_req *req);
 

@@ -36,6 +36,7 @@ struct pcall {
     int in_http;
     int queued;           /* admitted, waiting for a free HTTP slot */
     int late_tries;       /* times not sent for being late (FRESH_US) */
+    int resent;           /* its connection died unanswered: next time a fresh one */
     pcall *qprev, *qnext; /* in C.queue; qnext also links C.spare */
     pcall_cb *cb;
     void *priv;
@@ -58,7 +59,8 @@ static struct {
     int inflight, max_inflight;
     pcall *qhead, *qtail;
     ev_idle pump;
-    unsigned long long late; /* requests not sent for being late, ever */
+    unsigned long long late;   /* requests not sent for being late, ever */
+    unsigned long long resent; /* requests whose reused connection died, ever */
 } C;
 
 static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents);
@@ -91,6 +93,9 @@ void pcall_deinit(void)
     if (C.late)
         sl_info("requests asked again for missing their send-by time (%d ms after the grant): %llu",
                 FRESH_US / 1000, C.late);
+    if (C.resent)
+        sl_info("requests asked again after their reused connection died unanswered: %llu",
+                C.resent);
     ev_idle_stop(C.loop, &C.pump);
     sl_http_free(C.http);
     C.http = NULL;
@@ -269,6 +274,7 @@ void pcall_start(pcall *c, const char *op, pcall_cb *cb, void *priv)
     c->cb = cb;
     c->priv = priv;
     c->late_tries = 0;
+    c->resent = 0;
     enqueue(c);
 }
 
@@ -314,8 +320,9 @@ static void send_call(pcall *c)
                                  : !strcmp(m, "DELETE") ? SL_HTTP_DELETE
                                                         : SL_HTTP_GET;
     sl_http_req_set_method(c->req, method);
-    /* a POST the server would act on twice must not be re-sent behind our back */
-    if (method == SL_HTTP_POST && !c->spec.repeat_safe)
+    /* a POST the server would act on twice must not meet an idle close;
+     * a request whose reused connection died goes again on a fresh one */
+    if ((method == SL_HTTP_POST && !c->spec.repeat_safe) || c->resent)
         sl_http_req_set_fresh(c->req, 1);
     if (c->nparts) {
         for (int i = 0; i < c->nparts; i++) {
@@ -415,6 +422,23 @@ static void http_done_cb(sl_http_req *req, void *priv)
         c->late_tries++;
         sl_debug("not sent, granted too long ago job=%s late=%llu", c->t->job.id, C.late);
         if (c->link.discover)
+            report_no_answer(c);
+        enqueue(c);
+        return;
+    }
+    /* Written once on a reused connection that then died unanswered: the
+     * server may have acted on it, and curl was not let send it again (that
+     * copy would have had no grant). One the server takes once however
+     * often it comes (a nonce, a GET, an edit) asks for a new place and
+     * goes again, no attempt used; others (on fresh connections) fail as
+     * any lost answer does, and retry with backoff. */
+    if (sl_http_outcome(req) == SL_HTTP_RESENT && !c->resent &&
+        (c->spec.repeat_safe || strcmp(c->spec.method, "POST"))) {
+        C.resent++;
+        c->resent = 1;
+        sl_debug("connection died unanswered, asking again job=%s resent=%llu", c->t->job.id,
+                 C.resent);
+        if (c->bot->platform == SL_PLATFORM_DISCORD)
             report_no_answer(c);
         enqueue(c);
         return;

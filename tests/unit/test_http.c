@@ -13,6 +13,8 @@
 #include <cjson/cJSON.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -505,6 +507,110 @@ static void late_request_is_never_written(void **state)
     sl_http_req_free(req);
 }
 
+/* Reads one request's head (up to the blank line) from C into BUF; returns
+ * its length, or 0 when C closed or said nothing within TIMEOUT_MS. */
+static size_t read_head(int c, char *buf, size_t cap, int timeout_ms)
+{
+    size_t n = 0;
+    while (n + 1 < cap) {
+        struct pollfd p = {.fd = c, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) <= 0)
+            break;
+        ssize_t r = recv(c, buf + n, cap - 1 - n, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        buf[n] = '\0';
+        if (strstr(buf, "\r\n\r\n"))
+            return n;
+    }
+    return 0;
+}
+
+/* The server of reused_connection_dies: on its first connection it answers
+ * one request with keep-alive, then reads the next one and closes without
+ * a word, as a server that acted and crashed (or a proxy that dropped it). */
+struct dying {
+    int listener;
+    int requests; /* request heads read on that connection */
+};
+
+static void *dying_server(void *arg)
+{
+    struct dying *d = arg;
+    char buf[4096];
+    int c = accept(d->listener, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    if (read_head(c, buf, sizeof buf, 5000)) {
+        d->requests++;
+        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        if (send(c, ok, sizeof ok - 1, 0) < 0)
+            perror("send");
+    }
+    if (read_head(c, buf, sizeof buf, 5000))
+        d->requests++;
+    close(c);
+    return NULL;
+}
+
+/* curl sends a request again, silently, when a reused connection dies
+ * before any answer; the engine must not let it (each copy that reaches a
+ * platform must hold a rate-limit place). The second request's connection
+ * dies after it was read: it ends SL_HTTP_RESENT, and no other connection
+ * carries a copy of it. */
+static void reused_connection_dies(void **state)
+{
+    struct fx *f = *state;
+    struct dying d = {.listener = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(d.listener, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(d.listener, 4), 0);
+    assert_int_equal(getsockname(d.listener, (struct sockaddr *)&a, &len), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, dying_server, &d), 0);
+
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/once", ntohs(a.sin_port));
+    sl_http_req *req = sl_http_req_new();
+    sl_http_req_set_url(req, url, NULL);
+    sl_http_req_set_timeout(req, 3000);
+    send_and_wait(f, req);
+    assert_int_equal(sl_http_outcome(req), SL_HTTP_OK);
+
+    sl_http_req_reset(req); /* the same handle: curl reuses the connection */
+    sl_http_req_set_url(req, url, NULL);
+    sl_http_req_set_method(req, SL_HTTP_POST);
+    sl_http_req_set_body(req, "application/json", "{\"nonce\":\"n1\"}", 14);
+    sl_http_req_set_timeout(req, 3000);
+    send_and_wait(f, req);
+    pthread_join(th, NULL);
+    print_message("reused connection died: %s\n", sl_http_error(req));
+    assert_int_equal(d.requests, 2);
+    assert_int_equal(sl_http_outcome(req), SL_HTTP_RESENT);
+    assert_string_equal(sl_http_outcome_name(SL_HTTP_RESENT), "resent");
+    assert_true(sl_http_transient(req));
+    assert_non_null(strstr(sl_http_error(req), "not sent again"));
+
+    /* any later connection (curl's retry opens one) carried no request */
+    int copies = 0;
+    for (;;) {
+        struct pollfd p = {.fd = d.listener, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            break;
+        int c = accept(d.listener, NULL, NULL);
+        if (c < 0)
+            break;
+        char buf[4096];
+        copies += read_head(c, buf, sizeof buf, 200) > 0;
+        close(c);
+    }
+    assert_int_equal(copies, 0);
+    close(d.listener);
+    sl_http_req_free(req);
+}
+
 static void reset_empty_and_partial(void **state)
 {
     struct fx *f = *state;
@@ -979,6 +1085,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(subsecond_timeout_is_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(connection_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(late_request_is_never_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(reused_connection_dies, setup, teardown),
         cmocka_unit_test_setup_teardown(reset_empty_and_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(response_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(status_headers_and_transience, setup, teardown),
