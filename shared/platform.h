@@ -19,8 +19,9 @@ typedef struct sl_call {
     char major[32];     /* Discord major parameter (channel id), "" for none */
     char chat[72];      /* Telegram chat id, for its per-chat limits */
     int repeat_safe;    /* a POST the server takes once even if sent twice (a nonce
-                         * with enforce_nonce, the DM open); others go out on a
-                         * fresh connection so that curl never re-sends them */
+                         * with enforce_nonce, the DM open): after a lost answer
+                         * it asks for a new grant and goes again at once; a
+                         * Discord POST without it goes on a fresh connection */
 } sl_call;
 
 void sl_call_init(sl_call *c);

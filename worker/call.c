@@ -320,9 +320,16 @@ static void send_call(pcall *c)
                                  : !strcmp(m, "DELETE") ? SL_HTTP_DELETE
                                                         : SL_HTTP_GET;
     sl_http_req_set_method(c->req, method);
-    /* a POST the server would act on twice must not meet an idle close;
-     * a request whose reused connection died goes again on a fresh one */
-    if ((method == SL_HTTP_POST && !c->spec.repeat_safe) || c->resent)
+    /* A Discord POST the server would act on twice (a channel create) goes
+     * on a fresh connection, where no idle close can race it. A Telegram
+     * send reuses one: a new TLS connection per send would miss the send-by
+     * fence below, and a reused connection that died can no longer be
+     * re-sent behind our back (SL_HTTP_RESENT): a lost answer is a retry,
+     * as on a fresh connection. A repeat-safe request whose connection died
+     * goes again on a fresh one. */
+    if ((method == SL_HTTP_POST && !c->spec.repeat_safe &&
+         c->bot->platform == SL_PLATFORM_DISCORD) ||
+        c->resent)
         sl_http_req_set_fresh(c->req, 1);
     if (c->nparts) {
         for (int i = 0; i < c->nparts; i++) {
@@ -346,12 +353,13 @@ static void send_call(pcall *c)
     if (timeout > t->w->lease_ms * 2 / 3)
         timeout = (long)(t->w->lease_ms * 2 / 3);
     sl_http_req_set_timeout(c->req, timeout);
-    /* Discord counts a limit's requests in windows as they arrive, and we
-     * pace them as they are granted: one that leaves much later than its
-     * grant may land in a window with the ones granted after it. Past
-     * FRESH_US it is not sent and asks again (the place is lost, never an
-     * attempt), so requests reach Discord as spaced as they were granted. */
-    if (c->bot->platform == SL_PLATFORM_DISCORD && c->rl.nlimits > 0 && c->late_tries < LATE_TRIES)
+    /* Discord and Telegram count a limit's requests in windows as they
+     * arrive, and we pace them as they are granted: one that leaves much
+     * later than its grant may land in a window with the ones granted after
+     * it (two sends to one Telegram chat within a second). Past FRESH_US it
+     * is not sent and asks again (the place is lost, never an attempt), so
+     * requests reach the platform as spaced as they were granted. */
+    if (c->rl.nlimits > 0 && c->late_tries < LATE_TRIES)
         sl_http_req_set_send_by(c->req, c->link.granted_us + FRESH_US);
     if (sl_http_start(C.http, c->req, http_done_cb, c)) {
         deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, "http: the request could not be started", 0);
@@ -430,8 +438,8 @@ static void http_done_cb(sl_http_req *req, void *priv)
      * server may have acted on it, and curl was not let send it again (that
      * copy would have had no grant). One the server takes once however
      * often it comes (a nonce, a GET, an edit) asks for a new place and
-     * goes again, no attempt used; others (on fresh connections) fail as
-     * any lost answer does, and retry with backoff. */
+     * goes again, no attempt used; a channel create or a Telegram send
+     * fails as any lost answer does, and retries with backoff. */
     if (sl_http_outcome(req) == SL_HTTP_RESENT && !c->resent &&
         (c->spec.repeat_safe || strcmp(c->spec.method, "POST"))) {
         C.resent++;
