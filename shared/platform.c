@@ -59,6 +59,33 @@ void sl_discord_open_dm(sl_call *c, const char *user_id)
     snprintf(c->route, sizeof c->route, "POST /users/@me/channels");
 }
 
+static int ua_part_bad(const char *s)
+{
+    if (!s || !*s || strlen(s) > 200)
+        return 1;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '(' || *s == ')' || *s == ',')
+            return 1;
+    return 0;
+}
+
+int sl_discord_user_agent(char *out, size_t outlen, const char *url, const char *version, char *err,
+                          size_t errlen)
+{
+    const char *bad = ua_part_bad(url)       ? "--discord-ua-url"
+                      : ua_part_bad(version) ? "--discord-ua-version"
+                                             : NULL;
+    if (bad) {
+        snprintf(err, errlen,
+                 "%s: 1 to 200 printable characters without \"(\", \")\" or \",\" (it goes in "
+                 "User-Agent: DiscordBot (URL, VERSION))",
+                 bad);
+        return SL_EINVAL;
+    }
+    snprintf(out, outlen, "User-Agent: DiscordBot (%s, %s)", url, version);
+    return 0;
+}
+
 void sl_discord_nonce(const char *job_id, char out[26])
 {
     char hex[41];

@@ -27,6 +27,19 @@ typedef struct sl_call {
 void sl_call_init(sl_call *c);
 void sl_call_deinit(sl_call *c);
 
+/* Sluice's version, and where it lives (a placeholder until the project has
+ * a public home): the defaults of Discord's User-Agent. */
+#define SL_VERSION "0.1"
+#define SL_PROJECT_URL "https://sluice.invalid/"
+
+/* The header Discord asks every HTTP client to send,
+ * "User-Agent: DiscordBot (URL, VERSION)", into OUT. Returns 0, or SL_EINVAL
+ * with ERR naming --discord-ua-url or --discord-ua-version when one is empty,
+ * over 200 bytes, or holds a character that would end the form early or
+ * break the header ("(", ")", ",", a control character). */
+int sl_discord_user_agent(char *out, size_t outlen, const char *url, const char *version, char *err,
+                          size_t errlen);
+
 /* The call that opens (or returns) the DM channel with USER_ID. */
 void sl_discord_open_dm(sl_call *c, const char *user_id);
 

@@ -61,6 +61,7 @@ static struct {
     ev_idle pump;
     unsigned long long late;   /* requests not sent for being late, ever */
     unsigned long long resent; /* requests whose reused connection died, ever */
+    char discord_ua[480];      /* "User-Agent: DiscordBot (URL, VERSION)" */
 } C;
 
 static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents);
@@ -68,6 +69,9 @@ static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents);
 int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen)
 {
     C.o = o;
+    if (sl_discord_user_agent(C.discord_ua, sizeof C.discord_ua, o->discord_ua_url,
+                              o->discord_ua_version, err, errlen))
+        return SL_EINVAL;
     if (sl_bots_load(&C.bots, err, errlen))
         return SL_EINVAL;
     C.loop = w->loop;
@@ -307,6 +311,7 @@ static void send_call(pcall *c)
         snprintf(auth, sizeof auth, "Authorization: Bot %s", c->bot->token);
         sl_http_req_add_header(c->req, auth);
         memset(auth, 0, sizeof auth);
+        sl_http_req_add_header(c->req, C.discord_ua);
     } else {
         snprintf(url, sizeof url, "%s/bot%s%s", base, c->bot->token, c->spec.path.data);
         snprintf(log_url, sizeof log_url, "%s/bot<token>%s", base, c->spec.path.data);

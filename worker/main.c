@@ -18,6 +18,7 @@ static struct {
     long long concurrency, batch, lease_ms, grace_ms, retention_ms, heartbeat_ms;
     long long backoff_base_ms, backoff_max_ms;
     long long discord_per_s, telegram_per_s, invalid_threshold;
+    const char *discord_ua_url, *discord_ua_version;
 } o;
 
 static struct { /* the pdf job's (handlers/pdfjob.h) */
@@ -51,6 +52,10 @@ static const sl_option options[] = {
      100000, "each Discord bot's global request limit, shared by the fleet (0: none)"},
     {"telegram-per-second", "SLUICE_TELEGRAM_PER_SECOND", SL_OPT_INT, &o.telegram_per_s, "30", 0,
      100000, "each Telegram bot's message limit, shared by the fleet (0: none)"},
+    {"discord-ua-url", "SLUICE_DISCORD_UA_URL", SL_OPT_STR, &o.discord_ua_url, SL_PROJECT_URL, 0, 0,
+     "URL in the User-Agent Discord requires: DiscordBot (URL, VERSION)"},
+    {"discord-ua-version", "SLUICE_DISCORD_UA_VERSION", SL_OPT_STR, &o.discord_ua_version,
+     SL_VERSION, 0, 0, "VERSION in that User-Agent"},
     {"invalid-threshold", "SLUICE_INVALID_THRESHOLD", SL_OPT_INT, &o.invalid_threshold, "5000", 0,
      9999, "pause a Discord bot at this many 401/403/429 answers in 10 minutes"},
     {"pdf-threads", "SLUICE_PDF_THREADS", SL_OPT_INT, &po.threads, "2", 1, 64,
@@ -314,6 +319,8 @@ int main(int argc, char **argv)
     mo.discord_per_second = (double)o.discord_per_s;
     mo.telegram_per_second = (double)o.telegram_per_s;
     mo.invalid_threshold = (long)o.invalid_threshold;
+    mo.discord_ua_url = o.discord_ua_url;
+    mo.discord_ua_version = o.discord_ua_version;
     if (pcall_init(&w, &mo, err, sizeof err)) {
         fprintf(stderr, "sluice-worker: %s\n", err);
         return 2;

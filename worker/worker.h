@@ -165,6 +165,8 @@ typedef struct message_opts {
     double discord_per_second;  /* each Discord bot's global limit */
     double telegram_per_second; /* each Telegram bot's limit */
     long invalid_threshold;     /* pause a Discord bot at this many 401/403/429 per 10 min */
+    const char *discord_ua_url; /* User-Agent: DiscordBot (URL, VERSION) */
+    const char *discord_ua_version;
 } message_opts;
 
 #endif

@@ -109,6 +109,8 @@ static cJSON *stats_json(fake_state *st)
         add_count(limited, fake_scope_names[i], s->limited[i]);
     add_count(doc, "failed", s->failed);
     add_count(doc, "dropped", s->dropped);
+    add_count(doc, "bad_user_agent", s->bad_user_agent);
+    cJSON_AddItemToObject(doc, "user_agents", cJSON_Duplicate(s->user_agents, 1));
 
     cJSON *inv = cJSON_AddObjectToObject(doc, "invalid_requests");
     cJSON *per_sec = cJSON_CreateObject();

@@ -3,8 +3,9 @@
  * headers, the invalid-request count, and the DM and guild routes. The
  * channel message routes are in discord_messages.c.
  *
- * A request goes: route (404/405) -> token (401) -> injected 5xx -> global
- * limit -> bucket -> forbidden/missing channel (403/404) -> the route. A
+ * A request goes: route (404/405) -> token (401) -> User-Agent (403) ->
+ * injected 5xx -> global limit -> bucket -> forbidden/missing channel
+ * (403/404) -> the route. A
  * request refused on the way is neither counted against a limit nor
  * delivered, as on Discord. */
 #include "discord.h"
@@ -352,6 +353,33 @@ static void serve_route(fake_state *st, fake_req *r, int bot, const route_match 
     }
 }
 
+/* Discord's rule for HTTP clients: "User-Agent: DiscordBot ($url,
+ * $versionNumber)", both parts non-empty (anything may follow, as
+ * libraries append their runtime). */
+static int user_agent_ok(const char *ua)
+{
+    static const char head[] = "DiscordBot (";
+    if (!ua || strncmp(ua, head, sizeof head - 1))
+        return 0;
+    const char *url = ua + sizeof head - 1;
+    const char *comma = strstr(url, ", ");
+    const char *close = comma ? strchr(comma + 2, ')') : NULL;
+    return comma && comma > url && close && close > comma + 2;
+}
+
+/* Keeps the first 10 different User-Agents for the stats. */
+static void note_user_agent(fake_state *st, const char *ua)
+{
+    const cJSON *seen;
+    cJSON_ArrayForEach(seen, st->stats.user_agents)
+    {
+        if (!strcmp(seen->valuestring, ua))
+            return;
+    }
+    if (cJSON_GetArraySize(st->stats.user_agents) < 10)
+        cJSON_AddItemToArray(st->stats.user_agents, cJSON_CreateString(ua));
+}
+
 void fake_discord_serve(fake_state *st, fake_req *r, const char *path)
 {
     route_match m;
@@ -369,6 +397,15 @@ void fake_discord_serve(fake_state *st, fake_req *r, const char *path)
     if (bot < 0) {
         fake_discord_error(r, 401, "401: Unauthorized", 0);
         fake_invalid_add(&st->stats.invalid_unknown, r->t_ms);
+        return;
+    }
+    const char *ua = fake_req_header(r, "User-Agent");
+    note_user_agent(st, ua ? ua : "");
+    if (!user_agent_ok(ua)) {
+        st->stats.bad_user_agent++;
+        fake_discord_error(
+            r, 403, "403: Forbidden (send User-Agent: DiscordBot ($url, $versionNumber))", 0);
+        fake_invalid_add(&st->dbots[bot].invalid, r->t_ms);
         return;
     }
     int failed = fake_roll_failure(st);

@@ -122,6 +122,8 @@ typedef struct fake_stats {
     fake_invalid invalid_unknown; /* 401s whose token matched none */
     int max_bucket[FAKE_R_COUNT]; /* most passed in one bucket window */
     int max_tg_chat, max_tg_group;
+    uint64_t bad_user_agent; /* Discord requests refused for their User-Agent */
+    cJSON *user_agents;      /* the first 10 different Discord User-Agents seen */
 } fake_stats;
 
 typedef struct fake_state {

@@ -76,8 +76,10 @@ static void clear_records(fake_state *st)
     fake_map_clear(&st->dms, free);
     fake_map_clear(&st->guilds, json_free);
     cJSON_Delete(st->stats.duplicate_list);
+    cJSON_Delete(st->stats.user_agents);
     memset(&st->stats, 0, sizeof st->stats);
     st->stats.duplicate_list = cJSON_CreateArray();
+    st->stats.user_agents = cJSON_CreateArray();
     for (int i = 0; i < st->n_discord; i++)
         memset(&st->dbots[i], 0, sizeof st->dbots[i]);
     for (int i = 0; i < st->n_telegram; i++)
@@ -99,6 +101,7 @@ void fake_state_deinit(fake_state *st)
 {
     clear_records(st);
     cJSON_Delete(st->stats.duplicate_list);
+    cJSON_Delete(st->stats.user_agents);
     fake_map_clear(&st->forbidden, NULL);
     fake_map_clear(&st->missing, NULL);
     fake_map_clear(&st->missing_chats, NULL);

@@ -28,13 +28,16 @@ TOK_B="tok-b-$$-secret"
 TOK_C="tok-c-$$-secret"
 TG_TOK="123456:tg-$$-secret"
 
+# the User-Agent Discord requires of HTTP clients (the fake refuses others)
+UA='DiscordBot (https://sluice.invalid/t_fake, 1.0)'
+
 # req METHOD URL-PATH [CURL-ARGS...]: one request; sets CODE and BODY, and
 # keeps the response headers in $TMP/h (read them with hdr NAME).
 req() {
     local method=$1 path=$2
     shift 2
     CODE=$(curl -s --max-time 10 -X "$method" -D "$TMP/h" -o "$TMP/b" -w '%{http_code}' \
-        "$@" "$U$path")
+        -A "$UA" "$@" "$U$path")
     BODY=$(cat "$TMP/b" 2>/dev/null)
 }
 hdr() { grep -i "^$1:" "$TMP/h" | head -n 1 | cut -d' ' -f2- | tr -d '\r'; }
@@ -71,7 +74,7 @@ burst() {
     for i in $(seq 1 "$n"); do
         printf 'url = "%s"\noutput = "%s"\n' "${url//\{\}/$i}" "$TMP/burst/b.$i"
     done >"$TMP/burst.cfg"
-    curl -s --max-time 20 -Z --parallel-max "$par" --parallel-immediate -w "$fmt" "$@" \
+    curl -s --max-time 20 -Z --parallel-max "$par" --parallel-immediate -w "$fmt" -A "$UA" "$@" \
         -K "$TMP/burst.cfg" 2>/dev/null
 }
 stats() { curl -s --max-time 10 "$U/_fake/stats"; }

@@ -29,7 +29,8 @@ for i in range(n):
 }
 routes() { curl -s "$U/_fake/stats" | jq -r ".requests.$1 // {} | add // 0"; }
 guild_channels() {
-    curl -s -H "Authorization: Bot $TOKEN" "$U/api/v10/guilds/$1/channels"
+    curl -s -A 'DiscordBot (https://sluice.invalid/test, 1.0)' -H "Authorization: Bot $TOKEN" \
+        "$U/api/v10/guilds/$1/channels"
 }
 # check_guild GUILD COUNT WHAT: one channel per applicant, each in its record
 check_guild() {

@@ -124,6 +124,31 @@ static void posts_that_may_be_repeated(void **state)
     cJSON_Delete(p);
 }
 
+static void discord_user_agent(void **state)
+{
+    (void)state;
+    char ua[512], err[256];
+    assert_int_equal(
+        sl_discord_user_agent(ua, sizeof ua, "https://bots.example/x", "2.3", err, sizeof err), 0);
+    assert_string_equal(ua, "User-Agent: DiscordBot (https://bots.example/x, 2.3)");
+    assert_int_equal(
+        sl_discord_user_agent(ua, sizeof ua, SL_PROJECT_URL, SL_VERSION, err, sizeof err), 0);
+    static const char *const bad[][3] = {
+        {"", "1", "--discord-ua-url"},
+        {"https://x/a,b", "1", "--discord-ua-url"},
+        {"https://x/(a)", "1", "--discord-ua-url"},
+        {"https://x/\r\nX-Evil: 1", "1", "--discord-ua-url"},
+        {"https://x/", "", "--discord-ua-version"},
+        {"https://x/", "1, 2", "--discord-ua-version"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(
+            sl_discord_user_agent(ua, sizeof ua, bad[i][0], bad[i][1], err, sizeof err), SL_EINVAL);
+        assert_non_null(strstr(err, bad[i][2]));
+    }
+}
+
 static void verdicts(void **state)
 {
     (void)state;
@@ -163,6 +188,7 @@ int main(void)
         cmocka_unit_test(discord_edit_delete_dm),
         cmocka_unit_test(telegram_calls),
         cmocka_unit_test(verdicts),
+        cmocka_unit_test(discord_user_agent),
         cmocka_unit_test(posts_that_may_be_repeated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
