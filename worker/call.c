@@ -256,7 +256,9 @@ static void deliver(pcall *c, enum sl_verdict v, long status, const char *body, 
 
 static void admit_cb(task *t, long wait_ms, void *priv);
 
-static void enqueue(pcall *c)
+/* Into the gate of C's limits; AGAIN: at its head, for a request that was
+ * let go and must ask again (gate_reenter). */
+static void enqueue(pcall *c, int again)
 {
     task *t = c->t;
     worker *w = t->w;
@@ -269,7 +271,7 @@ static void enqueue(pcall *c)
      * the request is sent */
     if (c->timed)
         ev_timer_stop(w->loop, &t->timeout);
-    gate_enter(w, t, &c->rl, admit_cb, c, &c->link);
+    (again ? gate_reenter : gate_enter)(w, t, &c->rl, admit_cb, c, &c->link);
 }
 
 void pcall_start(pcall *c, const char *op, pcall_cb *cb, void *priv)
@@ -279,7 +281,7 @@ void pcall_start(pcall *c, const char *op, pcall_cb *cb, void *priv)
     c->priv = priv;
     c->late_tries = 0;
     c->resent = 0;
-    enqueue(c);
+    enqueue(c, 0);
 }
 
 static void http_done_cb(sl_http_req *req, void *priv);
@@ -436,7 +438,7 @@ static void http_done_cb(sl_http_req *req, void *priv)
         sl_debug("not sent, granted too long ago job=%s late=%llu", c->t->job.id, C.late);
         if (c->link.discover)
             report_no_answer(c);
-        enqueue(c);
+        enqueue(c, 1);
         return;
     }
     /* Written once on a reused connection that then died unanswered: the
@@ -453,7 +455,7 @@ static void http_done_cb(sl_http_req *req, void *priv)
                  C.resent);
         if (c->bot->platform == SL_PLATFORM_DISCORD)
             report_no_answer(c);
-        enqueue(c);
+        enqueue(c, 1);
         return;
     }
     if (sl_http_outcome(req) != SL_HTTP_OK) {
@@ -483,7 +485,7 @@ static void http_done_cb(sl_http_req *req, void *priv)
         sl_info("rate limited job=%s scope=%s retry_after_ms=%ld (no attempt used)", c->t->job.id,
                 a.scope[0] ? a.scope : "-", a.retry_after_ms);
         gate_hold(c->t->w, &c->rl, a.retry_after_ms > 0 ? a.retry_after_ms : 1000);
-        enqueue(c);
+        enqueue(c, 1);
         return;
     }
     deliver(c, v, status, body, len, v == SL_VERDICT_OK ? NULL : err, 0);

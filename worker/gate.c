@@ -357,6 +357,22 @@ void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit
     pump(g);
 }
 
+void gate_reenter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, void *priv,
+                  gate_link *link)
+{
+    /* pump() only schedules the acquire, which covers links in list order */
+    gate_enter(w, t, r, admit, priv, link);
+    gate *g = link->g;
+    if (g->head == link)
+        return;
+    g->tail = link->prev;
+    g->tail->next = NULL;
+    link->prev = NULL;
+    link->next = g->head;
+    g->head->prev = link;
+    g->head = link;
+}
+
 void gate_leave(gate_link *link)
 {
     if (!link->g)

@@ -47,6 +47,13 @@ void gates_free(void);
 void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, void *priv,
                 gate_link *link);
 
+/* As gate_enter, but at the head of the gate: for a request that was let go
+ * and then not sent or not taken (late, its connection died, a 429). It was
+ * first in line, and stays so: a chat's or channel's messages keep their
+ * order. */
+void gate_reenter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, void *priv,
+                  gate_link *link);
+
 /* Takes T out of its gate without a callback (the task was abandoned). */
 void gate_leave(gate_link *link);
 
