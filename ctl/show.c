@@ -15,7 +15,25 @@ static void relative(int64_t at, int64_t now, char *out, size_t outlen)
         snprintf(out, outlen, "%lld ms ago", (long long)(now - at));
 }
 
-static void print_state_line(const ctl_job *j)
+/* The lease token of an active job, "WORKER/SEQ", into OUT ("" when it has
+ * none: claimed by a worker older than lease tokens). Returns -1 after
+ * printing a Redis problem. */
+static int job_lease(ctl *c, const ctl_job *j, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (j->state != CTL_STATE_ACTIVE)
+        return 0;
+    redisAppendCommand(c->rc, "HGET %s %s", j->keys.lease, j->id);
+    redisReply *r[1];
+    if (ctl_read_replies(c, r, 1, "HGET lease"))
+        return -1;
+    if (r[0]->type == REDIS_REPLY_STRING)
+        sl_strlcpy(out, r[0]->str, outlen);
+    ctl_free_replies(r, 1);
+    return 0;
+}
+
+static void print_state_line(const ctl_job *j, const char *lease)
 {
     char when[40], rel[48];
     ctl_iso_time(j->score_ms, when, sizeof when);
@@ -50,6 +68,14 @@ static void print_state_line(const ctl_job *j)
         break;
     }
     printf("\nqueue: %s\n", j->keys.queue);
+    if (j->state == CTL_STATE_ACTIVE) {
+        const char *slash = strrchr(lease, '/');
+        if (slash)
+            printf("lease: held by worker %.*s, claim %s\n", (int)(slash - lease), lease,
+                   slash + 1);
+        else
+            printf("lease: no token (claimed by a worker older than lease tokens)\n");
+    }
 }
 
 /* The batch JOB names, read into B. Returns 1 when there is one, 0 when
@@ -82,8 +108,9 @@ int ctl_show(ctl *c, int npos, char **pos)
     int rc = ctl_job_find(c, pos[0], c->o->queue, &j);
     if (rc)
         return rc;
+    char lease[200];
     ctl_batch_info batch;
-    int in_batch = job_batch(c, j.doc, &batch);
+    int in_batch = job_lease(c, &j, lease, sizeof lease) ? -1 : job_batch(c, j.doc, &batch);
     if (in_batch < 0) {
         ctl_job_deinit(&j);
         return CTL_FAIL;
@@ -98,6 +125,8 @@ int ctl_show(ctl *c, int npos, char **pos)
         else
             cJSON_AddNullToObject(doc, "score_ms");
         cJSON_AddNumberToObject(doc, "now_ms", (double)j.now_ms);
+        if (lease[0])
+            cJSON_AddStringToObject(doc, "lease", lease);
         if (j.state == CTL_STATE_READY) {
             cJSON_AddStringToObject(doc, "priority", sl_priority_name(j.priority));
             cJSON_AddNumberToObject(doc, "position", (double)j.position);
@@ -116,7 +145,7 @@ int ctl_show(ctl *c, int npos, char **pos)
         }
         ctl_print_json(doc);
     } else {
-        print_state_line(&j);
+        print_state_line(&j, lease);
         if (in_batch)
             print_batch_line(&batch);
         if (j.doc)

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *counter_names[] = {"enqueued", "processed", "failed",    "retried",
-                                      "dead",     "reclaimed", "cancelled", "revived"};
-#define NCOUNTERS 8
+/* stale: renews and settles refused because the caller no longer held the
+ * job's lease (fencing: ack.lua, fail.lua, renew.lua) */
+static const char *counter_names[] = {"enqueued",  "processed", "failed",  "retried", "dead",
+                                      "reclaimed", "cancelled", "revived", "stale"};
+#define NCOUNTERS 9
 
 /* Commands per queue: LLEN x4; ZCARD delayed, active, done, dead; EXISTS
  * paused; HGETALL stats. */
@@ -66,11 +68,12 @@ static cJSON *queue_json(const queue_stats *q)
 static void print_table(const queue_stats *qs, long nq, long long workers)
 {
     ctl_table t;
-    ctl_table_init(&t, 18, "lrrrrrrrrlrrrrrrrr");
-    const char *head[] = {"QUEUE",  "CRITICAL", "HIGH", "NORMAL",    "LOW",       "DELAYED",
-                          "ACTIVE", "DONE",     "DEAD", "PAUSED",    "ENQUEUED",  "PROCESSED",
-                          "FAILED", "RETRIED",  "DIED", "RECLAIMED", "CANCELLED", "REVIVED"};
-    for (int i = 0; i < 18; i++)
+    ctl_table_init(&t, 19, "lrrrrrrrrlrrrrrrrrr");
+    const char *head[] = {"QUEUE",     "CRITICAL",  "HIGH",    "NORMAL",  "LOW",
+                          "DELAYED",   "ACTIVE",    "DONE",    "DEAD",    "PAUSED",
+                          "ENQUEUED",  "PROCESSED", "FAILED",  "RETRIED", "DIED",
+                          "RECLAIMED", "CANCELLED", "REVIVED", "STALE"};
+    for (int i = 0; i < 19; i++)
         ctl_table_add(&t, "%s", head[i]);
     for (long i = 0; i < nq; i++) {
         const queue_stats *q = &qs[i];

@@ -2,9 +2,9 @@
  * hung) go back to the front of their ready list with the attempt counted,
  * or to dead once attempts are used up. expired.lua lists them; the new
  * bodies are made here in C (Redis's cjson would turn [] into {}); and
- * reclaim.lua moves each only if it is still active with the same deadline,
- * so a job renewed or acked meanwhile is left alone. Workers whose
- * heartbeat stopped are removed from the registry. */
+ * reclaim.lua moves each only if it is still active with the same deadline
+ * and lease token, so a job renewed or acked meanwhile is left alone.
+ * Workers whose heartbeat stopped are removed from the registry. */
 #include "sched.h"
 #include "job.h"
 #include "log.h"
@@ -36,12 +36,17 @@ static void reclaim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         s->reclaimed += (unsigned long long)reply->integer;
 }
 
-/* The rewritten body of an expired job, and where it goes. */
-static void judge(const char *id, const char *queue, const redisReply *body, sl_buf *out,
-                  const char **action, int *prio)
+/* The rewritten body of a job taken back, and where it goes. WHY: "lease"
+ * (its lease expired) or "worker" (its worker stopped heartbeating). */
+static void judge(const char *id, const char *queue, const redisReply *body, const char *why,
+                  sl_buf *out, const char **action, int *prio)
 {
-    static const char reason[] = "lease expired: the worker running it stopped (killed, "
-                                 "hung or cut off from Redis) before finishing";
+    const char *reason =
+        why[0] == 'w' ? "worker dead: the worker running it stopped heartbeating (killed, hung "
+                        "or cut off from Redis) before finishing"
+                      : "lease expired: the worker running it stopped (killed, hung or cut off "
+                        "from Redis) before finishing";
+    const char *event = why[0] == 'w' ? "worker dead" : "lease expired";
     char err[512];
     sl_job job;
     *prio = SL_PRIO_NORMAL;
@@ -53,7 +58,7 @@ static void judge(const char *id, const char *queue, const redisReply *body, sl_
         *action = job.attempts >= job.max_attempts ? "dead" : "ready";
         sl_job_encode(&job, out);
         sl_log(*action[0] == 'd' ? SL_LOG_WARN : SL_LOG_INFO,
-               "lease expired job=%s queue=%s attempt=%d of=%d to=%s", id, queue, job.attempts,
+               "%s job=%s queue=%s attempt=%d of=%d to=%s", event, id, queue, job.attempts,
                job.max_attempts, *action);
         sl_job_deinit(&job);
         return;
@@ -64,7 +69,48 @@ static void judge(const char *id, const char *queue, const redisReply *body, sl_
     sl_job_encode_broken(out, id, queue, reason,
                          body->type == REDIS_REPLY_STRING ? body->str : NULL,
                          body->type == REDIS_REPLY_STRING ? body->len : 0);
-    sl_warn("lease expired job=%s queue=%s to=dead reason=\"not a valid job\"", id, queue);
+    sl_warn("%s job=%s queue=%s to=dead reason=\"not a valid job\"", event, id, queue);
+}
+
+int reap_reclaim(sched *s, int qi, redisReply **jobs, size_t n, const char *why,
+                 sl_rconn_reply_cb *cb, void *priv)
+{
+    squeue *q = &s->queues[qi];
+    int argc = 0, cap = 9 + (int)n * 7;
+    const char **argv = sl_malloc(cap * sizeof *argv);
+    size_t *lens = sl_malloc(cap * sizeof *lens);
+    sl_buf *bodies = sl_calloc(n, sizeof *bodies);
+    char(*prios)[4] = sl_calloc(n, sizeof *prios);
+    const char *keys[] = {q->keys.active,   q->keys.dead,     q->keys.stats,
+                          q->keys.ready[0], q->keys.ready[1], q->keys.ready[2],
+                          q->keys.ready[3], q->keys.lease,    q->keys.base};
+    for (int i = 0; i < 9; i++) {
+        argv[argc] = keys[i];
+        lens[argc++] = strlen(keys[i]);
+    }
+    for (size_t j = 0; j < n; j++) {
+        redisReply *id = jobs[4 * j], *deadline = jobs[4 * j + 1], *token = jobs[4 * j + 2],
+                   *body = jobs[4 * j + 3];
+        const char *action;
+        int prio;
+        judge(id->str, q->keys.queue, body, why, &bodies[j], &action, &prio);
+        snprintf(prios[j], sizeof prios[j], "%d", prio);
+        argv[argc] = id->str, lens[argc++] = id->len;
+        argv[argc] = deadline->str, lens[argc++] = deadline->len;
+        argv[argc] = token->str, lens[argc++] = token->len;
+        argv[argc] = why, lens[argc++] = strlen(why);
+        argv[argc] = action, lens[argc++] = strlen(action);
+        argv[argc] = prios[j], lens[argc++] = strlen(prios[j]);
+        argv[argc] = bodies[j].data, lens[argc++] = bodies[j].len;
+    }
+    int rc = sl_rconn_script(s->redis, SL_SCRIPT_RECLAIM, cb, priv, 8, argc, argv, lens);
+    for (size_t j = 0; j < n; j++)
+        sl_buf_deinit(&bodies[j]);
+    free(bodies);
+    free(prios);
+    free(argv);
+    free(lens);
+    return rc;
 }
 
 static void expired_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
@@ -76,7 +122,7 @@ static void expired_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         free(c);
         return;
     }
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 || !leader_active(s)) {
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 5 || !leader_active(s)) {
         const char *err = sl_reply_error(reply);
         if (err)
             sl_warn("expired scan failed queue=%s error=\"%s\"", q->keys.queue, err);
@@ -84,41 +130,12 @@ static void expired_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         free(c);
         return;
     }
-    size_t n = (reply->elements - 1) / 3;
-    int argc = 0, cap = 8 + (int)n * 5;
-    const char **argv = sl_malloc(cap * sizeof *argv);
-    size_t *lens = sl_malloc(cap * sizeof *lens);
-    sl_buf *bodies = sl_calloc(n, sizeof *bodies);
-    char(*prios)[4] = sl_calloc(n, sizeof *prios);
-    const char *keys[] = {q->keys.active,   q->keys.dead,     q->keys.stats,    q->keys.ready[0],
-                          q->keys.ready[1], q->keys.ready[2], q->keys.ready[3], q->keys.base};
-    for (int i = 0; i < 8; i++) {
-        argv[argc] = keys[i];
-        lens[argc++] = strlen(keys[i]);
-    }
-    for (size_t j = 0; j < n; j++) {
-        redisReply *id = reply->element[1 + 3 * j], *score = reply->element[2 + 3 * j],
-                   *body = reply->element[3 + 3 * j];
-        const char *action;
-        int prio;
-        judge(id->str, q->keys.queue, body, &bodies[j], &action, &prio);
-        snprintf(prios[j], sizeof prios[j], "%d", prio);
-        argv[argc] = id->str, lens[argc++] = id->len;
-        argv[argc] = score->str, lens[argc++] = score->len;
-        argv[argc] = action, lens[argc++] = strlen(action);
-        argv[argc] = prios[j], lens[argc++] = strlen(prios[j]);
-        argv[argc] = bodies[j].data, lens[argc++] = bodies[j].len;
-    }
-    if (sl_rconn_script(s->redis, SL_SCRIPT_RECLAIM, reclaim_reply_cb, c, 7, argc, argv, lens)) {
+    /* {now, id1, deadline1, token1, body1, ...} */
+    size_t n = (reply->elements - 1) / 4;
+    if (reap_reclaim(s, c->q, reply->element + 1, n, "lease", reclaim_reply_cb, c)) {
         q->busy_reap = 0;
         free(c);
     }
-    for (size_t j = 0; j < n; j++)
-        sl_buf_deinit(&bodies[j]);
-    free(bodies);
-    free(prios);
-    free(argv);
-    free(lens);
 }
 
 static void workers_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
@@ -152,8 +169,8 @@ void reap_pass(sched *s)
         struct reap_call *c = sl_malloc(sizeof *c);
         c->s = s;
         c->q = i;
-        const char *argv[] = {q->keys.active, q->keys.base, limit};
-        if (sl_rconn_script(s->redis, SL_SCRIPT_EXPIRED, expired_reply_cb, c, 1, 3, argv, NULL)) {
+        const char *argv[] = {q->keys.active, q->keys.lease, q->keys.base, limit};
+        if (sl_rconn_script(s->redis, SL_SCRIPT_EXPIRED, expired_reply_cb, c, 2, 4, argv, NULL)) {
             free(c);
             continue;
         }

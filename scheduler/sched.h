@@ -63,6 +63,11 @@ void promote_soon(sched *s, double after_s);
 
 /* reap.c */
 void reap_pass(sched *s);
+/* Sends reclaim.lua for N jobs of queue QI, given as groups of 4 replies (id,
+ * deadline, lease token, body) as expired.lua lists them; WHY: "lease"
+ * (or "worker": its holder is dead). As sl_rconn_script. */
+int reap_reclaim(sched *s, int qi, redisReply **jobs, size_t n, const char *why,
+                 sl_rconn_reply_cb *cb, void *priv);
 
 /* trim.c */
 void trim_pass(sched *s);

@@ -12,6 +12,7 @@ void sl_keys_init(sl_keys *k, const char *prefix, const char *queue)
         snprintf(k->ready[p], SL_KEY_MAX, "%sready:%s", k->base, sl_priority_name(p));
     snprintf(k->delayed, SL_KEY_MAX, "%sdelayed", k->base);
     snprintf(k->active, SL_KEY_MAX, "%sactive", k->base);
+    snprintf(k->lease, SL_KEY_MAX, "%slease", k->base);
     snprintf(k->done, SL_KEY_MAX, "%sdone", k->base);
     snprintf(k->dead, SL_KEY_MAX, "%sdead", k->base);
     snprintf(k->stats, SL_KEY_MAX, "%sstats", k->base);

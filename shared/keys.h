@@ -13,6 +13,7 @@ typedef struct sl_keys {
     char ready[SL_PRIO_COUNT][SL_KEY_MAX]; /* ...ready:critical .. :low (LIST) */
     char delayed[SL_KEY_MAX];              /* ZSET run-at ms */
     char active[SL_KEY_MAX];               /* ZSET lease deadline ms */
+    char lease[SL_KEY_MAX];                /* HASH id -> lease token "WORKER/SEQ" */
     char done[SL_KEY_MAX];                 /* ZSET finish ms */
     char dead[SL_KEY_MAX];                 /* ZSET death ms */
     char stats[SL_KEY_MAX];                /* HASH counters */

@@ -52,13 +52,17 @@ static void claim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
             sl_warn("claim failed queue=%s error=\"%s\"", q->keys.queue, err);
         return;
     }
-    size_t got = (reply->elements - 1) / 2;
+    /* {now} or {now, token, id1, body1, ...} */
+    size_t got = reply->elements > 2 ? (reply->elements - 2) / 2 : 0;
+    const char *token = reply->elements > 1 && reply->element[1]->type == REDIS_REPLY_STRING
+                            ? reply->element[1]->str
+                            : "";
     w->claimed += got;
     if (got < (size_t)asked && q->wake_seq == seq)
         q->maybe_ready = 0;
-    for (size_t i = 1; i + 1 < reply->elements; i += 2) {
+    for (size_t i = 2; i + 1 < reply->elements; i += 2) {
         redisReply *id = reply->element[i], *body = reply->element[i + 1];
-        run_claimed(w, q, id->str, body->str, body->len);
+        run_claimed(w, q, token, id->str, body->str, body->len);
     }
     fetch_maybe_claim(w);
 }
@@ -90,7 +94,7 @@ static wqueue *pick(worker *w)
 static int send_claim(worker *w, wqueue *q, int n)
 {
     char num[16], lease[24];
-    const char *argv[11];
+    const char *argv[13];
     int k = 0;
     for (int p = 0; p < SL_PRIO_COUNT; p++)
         argv[k++] = q->keys.ready[p];
@@ -98,14 +102,16 @@ static int send_claim(worker *w, wqueue *q, int n)
     argv[k++] = q->keys.paused;
     argv[k++] = q->keys.dead;
     argv[k++] = q->keys.stats;
+    argv[k++] = q->keys.lease;
     argv[k++] = q->keys.base;
     snprintf(num, sizeof num, "%d", n);
     argv[k++] = num;
     snprintf(lease, sizeof lease, "%lld", w->lease_ms);
     argv[k++] = lease;
+    argv[k++] = w->id;
     struct claim *c = sl_malloc(sizeof *c);
     *c = (struct claim){w, q, n, q->wake_seq};
-    if (sl_rconn_script(w->redis, SL_SCRIPT_CLAIM, claim_reply_cb, c, 8, k, argv, NULL)) {
+    if (sl_rconn_script(w->redis, SL_SCRIPT_CLAIM, claim_reply_cb, c, 9, k, argv, NULL)) {
         free(c);
         return -1;
     }

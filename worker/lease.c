@@ -1,6 +1,8 @@
 /* lease.c — keeps the leases of running jobs alive (one renew.lua call per
- * queue every lease/3, all of its running ids at once) and tells the fleet
- * this worker is alive (heartbeat.lua every --heartbeat-ms). */
+ * queue every lease/3, all of its running ids at once, each with its claim's
+ * lease token) and tells the fleet this worker is alive (heartbeat.lua every
+ * --heartbeat-ms). A lease found taken back is marked on its task and
+ * logged once per renew call. */
 #include "worker.h"
 #include "log.h"
 
@@ -19,38 +21,56 @@ static void renew_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     worker *w = r->w;
     wqueue *q = r->q;
     free(r);
-    if (!rc || !reply || reply->type != REDIS_REPLY_ARRAY)
+    if (!rc || !reply || reply->type != REDIS_REPLY_ARRAY || !reply->elements)
         return;
+    /* Few ids at most, unless the worker was paused or cut off past its
+     * leases: then one line for all of them. */
+    int lost = 0;
+    const char *sample = NULL;
     for (size_t i = 0; i < reply->elements; i++) {
         const char *id = reply->element[i]->str;
         for (task *t = w->run_head; t; t = t->next) {
             if (t->q == q && !t->lease_lost && !strcmp(t->job.id, id)) {
                 t->lease_lost = 1;
-                sl_warn("lease lost job=%s queue=%s (the scheduler took it back; it may run "
-                        "twice)",
-                        id, q->keys.queue);
+                lost++;
+                sample = id;
             }
         }
     }
+    if (lost)
+        sl_warn("leases lost queue=%s jobs=%d sample=%s (the scheduler took them back: their "
+                "lease expired, or this worker missed its heartbeats and was declared dead; "
+                "they may run elsewhere now, and this worker's outcome for them will be "
+                "refused as stale)",
+                q->keys.queue, lost, sample);
 }
 
 static void renew_queue(worker *w, wqueue *q)
 {
     if (!q->inflight)
         return;
-    int n = 0, cap = q->inflight + 2;
+    int n = 0, cap = 2 * q->inflight + 4;
     const char **argv = sl_malloc(cap * sizeof *argv);
     char lease[24];
     snprintf(lease, sizeof lease, "%lld", w->lease_ms);
     argv[n++] = q->keys.active;
+    argv[n++] = q->keys.stats;
+    argv[n++] = q->keys.lease;
     argv[n++] = lease;
-    for (task *t = w->run_head; t && n < cap; t = t->next)
-        if (t->q == q && !t->lease_lost)
+    for (task *t = w->run_head; t && n + 1 < cap; t = t->next) {
+        if (t->q == q && !t->lease_lost) {
             argv[n++] = t->job.id;
+            argv[n++] = t->token;
+        }
+    }
+    if (n == 4) { /* every lease of this queue is lost already */
+        free(argv);
+        return;
+    }
     struct renewal *r = sl_malloc(sizeof *r);
     r->w = w;
     r->q = q;
-    if (sl_rconn_script(w->redis, SL_SCRIPT_RENEW, renew_reply_cb, r, 1, n, argv, NULL))
+    if (sl_rconn_script(w->redis, SL_SCRIPT_RENEW, renew_reply_cb, r, 3, n, argv, NULL))
         free(r);
     free(argv);
 }

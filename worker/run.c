@@ -60,13 +60,13 @@ static void task_free(task *t)
 
 /* A job that cannot run: keep its original text under "raw" beside the
  * reason, so `GET` shows both, and send it to dead. */
-static void bury_raw(worker *w, wqueue *q, const char *id, const char *body, size_t len,
-                     const char *reason)
+static void bury_raw(worker *w, wqueue *q, const char *token, const char *id, const char *body,
+                     size_t len, const char *reason)
 {
     sl_buf b = {0};
     sl_job_encode_broken(&b, id, q->keys.queue, reason, body, len);
     sl_warn("job dead job=%s queue=%s reason=\"%s\"", id, q->keys.queue, reason);
-    settle_fail(q, id, "dead", 0, SL_PRIO_NORMAL, b.data, b.len, NULL);
+    settle_fail(q, id, token, "dead", 0, SL_PRIO_NORMAL, b.data, b.len, NULL);
     sl_buf_deinit(&b);
     w->failed++;
 }
@@ -83,18 +83,20 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *tm, int revents)
     task_finish(t, TASK_RETRY, msg);
 }
 
-void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t len)
+void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const char *body,
+                 size_t len)
 {
     if (w->draining) { /* claimed while stopping: straight back */
-        settle_fail(q, id, "back", 0, SL_PRIO_NORMAL, NULL, 0, NULL);
+        settle_fail(q, id, token, "back", 0, SL_PRIO_NORMAL, NULL, 0, NULL);
         return;
     }
     char err[600];
     task *t = task_new(w, q);
+    sl_strlcpy(t->token, token, sizeof t->token);
     if (sl_job_parse(&t->job, body, len, 0, err, sizeof err)) {
         char reason[700];
         snprintf(reason, sizeof reason, "invalid job: %s", err);
-        bury_raw(w, q, id, body, len, reason);
+        bury_raw(w, q, token, id, body, len, reason);
         task_free(t);
         return;
     }
@@ -106,7 +108,7 @@ void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t 
                  "invalid job: id: the body says \"%.64s\" but it was "
                  "queued as \"%.64s\"",
                  t->job.id, id);
-        bury_raw(w, q, id, body, len, reason);
+        bury_raw(w, q, token, id, body, len, reason);
         task_free(t);
         return;
     }
@@ -137,7 +139,7 @@ void task_finish(task *t, enum task_result result, const char *error)
     wqueue *q = t->q;
     sl_job *job = &t->job;
     if (result == TASK_OK) {
-        settle_ack(q, job->id, job->batch);
+        settle_ack(q, job->id, t->token, job->batch);
         w->processed++;
         sl_debug("job done job=%s queue=%s type=%s", job->id, q->keys.queue, job->type);
         task_free(t);
@@ -154,11 +156,12 @@ void task_finish(task *t, enum task_result result, const char *error)
         sl_info("job retry job=%s queue=%s type=%s attempt=%d of=%d delay_ms=%lld error=\"%s\"",
                 job->id, q->keys.queue, job->type, job->attempts, job->max_attempts,
                 (long long)delay, job->last_error);
-        settle_fail(q, job->id, "retry", delay, job->priority, body.data, body.len, NULL);
+        settle_fail(q, job->id, t->token, "retry", delay, job->priority, body.data, body.len, NULL);
     } else {
         sl_warn("job dead job=%s queue=%s type=%s attempt=%d of=%d reason=\"%s\"", job->id,
                 q->keys.queue, job->type, job->attempts, job->max_attempts, job->last_error);
-        settle_fail(q, job->id, "dead", 0, job->priority, body.data, body.len, job->batch);
+        settle_fail(q, job->id, t->token, "dead", 0, job->priority, body.data, body.len,
+                    job->batch);
     }
     sl_buf_deinit(&body);
     task_free(t);
@@ -169,7 +172,7 @@ void task_defer(task *t, long ms, const char *why)
 {
     sl_info("job deferred job=%s queue=%s delay_ms=%ld reason=\"%s\" (no attempt used)", t->job.id,
             t->q->keys.queue, ms, why);
-    settle_fail(t->q, t->job.id, "defer", ms, t->job.priority, NULL, 0, NULL);
+    settle_fail(t->q, t->job.id, t->token, "defer", ms, t->job.priority, NULL, 0, NULL);
     task_free(t);
     worker_check_done(t->w);
 }
@@ -183,7 +186,7 @@ void run_hand_back_all(worker *w)
         if (t->h && t->h->cancel)
             t->h->cancel(t);
         sl_info("job handed back job=%s queue=%s", t->job.id, t->q->keys.queue);
-        settle_fail(t->q, t->job.id, "back", 0, t->job.priority, NULL, 0, NULL);
+        settle_fail(t->q, t->job.id, t->token, "back", 0, t->job.priority, NULL, 0, NULL);
         task_free(t);
     }
 }

@@ -1,10 +1,15 @@
 /* settle.c — finished runs go back to Redis in batches: every id acked in
  * one loop turn travels in one ack.lua call per queue, every failure in one
- * fail.lua call. A call that gets no answer (connection lost) or an error is
- * put back and sent again: ack and fail only move jobs that are still active,
- * so a repeat is harmless (and counts nothing twice in a job's batch). Acks
- * of jobs in a batch travel apart, as (id, batch) pairs after the plain ids,
- * so that jobs in none pay nothing for batches. */
+ * fail.lua call, each id with its claim's lease token. A call that gets no
+ * answer (connection lost) or an error is put back and sent again: ack and
+ * fail only move jobs whose lease the token still holds, so a repeat is
+ * harmless (and counts nothing twice in a job's batch; it counts as stale).
+ * Acks travel in runs that share a token (the jobs of one claim mostly end
+ * together), so a token crosses once per run, not once per job. Acks of
+ * jobs in a batch travel apart, as (id, token, batch) triples after the
+ * runs, so that jobs in none pay nothing for batches.
+ * Settles refused as stale (the job's lease was taken back: this worker was
+ * paused, cut off or declared dead meanwhile) are logged once per call. */
 #include "worker.h"
 #include "log.h"
 
@@ -18,7 +23,7 @@ struct call {
     wqueue *q;
     int kind;
     struct pending p;  /* the variable arguments, owned while in flight */
-    struct pending pb; /* ACK: the (id, batch) pairs after them */
+    struct pending pb; /* ACK: the (id, token, batch) triples after them */
     const char **argv;
     size_t *lens;
     int cap;
@@ -62,24 +67,45 @@ static void pending_move(struct pending *dst, const struct pending *src)
     dst->jobs += src->jobs;
 }
 
-void settle_ack(wqueue *q, const char *id, const char *batch)
+void settle_ack(wqueue *q, const char *id, const char *token, const char *batch)
 {
     if (batch) {
         pending_add(&q->backs, id, strlen(id));
+        pending_add(&q->backs, token, strlen(token));
         pending_add(&q->backs, batch, strlen(batch));
         q->backs.jobs++;
         return;
     }
-    pending_add(&q->acks, id, strlen(id));
-    q->acks.jobs++;
+    struct pending *p = &q->acks;
+    size_t len = strlen(token);
+    int k = 0;
+    if (q->ack_run && p->lens[q->ack_run - 2] == len &&
+        !memcmp(p->args.data + p->offs[q->ack_run - 2], token, len)) {
+        char num[8]; /* fixed width, "000042"; the next argument follows at once */
+        memcpy(num, p->args.data + p->offs[q->ack_run - 1], 6);
+        num[6] = '\0';
+        k = atoi(num);
+    }
+    if (k > 0 && k < 999999) {
+        char num[8];
+        snprintf(num, sizeof num, "%06d", k + 1);
+        memcpy(p->args.data + p->offs[q->ack_run - 1], num, 6);
+    } else {
+        pending_add(p, token, len);
+        pending_add(p, "000001", 6);
+        q->ack_run = p->argc;
+    }
+    pending_add(p, id, strlen(id));
+    p->jobs++;
 }
 
-void settle_fail(wqueue *q, const char *id, const char *action, int64_t delay_ms, int priority,
-                 const char *body, size_t body_len, const char *batch)
+void settle_fail(wqueue *q, const char *id, const char *token, const char *action, int64_t delay_ms,
+                 int priority, const char *body, size_t body_len, const char *batch)
 {
     char num[24];
     struct pending *p = &q->fails;
     pending_add(p, id, strlen(id));
+    pending_add(p, token, strlen(token));
     pending_add(p, action, strlen(action));
     pending_add(p, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)delay_ms));
     pending_add(p, num, (size_t)snprintf(num, sizeof num, "%d", priority));
@@ -123,14 +149,24 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
                 err ? err : "no reply (connection lost)");
         pending_move(c->kind == ACK ? &c->q->acks : &c->q->fails, &c->p);
         pending_move(&c->q->backs, &c->pb);
+        if (c->kind == ACK)
+            c->q->ack_run = 0; /* the runs moved back are complete */
         if (!ev_is_active(&w->settle_retry)) {
             ev_timer_set(&w->settle_retry, 0.2, 0);
             ev_timer_start(w->loop, &w->settle_retry);
         }
-    } else if (c->kind == ACK && reply->type == REDIS_REPLY_INTEGER && reply->integer < jobs) {
-        sl_warn("acks found jobs no longer active queue=%s jobs=%lld (acked already before a "
-                "reconnect, or their lease expired and they were put back)",
-                c->q->keys.queue, (long long)(jobs - reply->integer));
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+               reply->element[1]->type == REDIS_REPLY_INTEGER && reply->element[1]->integer > 0) {
+        /* {moved, stale, a stale id}: one line per call, not per job */
+        const redisReply *sample = reply->element[2];
+        sl_warn("settle refused as stale kind=%s queue=%s jobs=%lld of=%d sample=%s (this worker "
+                "no longer "
+                "holds their leases: they expired or the worker was declared dead while it was "
+                "paused or cut off, and the jobs were put back to run elsewhere; or an ack "
+                "repeated after a lost reply)",
+                c->kind == ACK ? "ack" : "fail", c->q->keys.queue,
+                (long long)reply->element[1]->integer, jobs,
+                sample->type == REDIS_REPLY_STRING ? sample->str : "?");
     }
     call_free(c);
     worker_check_done(w);
@@ -160,10 +196,12 @@ static void send_call(worker *w, wqueue *q, int kind)
     c->q = q;
     c->kind = kind;
     take(&c->p, src);
-    if (kind == ACK)
+    if (kind == ACK) {
         take(&c->pb, &q->backs);
+        q->ack_run = 0;
+    }
 
-    int head = kind == ACK ? 6 : 10;
+    int head = kind == ACK ? 7 : 11;
     int argc = head + c->p.argc + c->pb.argc;
     if (argc > c->cap) {
         c->cap = argc * 2;
@@ -176,7 +214,8 @@ static void send_call(worker *w, wqueue *q, int kind)
         c->argv[n++] = q->keys.active;
         c->argv[n++] = q->keys.done;
         c->argv[n++] = q->keys.stats;
-        nkeys = 3;
+        c->argv[n++] = q->keys.lease;
+        nkeys = 4;
         c->argv[n++] = q->keys.base;
         snprintf(retention, sizeof retention, "%lld", w->retention_ms);
         c->argv[n++] = retention;
@@ -189,7 +228,8 @@ static void send_call(worker *w, wqueue *q, int kind)
         c->argv[n++] = q->keys.stats;
         for (int p = 0; p < SL_PRIO_COUNT; p++)
             c->argv[n++] = q->keys.ready[p];
-        nkeys = 8;
+        c->argv[n++] = q->keys.lease;
+        nkeys = 9;
         c->argv[n++] = q->keys.base;
         c->argv[n++] = w->sched_channel;
     }
@@ -207,6 +247,8 @@ static void send_call(worker *w, wqueue *q, int kind)
     if (sl_rconn_script(w->redis, script, settle_reply_cb, c, nkeys, argc, c->argv, c->lens)) {
         pending_move(src, &c->p);
         pending_move(&q->backs, &c->pb);
+        if (kind == ACK)
+            q->ack_run = 0;
         call_free(c);
         return;
     }

@@ -56,8 +56,9 @@ struct wqueue {
     int tier;             /* queues are tried tier by tier; weights pick within one */
     int maybe_ready;      /* 0 after a claim came back short, until a wake-up */
     unsigned wake_seq;    /* wake-ups seen, to spot one that raced a claim */
-    struct pending acks;  /* ids done, for ack.lua */
-    struct pending backs; /* (id, batch) pairs done of jobs in a batch, for ack.lua */
+    struct pending acks;  /* ids done, for ack.lua: runs of (token, count, ids) */
+    int ack_run;          /* acks' index + 1 of the last run's count; 0: start a run */
+    struct pending backs; /* (id, token, batch) triples done of jobs in a batch, for ack.lua */
     struct pending fails; /* retries, deaths and hand-backs, for fail.lua */
     int inflight;         /* tasks of this queue in the process */
 };
@@ -71,6 +72,7 @@ struct task {
     ev_timer timeout;  /* timeout_ms of the run */
     ev_timer timer;    /* for the handler's own use */
     void *state;       /* the handler's */
+    char token[128];   /* the claim's lease token, "WORKER/SEQ" (claim.lua) */
     int lease_lost;    /* the scheduler took the job back meanwhile */
     int gated;         /* calls of this task waiting in rate-limit gates */
     task *prev, *next; /* in worker.running */
@@ -118,7 +120,9 @@ void fetch_maybe_claim(worker *w);
 void fetch_wake_all(worker *w);
 
 /* run.c */
-void run_claimed(worker *w, wqueue *q, const char *id, const char *body, size_t len);
+/* TOKEN: the claim's lease token, given back with every renew and settle. */
+void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const char *body,
+                 size_t len);
 /* Ends T's run with RESULT; ERROR (for failures) is copied, cut at
  * TASK_ERROR_MAX bytes. Frees T. A handler frees its own state first (its
  * calls must be gone before the task is), so an ERROR that points into that
@@ -133,11 +137,13 @@ void run_hand_back_all(worker *w);
 void pending_add(struct pending *p, const char *s, size_t n);
 void pending_reset(struct pending *p);
 void pending_deinit(struct pending *p);
-/* BATCH: the job's batch (counted by the script when the job is really
- * moved to done or dead), or NULL. */
-void settle_ack(wqueue *q, const char *id, const char *batch);
-void settle_fail(wqueue *q, const char *id, const char *action, int64_t delay_ms, int priority,
-                 const char *body, size_t body_len, const char *batch);
+/* TOKEN: the lease token of the claim (the scripts refuse a settle whose
+ * token is no longer the job's, and count it as stale). BATCH: the job's
+ * batch (counted by the script when the job is really moved to done or
+ * dead), or NULL. */
+void settle_ack(wqueue *q, const char *id, const char *token, const char *batch);
+void settle_fail(wqueue *q, const char *id, const char *token, const char *action, int64_t delay_ms,
+                 int priority, const char *body, size_t body_len, const char *batch);
 void settle_flush(worker *w);
 int settle_idle(const worker *w);
 

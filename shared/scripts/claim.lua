@@ -1,9 +1,14 @@
 -- claim: lease up to N ready jobs, highest priority first, FIFO within one.
+-- Every job of one call gets the same fencing token, "WORKER/SEQ" (SEQ
+-- counts the queue's claim calls, in stats as "claims"), kept in the lease
+-- HASH (id -> token) while the job is active: renew, ack and fail act only
+-- for the token's holder, and the scheduler finds a dead worker's jobs by it.
 -- KEYS: ready:critical, ready:high, ready:normal, ready:low, active, paused,
---       dead, stats
--- ARGV: base, N, lease ms
--- Returns {server time ms, id1, body1, id2, body2, ...}; nothing while the
--- queue is paused. An id whose body is gone goes to dead with the reason.
+--       dead, stats, lease
+-- ARGV: base, N, lease ms, worker id
+-- Returns {server time ms, token, id1, body1, id2, body2, ...} ({server
+-- time ms} when the ready lists were empty, or while the queue is paused).
+-- An id whose body is gone goes to dead with the reason.
 local base, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -17,19 +22,22 @@ for p = 1, 4 do
         for _, id in ipairs(got) do ids[#ids + 1] = id end
     end
 end
-local out = {now}
-if #ids == 0 then return out end
+if #ids == 0 then return {now} end
 local keys = {}
 for i, id in ipairs(ids) do keys[i] = base .. 'job:' .. id end
 local bodies = redis.call('MGET', unpack(keys))
-local za, lost = {}, 0
+local za, hs, lost = {}, {}, 0
 -- one string for every ZADD score: Redis would format the number per job
 local deadline = string.format('%d', now + lease)
+local token = ARGV[4] .. '/' .. redis.call('HINCRBY', KEYS[8], 'claims', 1)
+local out = {now, token}
 for i, id in ipairs(ids) do
     local body = bodies[i]
     if body then
         za[#za + 1] = deadline
         za[#za + 1] = id
+        hs[#hs + 1] = id
+        hs[#hs + 1] = token
         out[#out + 1] = id
         out[#out + 1] = body
     else
@@ -39,6 +47,9 @@ for i, id in ipairs(ids) do
         lost = lost + 1
     end
 end
-if #za > 0 then redis.call('ZADD', KEYS[5], unpack(za)) end
+if #za > 0 then
+    redis.call('ZADD', KEYS[5], unpack(za))
+    redis.call('HSET', KEYS[9], unpack(hs))
+end
 if lost > 0 then redis.call('HINCRBY', KEYS[8], 'dead', lost) end
 return out

@@ -2,13 +2,15 @@
 -- goes to delayed for a retry, to ready at the front (handed back without
 -- counting an attempt), to delayed without counting one (deferred: a rate
 -- limit asked for a long wait), or to dead. A job of a batch that goes to
--- dead counts as failed in its batch (a retry is not an end).
+-- dead counts as failed in its batch (a retry is not an end). Only the
+-- holder of a job's lease moves it: a job whose lease token (lease HASH) is
+-- not the one given is left alone and counted as stale.
 -- KEYS: active, delayed, dead, stats, ready:critical, ready:high,
---       ready:normal, ready:low
--- ARGV: base, scheduler channel, then per job 6 values:
---       id, action ("retry" | "dead" | "back" | "defer"), delay ms, priority
---       0..3, body ("" keeps the stored one), batch ("" for none)
--- Returns the number of jobs moved; ids no longer in active are left alone.
+--       ready:normal, ready:low, lease
+-- ARGV: base, scheduler channel, then per job 7 values:
+--       id, token, action ("retry" | "dead" | "back" | "defer"), delay ms,
+--       priority 0..3, body ("" keeps the stored one), batch ("" for none)
+-- Returns {moved, stale, an id of a stale one or ""}.
 -- include: lib_batch.lua
 local base, schedch = ARGV[1], ARGV[2]
 local t = redis.call('TIME')
@@ -16,10 +18,19 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local moved, failed, retried, dead, deferred, earliest = 0, 0, 0, 0, 0, nil
 local wake = false
 local counts, any = {}, false
-for i = 3, #ARGV, 6 do
-    local id, action, delay = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-    local prio, body = tonumber(ARGV[i + 3]), ARGV[i + 4]
-    if redis.call('ZREM', KEYS[1], id) == 1 then
+local ids = {}
+for i = 3, #ARGV, 7 do ids[#ids + 1] = ARGV[i] end
+if #ids == 0 then return {0, 0, ''} end
+local held = redis.call('HMGET', KEYS[9], unpack(ids))
+local stale, sample = 0, ''
+for j, id in ipairs(ids) do
+    local i = 3 + 7 * (j - 1)
+    local action, delay = ARGV[i + 2], tonumber(ARGV[i + 3])
+    local prio, body = tonumber(ARGV[i + 4]), ARGV[i + 5]
+    if held[j] ~= ARGV[i + 1] then
+        stale, sample = stale + 1, id
+    elseif redis.call('ZREM', KEYS[1], id) == 1 then
+        redis.call('HDEL', KEYS[9], id)
         moved = moved + 1
         if body ~= '' then redis.call('SET', base .. 'job:' .. id, body) end
         if action == 'retry' or action == 'defer' then
@@ -36,7 +47,7 @@ for i = 3, #ARGV, 6 do
         else
             redis.call('ZADD', KEYS[3], now, id)
             failed, dead = failed + 1, dead + 1
-            local b = ARGV[i + 5]
+            local b = ARGV[i + 6]
             if b ~= '' then
                 counts[b] = (counts[b] or 0) + 1
                 any = true
@@ -48,10 +59,11 @@ if failed > 0 then redis.call('HINCRBY', KEYS[4], 'failed', failed) end
 if retried > 0 then redis.call('HINCRBY', KEYS[4], 'retried', retried) end
 if dead > 0 then redis.call('HINCRBY', KEYS[4], 'dead', dead) end
 if deferred > 0 then redis.call('HINCRBY', KEYS[4], 'deferred', deferred) end
+if stale > 0 then redis.call('HINCRBY', KEYS[4], 'stale', stale) end
 if wake then redis.call('PUBLISH', base .. 'notify', 'ready') end
 if earliest then
     local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
     if tonumber(head[2]) >= earliest then redis.call('PUBLISH', schedch, earliest) end
 end
 if any then batch_count(batch_prefix(base), counts, 'failed') end
-return moved
+return {moved, stale, sample}

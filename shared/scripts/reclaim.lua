@@ -1,10 +1,15 @@
--- reclaim: take back jobs whose lease expired, if nothing touched them since
--- they were listed (still active with the same deadline): rewrite the body
--- (attempt counted) and put the job in front of its ready list, or in dead
--- (where a job of a batch counts as failed in its batch).
--- KEYS: active, dead, stats, ready:critical, ready:high, ready:normal, ready:low
--- ARGV: base, then per job 5 values: id, listed deadline, action ("ready" |
---       "dead"), priority 0..3, body
+-- reclaim: take back jobs whose lease expired, or whose worker stopped
+-- heartbeating, if nothing touched them since they were listed (still
+-- active with the same deadline and lease token): rewrite the body (attempt
+-- counted) and put the job in front of its ready list, or in dead (where a
+-- job of a batch counts as failed in its batch). The lease token goes with
+-- it, so a late renew, ack or fail of the old holder is refused as stale.
+-- KEYS: active, dead, stats, ready:critical, ready:high, ready:normal,
+--       ready:low, lease
+-- ARGV: base, then per job 7 values: id, listed deadline, listed token (""
+--       for none), why ("lease": only once the deadline has passed |
+--       "worker": its holder is dead), action ("ready" | "dead"), priority
+--       0..3, body
 -- Returns the number reclaimed.
 -- include: lib_batch.lua
 local base = ARGV[1]
@@ -12,12 +17,15 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n, dead, wake = 0, 0, false
 local counts, any = {}, false
-for i = 2, #ARGV, 5 do
-    local id, seen, action = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    local prio, body = tonumber(ARGV[i + 3]), ARGV[i + 4]
+for i = 2, #ARGV, 7 do
+    local id, seen, token, why = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local action, prio, body = ARGV[i + 4], tonumber(ARGV[i + 5]), ARGV[i + 6]
     local score = redis.call('ZSCORE', KEYS[1], id)
-    if score and tonumber(score) == tonumber(seen) and tonumber(score) < now then
+    if score and tonumber(score) == tonumber(seen) and
+        (why == 'worker' or tonumber(score) < now) and
+        (redis.call('HGET', KEYS[8], id) or '') == token then
         redis.call('ZREM', KEYS[1], id)
+        redis.call('HDEL', KEYS[8], id)
         redis.call('SET', base .. 'job:' .. id, body)
         if action == 'ready' then
             if redis.call('LPUSH', KEYS[4 + prio], id) == 1 then wake = true end

@@ -46,6 +46,9 @@ reclaimed=$(stat_of reclaimed)
 [ "$reclaimed" -ge 1 ] && ok "the killed worker's jobs were reclaimed (reclaimed=$reclaimed)" ||
     fail "stats reclaimed=$reclaimed: nothing of the killed worker's was put back"
 
+# w2 holds the lease of every job it runs: none of its calls is fenced off
+assert_eq 0 "$(stat_of stale)" "stale renews and settles"
+assert_eq 0 "$(rcli hlen "$(k lease)")" "lease fields left"
 alive "$(pid_of w2)" && ok "w2 still running" || fail "w2 died"
 stop "$(pid_of w2)"
 assert_eq 0 "$STOP_STATUS" "w2 exit status"
