@@ -14,7 +14,7 @@
 static struct {
     const char *redis_url, *prefix, *log_level, *id, *approval_queue;
     long long approval_ms;
-    long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms;
+    long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms, worker_dead_ms;
     long long done_age_ms, done_max, dead_age_ms, dead_max;
 } o;
 
@@ -29,7 +29,13 @@ static const sl_option options[] = {
     {"reap-ms", "SLUICE_REAP_MS", SL_OPT_INT, &o.reap_ms, "500", 50, 60000,
      "how often expired leases, retention and workers are checked"},
     {"worker-stale-ms", "SLUICE_WORKER_STALE_MS", SL_OPT_INT, &o.worker_stale_ms, "30000", 1000,
-     86400000, "remove a worker from the registry after this long without a heartbeat"},
+     86400000,
+     "with --worker-dead-ms 0: remove a worker from the registry after this long without a "
+     "heartbeat (otherwise a dead worker leaves it once its jobs are back)"},
+    {"worker-dead-ms", "SLUICE_WORKER_DEAD_MS", SL_OPT_INT, &o.worker_dead_ms, "15000", 0, 86400000,
+     "a worker without a heartbeat this long (3 beats at the workers' default --heartbeat-ms, "
+     "and never before 3 of its own) is dead: the jobs it holds go back at once, attempt "
+     "counted, instead of when their leases expire (0: wait for the leases)"},
     {"done-retention-ms", "SLUICE_DONE_RETENTION_MS", SL_OPT_INT, &o.done_age_ms, "3600000", 0,
      31536000000LL, "keep finished jobs this long"},
     {"done-max", "SLUICE_DONE_MAX", SL_OPT_INT, &o.done_max, "100000", 0, 1000000000,
@@ -52,8 +58,9 @@ static const sl_option options[] = {
 static const char *description =
     "Leader-elected housekeeping for Sluice: promotes due delayed jobs and retries,\n"
     "puts back jobs whose lease expired (attempt counted), trims done and dead by age\n"
-    "and count, removes workers whose heartbeat stopped, and enqueues an approval sweep\n"
-    "every interval while applications are pending. SIGTERM gives up the lock.";
+    "and count, takes back at once the jobs of a worker whose heartbeat stopped, removes\n"
+    "silent workers, and enqueues an approval sweep every interval while applications\n"
+    "are pending. SIGTERM gives up the lock.";
 
 static void queues_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
@@ -116,6 +123,7 @@ static void redis_state_cb(sl_rconn *c, int up, void *priv)
 {
     (void)c;
     sched *s = priv;
+    s->redis_up_since = up ? ev_now(s->loop) : 0;
     if (up && !s->stopping)
         ev_feed_event(s->loop, &s->leader_timer, EV_TIMER); /* try the lock now */
 }
@@ -172,6 +180,7 @@ int main(int argc, char **argv)
     s.tick_ms = o.tick_ms;
     s.reap_ms = o.reap_ms;
     s.worker_stale_ms = o.worker_stale_ms;
+    s.worker_dead_ms = o.worker_dead_ms;
     s.done_age_ms = o.done_age_ms;
     s.done_max = o.done_max;
     s.dead_age_ms = o.dead_age_ms;

@@ -3,8 +3,9 @@
  * or to dead once attempts are used up. expired.lua lists them; the new
  * bodies are made here in C (Redis's cjson would turn [] into {}); and
  * reclaim.lua moves each only if it is still active with the same deadline
- * and lease token, so a job renewed or acked meanwhile is left alone.
- * Workers whose heartbeat stopped are removed from the registry. */
+ * and lease token, so a job renewed or acked meanwhile is left alone. The
+ * jobs of a worker whose heartbeat stopped take the same way, sooner
+ * (dead.c); silent workers are removed from the registry. */
 #include "sched.h"
 #include "job.h"
 #include "log.h"
@@ -138,23 +139,34 @@ static void expired_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     }
 }
 
+void reap_remove_worker(sched *s, const char *id)
+{
+    char workers[SL_KEY_MAX], key[SL_KEY_MAX];
+    sl_keys_workers(workers, s->prefix);
+    sl_keys_worker(key, s->prefix, id);
+    const char *zrem[] = {"ZREM", workers, id};
+    const char *del[] = {"DEL", key};
+    sl_rconn_command(s->redis, NULL, NULL, 3, zrem, NULL);
+    sl_rconn_command(s->redis, NULL, NULL, 2, del, NULL);
+    s->workers_removed++;
+}
+
+/* {id1, beat1, ...}: workers silent for at least --worker-dead-ms (or
+ * --worker-stale-ms when that is 0). */
 static void workers_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     sched *s = priv;
-    if (!rc || !reply || reply->type != REDIS_REPLY_ARRAY)
+    if (!rc || !reply || reply->type != REDIS_REPLY_ARRAY || !leader_active(s))
         return;
-    char workers[SL_KEY_MAX], key[SL_KEY_MAX];
-    sl_keys_workers(workers, s->prefix);
-    for (size_t i = 0; i < reply->elements; i++) {
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const char *id = reply->element[i]->str;
-        sl_warn("worker gone worker=%s (no heartbeat for %lld ms): removed", id,
-                s->worker_stale_ms);
-        sl_keys_worker(key, s->prefix, id);
-        const char *zrem[] = {"ZREM", workers, id};
-        const char *del[] = {"DEL", key};
-        sl_rconn_command(s->redis, NULL, NULL, 3, zrem, NULL);
-        sl_rconn_command(s->redis, NULL, NULL, 2, del, NULL);
-        s->workers_removed++;
+        long long silent = s->server_now_ms - strtoll(reply->element[i + 1]->str, NULL, 10);
+        if (s->worker_dead_ms > 0 && silent >= s->worker_dead_ms) {
+            dead_take_back(s, id, silent); /* removes it once its jobs are back */
+        } else if (s->worker_dead_ms == 0 && silent >= s->worker_stale_ms) {
+            sl_warn("worker gone worker=%s (no heartbeat for %lld ms): removed", id, silent);
+            reap_remove_worker(s, id);
+        }
     }
 }
 
@@ -177,12 +189,16 @@ void reap_pass(sched *s)
         q->busy_reap = 1;
     }
     /* Silent workers: their heartbeat score is older than the limit. The
-     * server's clock is the one that stamped the heartbeats. */
+     * server's clock is the one that stamped the heartbeats (server_now_ms
+     * is at most a promotion pass old, so the silence is never overstated).
+     * Nobody silent: this one command is all the pass costs. */
     if (s->server_now_ms > 0) {
         char workers[SL_KEY_MAX], max[32];
         sl_keys_workers(workers, s->prefix);
-        snprintf(max, sizeof max, "%lld", s->server_now_ms - s->worker_stale_ms);
-        const char *argv[] = {"ZRANGEBYSCORE", workers, "-inf", max};
-        sl_rconn_command(s->redis, workers_reply_cb, s, 4, argv, NULL);
+        long long limit_ms = s->worker_dead_ms > 0 ? s->worker_dead_ms : s->worker_stale_ms;
+        snprintf(max, sizeof max, "%lld", s->server_now_ms - limit_ms);
+        const char *argv[] = {"ZRANGEBYSCORE", workers, "-inf", max,
+                              "WITHSCORES",    "LIMIT", "0",    "64"};
+        sl_rconn_command(s->redis, workers_reply_cb, s, 8, argv, NULL);
     }
 }

@@ -4,6 +4,7 @@
  *   leader.c   the lock: take it, keep it, give it up
  *   promote.c  due delayed jobs into ready, timed by the next due job
  *   reap.c     expired leases back to ready (or dead); silent workers removed
+ *   dead.c     the jobs of a worker whose heartbeat stopped back at once
  *   trim.c     done and dead kept within their retention
  *   approval.c the approval sweep's clock: one `approval` job per interval
  *   main.c     options, start-up, the queue list, signals */
@@ -35,6 +36,8 @@ struct sched {
     int leader;
     ev_tstamp leader_until; /* local deadline: past it without a renewal, assume lost */
     long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms;
+    long long worker_dead_ms; /* silent this long: its jobs are taken back; 0: never */
+    ev_tstamp redis_up_since; /* when the command connection last came up; 0: down */
     long long done_age_ms, done_max, dead_age_ms, dead_max;
     int promote_outstanding;
     int promote_again;     /* a wake-up came during a pass: run one more */
@@ -50,6 +53,14 @@ struct sched {
     ev_signal sigterm, sigint;
     int stopping;
     unsigned long long promoted, reclaimed, trimmed, workers_removed, sweeps;
+    struct dead_scan {            /* dead.c: one dead worker at a time */
+        int busy;                 /* a scan is under way */
+        char worker[96];          /* whose jobs */
+        long long silent_ms;      /* its silence when found */
+        int queue;                /* index of the queue being scanned */
+        char cursor[32];          /* HSCAN cursor in that queue's lease hash */
+        unsigned long long taken; /* jobs taken back so far */
+    } dead;
 };
 
 /* leader.c */
@@ -64,10 +75,17 @@ void promote_soon(sched *s, double after_s);
 /* reap.c */
 void reap_pass(sched *s);
 /* Sends reclaim.lua for N jobs of queue QI, given as groups of 4 replies (id,
- * deadline, lease token, body) as expired.lua lists them; WHY: "lease"
- * (or "worker": its holder is dead). As sl_rconn_script. */
+ * deadline, lease token, body) as expired.lua and orphans.lua list them;
+ * WHY: "lease" or "worker". As sl_rconn_script. */
 int reap_reclaim(sched *s, int qi, redisReply **jobs, size_t n, const char *why,
                  sl_rconn_reply_cb *cb, void *priv);
+void reap_remove_worker(sched *s, const char *id);
+
+/* dead.c */
+/* Worker ID has been silent SILENT_MS (>= --worker-dead-ms): unless a scan is
+ * under way or the worker beats slower than that, take back every job it
+ * holds, then remove it from the registry. */
+void dead_take_back(sched *s, const char *id, long long silent_ms);
 
 /* trim.c */
 void trim_pass(sched *s);

@@ -28,6 +28,7 @@ static const char *names[SL_SCRIPT_COUNT] = {
     [SL_SCRIPT_FAIL] = "fail",
     [SL_SCRIPT_HEARTBEAT] = "heartbeat",
     [SL_SCRIPT_LEADER] = "leader",
+    [SL_SCRIPT_ORPHANS] = "orphans",
     [SL_SCRIPT_PROMOTE] = "promote",
     [SL_SCRIPT_RECLAIM] = "reclaim",
     [SL_SCRIPT_RENEW] = "renew",

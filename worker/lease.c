@@ -1,8 +1,9 @@
 /* lease.c — keeps the leases of running jobs alive (one renew.lua call per
  * queue every lease/3, all of its running ids at once, each with its claim's
  * lease token) and tells the fleet this worker is alive (heartbeat.lua every
- * --heartbeat-ms). A lease found taken back is marked on its task and
- * logged once per renew call. */
+ * --heartbeat-ms; the leading scheduler takes back the jobs of a worker
+ * whose heartbeats stopped). A lease found taken back is marked on its task
+ * and logged once per renew call. */
 #include "worker.h"
 #include "log.h"
 
@@ -96,7 +97,8 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop, (void)revents;
     worker *w = t->data;
     char workers[SL_KEY_MAX], me[SL_KEY_MAX], ttl[24],
-        host[128] = "", pid[16], conc[16], running[16], processed[24], failed[24], started[24];
+        host[128] = "", pid[16], conc[16], running[16], processed[24], failed[24], started[24],
+        every[24];
     sl_keys_workers(workers, w->prefix);
     sl_keys_worker(me, w->prefix, w->id);
     snprintf(ttl, sizeof ttl, "%lld", w->heartbeat_ms * 6);
@@ -107,6 +109,7 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
     snprintf(processed, sizeof processed, "%llu", (unsigned long long)w->processed);
     snprintf(failed, sizeof failed, "%llu", (unsigned long long)w->failed);
     snprintf(started, sizeof started, "%lld", (long long)w->started_ms);
+    snprintf(every, sizeof every, "%lld", w->heartbeat_ms);
     sl_buf queues = {0};
     for (int i = 0; i < w->nqueues; i++) {
         if (i)
@@ -115,17 +118,22 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
         if (w->queues[i].weight)
             sl_buf_printf(&queues, ":%d", w->queues[i].weight);
     }
-    const char *argv[] = {workers,       me,
-                          w->id,         ttl,
-                          "host",        host,
-                          "pid",         pid,
-                          "queues",      queues.data,
-                          "concurrency", conc,
-                          "running",     running,
-                          "processed",   processed,
-                          "failed",      failed,
-                          "started_ms",  started,
-                          "state",       w->draining ? "draining" : "running"};
+    /* field, value: a table (heartbeat_every_ms is read by the scheduler's
+     * dead-worker check) */
+    /* clang-format off */
+    const char *argv[] = {workers,              me,
+                          w->id,                ttl,
+                          "host",               host,
+                          "pid",                pid,
+                          "queues",             queues.data,
+                          "concurrency",        conc,
+                          "running",            running,
+                          "processed",          processed,
+                          "failed",             failed,
+                          "started_ms",         started,
+                          "heartbeat_every_ms", every,
+                          "state",              w->draining ? "draining" : "running"};
+    /* clang-format on */
     sl_rconn_script(w->redis, SL_SCRIPT_HEARTBEAT, heartbeat_reply_cb, NULL, 2,
                     (int)(sizeof argv / sizeof argv[0]), argv, NULL);
     sl_buf_deinit(&queues);

@@ -248,8 +248,9 @@ static void redis_state_cb(sl_rconn *c, int up, void *priv)
     (void)c;
     worker *w = priv;
     worker_check_closed(w);
-    if (up) {
+    if (up) { /* say at once that this worker lives, and keep its leases */
         ev_feed_event(w->loop, &w->heartbeat, EV_TIMER);
+        ev_feed_event(w->loop, &w->lease, EV_TIMER);
         settle_flush(w);
         fetch_maybe_claim(w);
     }
