@@ -26,20 +26,19 @@ if #ids == 0 then return {now} end
 local keys = {}
 for i, id in ipairs(ids) do keys[i] = base .. 'job:' .. id end
 local bodies = redis.call('MGET', unpack(keys))
-local za, hs, lost = {}, {}, 0
+local za, hs, k, lost = {}, {}, 0, 0
 -- one string for every ZADD score: Redis would format the number per job
 local deadline = string.format('%d', now + lease)
 local token = ARGV[4] .. '/' .. redis.call('HINCRBY', KEYS[8], 'claims', 1)
 local out = {now, token}
+-- (counters, not #t: the length operator searches; this is the hot path)
 for i, id in ipairs(ids) do
     local body = bodies[i]
     if body then
-        za[#za + 1] = deadline
-        za[#za + 1] = id
-        hs[#hs + 1] = id
-        hs[#hs + 1] = token
-        out[#out + 1] = id
-        out[#out + 1] = body
+        za[k + 1], za[k + 2] = deadline, id
+        hs[k + 1], hs[k + 2] = id, token
+        out[k + 3], out[k + 4] = id, body
+        k = k + 2
     else
         redis.call('ZADD', KEYS[7], now, id)
         redis.call('SET', keys[i], cjson.encode({id = id, queue = string.match(base, '{(.*)}'),
@@ -47,7 +46,7 @@ for i, id in ipairs(ids) do
         lost = lost + 1
     end
 end
-if #za > 0 then
+if k > 0 then
     redis.call('ZADD', KEYS[5], unpack(za))
     redis.call('HSET', KEYS[9], unpack(hs))
 end
