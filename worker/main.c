@@ -37,13 +37,15 @@ static const sl_option options[] = {
      "jobs in flight at once"},
     {"batch", "SLUICE_BATCH", SL_OPT_INT, &o.batch, "256", 1, 1000, "most jobs per claim"},
     {"lease-ms", "SLUICE_LEASE_MS", SL_OPT_INT, &o.lease_ms, "30000", 300, 3600000,
-     "lease of a claimed job; renewed every third of it while the job runs"},
+     "lease of a claimed job; renewed every third of it while the job runs (fenced: "
+     "once taken back, this worker's renew, ack or hand-back of it is refused)"},
     {"grace-ms", "SLUICE_GRACE_MS", SL_OPT_INT, &o.grace_ms, "10000", 0, 3600000,
      "on SIGTERM, how long running jobs may finish before they are handed back"},
     {"retention-ms", "SLUICE_RETENTION_MS", SL_OPT_INT, &o.retention_ms, "3600000", 0,
      31536000000LL, "keep finished jobs in done this long (0: delete at once)"},
     {"heartbeat-ms", "SLUICE_HEARTBEAT_MS", SL_OPT_INT, &o.heartbeat_ms, "5000", 100, 600000,
-     "how often the worker reports itself"},
+     "how often the worker reports itself; silent for 3 beats (the scheduler's "
+     "--worker-dead-ms), it is dead and its jobs run elsewhere"},
     {"backoff-base-ms", "SLUICE_BACKOFF_BASE_MS", SL_OPT_INT, &o.backoff_base_ms, "1000", 1,
      3600000, "ceiling of the first retry delay (doubles per attempt, full jitter)"},
     {"backoff-max-ms", "SLUICE_BACKOFF_MAX_MS", SL_OPT_INT, &o.backoff_max_ms, "600000", 1,
