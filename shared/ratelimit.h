@@ -6,7 +6,8 @@
  * Keys live under "PREFIX:{rl:PLATFORM:BOT}:" (one cluster slot per bot):
  *   block                    global 429 or pause, with a TTL
  *   gcra:NAME                a rate limiter's theoretical arrival time, ms
- *   route:ROUTE              the Discord bucket a route was learned to use
+ *   route:ROUTE              "BUCKET LIMIT WINDOW": the Discord bucket a route was
+ *                            learned to use, and its shape (a new channel starts with it)
  *   bucket:BUCKET:MAJOR      HASH remaining, reset_at, limit, window
  *   discover:ROUTE:MAJOR     one request at a time learns a route's bucket
  *   invalid:WINDOW           401/403/429 answers per 10-minute window */

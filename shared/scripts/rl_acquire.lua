@@ -15,6 +15,9 @@
 -- reported), or wait ms, 0, reason: "blocked" (a global 429 or an operator
 -- pause), "invalid" (too many 401/403/429 lately), "discovering" (the
 -- route's bucket is being learned by another request), "bucket", "rate".
+-- A new instance of a bucket (a new channel of a known route) starts with
+-- the shape the route's bucket was learned to have (route:ROUTE holds
+-- "BUCKET LIMIT WINDOW"; rl_report.lua).
 local base, threshold, ngates = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -55,6 +58,15 @@ local function limiter(key)
     return e
 end
 
+-- the route's bucket: its id and the shape it was learned to have
+local function route_bucket(route)
+    local v = redis.call('GET', base .. 'route:' .. route)
+    if not v or v == '-' then return v end
+    local b, limit, window = string.match(v, '^(%S+) (%d+) (%d+)$')
+    if not b then return v end -- learned before shapes were kept
+    return b, tonumber(limit), tonumber(window)
+end
+
 -- One gate: the wait (0 = go), how many, and the reason.
 local function gate(route, major, n, first, last)
     -- this gate's limiters; one an earlier gate of this call found closed
@@ -66,9 +78,9 @@ local function gate(route, major, n, first, last)
         if e.closed_until then return math.ceil(e.closed_until - now), 0, 'rate' end
         lims[#lims + 1] = {e = e, T = tonumber(ARGV[i + 1]), burst = tonumber(ARGV[i + 2])}
     end
-    local bucket_key, fresh, lock = nil, false, nil
+    local bucket_key, fresh, lock, limit, window = nil, false, nil, 1, 1000
     if route ~= '' then
-        local b = redis.call('GET', base .. 'route:' .. route)
+        local b, shape_limit, shape_window = route_bucket(route)
         if b == '-' then
             -- answered without bucket headers lately: no bucket to keep to
         elseif not b then
@@ -81,14 +93,17 @@ local function gate(route, major, n, first, last)
             n = 1
         else
             bucket_key = base .. 'bucket:' .. b .. ':' .. major
-            local st = redis.call('HMGET', bucket_key, 'remaining', 'reset_at')
+            local st = redis.call('HMGET', bucket_key, 'remaining', 'reset_at', 'limit', 'window')
             local rem, reset_at = tonumber(st[1]), tonumber(st[2])
             if reset_at and now < reset_at then
                 if rem and rem <= 0 then return reset_at - now, 0, 'bucket' end
                 if rem and rem < n then n = rem end
             else
+                -- a new window; a new channel of a known route starts with
+                -- the route's bucket shape
                 fresh = true
-                local limit = tonumber(redis.call('HGET', bucket_key, 'limit')) or 1
+                limit = tonumber(st[3]) or shape_limit or 1
+                window = tonumber(st[4]) or shape_window or 1000
                 if limit < n then n = math.max(1, limit) end
             end
         end
@@ -120,9 +135,8 @@ local function gate(route, major, n, first, last)
         if fresh then
             -- a new window of ours: the server's starts when this request
             -- arrives, a little later, and its answer corrects the reset time
-            local st = redis.call('HMGET', bucket_key, 'limit', 'window')
-            local limit, window = tonumber(st[1]) or 1, tonumber(st[2]) or 1000
-            redis.call('HSET', bucket_key, 'remaining', limit - n, 'reset_at', now + window + 50)
+            redis.call('HSET', bucket_key, 'remaining', limit - n, 'reset_at', now + window + 50,
+                       'limit', limit, 'window', window)
             redis.call('PEXPIRE', bucket_key, window + 60000)
         else
             redis.call('HINCRBY', bucket_key, 'remaining', -n)

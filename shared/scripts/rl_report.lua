@@ -7,6 +7,8 @@
 --       remaining, reset-after ms, scope ("global" | "user" | "shared" | ""),
 --       retry-after ms, limiter to hold on a 429 ("" = none)
 -- Returns the server time ms.
+-- The route remembers "BUCKET LIMIT WINDOW": the shape a new channel of it
+-- starts with (rl_acquire.lua).
 local base, route, major, status = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local bucket, limit, remaining = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local reset_after, scope, retry_after = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
@@ -17,13 +19,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if route ~= '' then
     redis.call('DEL', base .. 'discover:' .. route .. ':' .. major)
     if bucket ~= '' then
-        redis.call('SET', base .. 'route:' .. route, bucket, 'EX', 86400)
         local key = base .. 'bucket:' .. bucket .. ':' .. major
-        local st = redis.call('HMGET', key, 'remaining', 'reset_at', 'window')
+        local st = redis.call('HMGET', key, 'remaining', 'reset_at', 'window', 'limit')
         local rem, reset_at, window = tonumber(st[1]), tonumber(st[2]), tonumber(st[3]) or 0
+        local counted = tonumber(st[4])
         local hdr_reset = now + reset_after
         if reset_at and now < reset_at then
-            -- the window we count in: never give back places others took
+            -- the window we count in: never give back places others
+            -- took, but a count made against another limit (a new channel
+            -- before its shape was known) is made again
+            if counted and counted ~= limit then rem = rem + limit - counted end
             if remaining < rem then rem = remaining end
             if remaining == limit - 1 then
                 -- the first request of the server's window: its end and
@@ -40,6 +45,8 @@ if route ~= '' then
             rem, reset_at = 0, math.max(reset_at, now + retry_after)
         end
         if reset_after > window then window = reset_after end
+        redis.call('SET', base .. 'route:' .. route, bucket .. ' ' .. limit .. ' ' .. window, 'EX',
+                   86400)
         redis.call('HSET', key, 'remaining', rem, 'reset_at', reset_at, 'limit', limit,
                    'window', window)
         redis.call('PEXPIRE', key, window + 60000)

@@ -309,6 +309,58 @@ static void a_shorter_bucket_window_is_learned(void **state)
     assert_in_range(wait, 1, 400);
 }
 
+/* A new channel on a route whose bucket is known starts with the bucket's
+ * whole limit, not one request: 5 go at once where the shape is 5 per 5 s. */
+static void a_new_channel_of_a_known_route_starts_full(void **state)
+{
+    (void)state;
+    char why[32];
+    int n;
+    const char *route = "POST /channels/{id}/messages";
+    sl_rl_request a, b;
+    sl_rl_discord(&a, "t12", "bot", route, "1", 0, 0);
+    sl_rl_discord(&b, "t12", "bot", route, "2", 0, 0);
+    assert_int_equal(acquire(&a, why, sizeof why), 0); /* channel 1 learns the route */
+    sl_rl_answer first = answer(200, "bkt12", 5, 4, 5000, "", -1);
+    report(&a, &first);
+    assert_int_equal(acquire_n(&b, 5, &n, why, sizeof why), 0);
+    assert_int_equal(n, 5);
+    /* the first answer of channel 2 keeps the count: nothing more goes */
+    report(&b, &first);
+    long wait = acquire(&b, why, sizeof why);
+    assert_string_equal(why, "bucket");
+    assert_in_range(wait, 4000, 5100);
+}
+
+/* A bucket instance opened before its shape was known (one request): its
+ * first answer tells the limit, and the places it did not count are
+ * there at once rather than after the whole window. */
+static void a_first_answer_does_not_stall_a_bucket(void **state)
+{
+    (void)state;
+    char why[32];
+    int n;
+    const char *route = "POST /channels/{id}/messages";
+    sl_rl_request a, b;
+    sl_rl_discord(&a, "t13", "bot", route, "1", 0, 0);
+    sl_rl_discord(&b, "t13", "bot", route, "2", 0, 0);
+    assert_int_equal(acquire(&a, why, sizeof why), 0);
+    sl_rl_answer first = answer(200, "bkt13", 5, 4, 5000, "", -1);
+    report(&a, &first);
+    /* as a route learned by an older version: its bucket, not the shape */
+    freeReplyObject(redisCommand(rc, "SET %s %s",
+                                 "t13:{rl:discord:bot}:route:"
+                                 "POST /channels/{id}/messages",
+                                 "bkt13"));
+    assert_int_equal(acquire_n(&b, 5, &n, why, sizeof why), 0);
+    assert_int_equal(n, 1);
+    report(&b, &first);
+    assert_int_equal(acquire_n(&b, 5, &n, why, sizeof why), 0);
+    assert_int_equal(n, 4);
+    assert_true(acquire(&b, why, sizeof why) > 0);
+    assert_string_equal(why, "bucket");
+}
+
 /* Many requests in one call: as many go as every limit allows, no more. */
 static void many_at_once_take_what_the_limits_allow(void **state)
 {
@@ -471,6 +523,8 @@ int main(void)
         cmocka_unit_test(gcra_paces_the_global_limit),
         cmocka_unit_test(discord_bucket_is_learned_then_followed),
         cmocka_unit_test(a_shorter_bucket_window_is_learned),
+        cmocka_unit_test(a_new_channel_of_a_known_route_starts_full),
+        cmocka_unit_test(a_first_answer_does_not_stall_a_bucket),
         cmocka_unit_test(route_without_buckets_is_not_serialised),
         cmocka_unit_test(many_at_once_take_what_the_limits_allow),
         cmocka_unit_test(gates_of_a_bot_share_one_call),
