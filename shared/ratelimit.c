@@ -189,6 +189,8 @@ int sl_rl_report_args(const sl_rl_request *r, const sl_rl_answer *a, const char 
     snprintf(nums[4], 32, "%ld", a->retry_after_ms);
     argv[n++] = nums[4];
     argv[n++] = r->hold;
+    snprintf(nums[5], 32, "%lld", a->granted_at_ms);
+    argv[n++] = nums[5];
     for (int i = 0; i < n; i++)
         lens[i] = strlen(argv[i]);
     return n;

@@ -8,7 +8,7 @@
  *   gcra:NAME                a rate limiter's theoretical arrival time, ms
  *   route:ROUTE              "BUCKET LIMIT WINDOW": the Discord bucket a route was
  *                            learned to use, and its shape (a new channel starts with it)
- *   bucket:BUCKET:MAJOR      HASH remaining, reset_at, limit, window
+ *   bucket:BUCKET:MAJOR      HASH remaining, reset_at, close_at, opened, limit, window
  *   discover:ROUTE:MAJOR     one request at a time learns a route's bucket
  *   invalid:WINDOW           401/403/429 answers per 10-minute window */
 #ifndef SL_RATELIMIT_H
@@ -60,9 +60,12 @@ void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const
  * in SL_RL_HEAD_NUMS of NUMS), then sl_rl_acquire_gate appends one gate of
  * the same bot asking for COUNT requests (at most SL_RL_GATE_ARGS values,
  * SL_RL_GATE_NUMS numbers). Both return how many values they wrote. The
- * answer has 3 values per gate, in order: wait ms (0 = go), how many may
- * go, and the reason ("discover", "blocked", "rate", ...). */
+ * answer has SL_RL_REPLY_PER_GATE values per gate, in order: wait ms (0 =
+ * go), how many may go, the reason ("discover", "blocked", "rate", ...),
+ * the server time ms of the grant and the bucket window it took places in
+ * (0 = none): they go with the request's report. */
 enum {
+    SL_RL_REPLY_PER_GATE = 5,
     SL_RL_HEAD_ARGS = 4,
     SL_RL_HEAD_NUMS = 2,
     SL_RL_GATE_ARGS = 4 + 3 * SL_RL_MAX_LIMITS,
@@ -80,12 +83,14 @@ int sl_rl_acquire_args(const sl_rl_request *r, int count, const char **argv, siz
 /* What one answer says about the limits. */
 typedef struct sl_rl_answer {
     int status;
-    char bucket[64];     /* X-RateLimit-Bucket, "" when absent */
-    long limit;          /* X-RateLimit-Limit */
-    long remaining;      /* X-RateLimit-Remaining */
-    long reset_after_ms; /* X-RateLimit-Reset-After, rounded up */
-    char scope[16];      /* "global", "user", "shared" or "" */
-    long retry_after_ms; /* 429: how long to wait, rounded up */
+    char bucket[64];         /* X-RateLimit-Bucket, "" when absent */
+    long limit;              /* X-RateLimit-Limit */
+    long remaining;          /* X-RateLimit-Remaining */
+    long reset_after_ms;     /* X-RateLimit-Reset-After, rounded up */
+    char scope[16];          /* "global", "user", "shared" or "" */
+    long retry_after_ms;     /* 429: how long to wait, rounded up */
+    long long granted_at_ms; /* set by the caller: when the request's place was granted
+                              * (rl_acquire.lua's answer), 0 unknown */
 } sl_rl_answer;
 
 /* Header lookup, case-insensitive; NULL when absent. */
@@ -101,7 +106,8 @@ void sl_rl_parse_discord(sl_rl_answer *a, int status, sl_rl_header_fn *header, c
 void sl_rl_parse_telegram(sl_rl_answer *a, int status, const char *body, size_t body_len);
 
 /* Arguments of rl_report.lua for answer A to request R; as
- * sl_rl_acquire_args (room for 12). */
+ * sl_rl_acquire_args (room for SL_RL_REPORT_ARGS values, 6 numbers). */
+enum { SL_RL_REPORT_ARGS = 13 };
 int sl_rl_report_args(const sl_rl_request *r, const sl_rl_answer *a, const char **argv,
                       size_t *lens, char nums[][32]);
 

@@ -409,12 +409,14 @@ static const char *header_of(const void *ctx, const char *name)
     return sl_http_header(ctx, name);
 }
 
-static void report(pcall *c, const sl_rl_answer *a)
+static void report(pcall *c, const sl_rl_answer *answer)
 {
-    const char *argv[12];
-    size_t lens[12];
-    char nums[5][32];
-    int argc = sl_rl_report_args(&c->rl, a, argv, lens, nums);
+    const char *argv[SL_RL_REPORT_ARGS];
+    size_t lens[SL_RL_REPORT_ARGS];
+    char nums[6][32];
+    sl_rl_answer a = *answer;
+    a.granted_at_ms = c->link.granted_at_ms;
+    int argc = sl_rl_report_args(&c->rl, &a, argv, lens, nums);
     sl_rconn_script(c->t->w->redis, SL_SCRIPT_RL_REPORT, NULL, NULL, 1, argc, argv, lens);
 }
 
@@ -423,7 +425,7 @@ static void report(pcall *c, const sl_rl_answer *a)
  * request learns it. */
 static void report_no_answer(pcall *c)
 {
-    sl_rl_answer none = {0, "", -1, -1, -1, "", -1};
+    sl_rl_answer none = {0, "", -1, -1, -1, "", -1, 0};
     report(c, &none);
 }
 

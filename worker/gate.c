@@ -127,7 +127,8 @@ static void unlink_link(gate_link *l)
 
 /* What one acquire said of G: WAIT ms (0 = go; < 0 when the call failed)
  * for the links of A, GRANTED of them going first. */
-static void settle(gate *g, struct acquire *a, long wait, long granted, int discover)
+static void settle(gate *g, struct acquire *a, long wait, long granted, int discover,
+                   long long granted_at_ms, long long window)
 {
     g->inflight--;
     g->last_used = ev_now(g->w->loop);
@@ -141,6 +142,8 @@ static void settle(gate *g, struct acquire *a, long wait, long granted, int disc
             l->granted = 1;
             l->discover = discover;
             l->granted_us = a->sent_us;
+            l->granted_at_ms = granted_at_ms;
+            l->window = window;
             granted--;
         }
     }
@@ -196,19 +199,22 @@ static void acquire_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     k->inflight--;
     const char *err = sl_reply_error(reply);
     int ok = reply && !err && reply->type == REDIS_REPLY_ARRAY &&
-             reply->elements == 3 * (size_t)a->ngates;
+             reply->elements == SL_RL_REPLY_PER_GATE * (size_t)a->ngates;
     if (!ok)
         sl_warn("rate limit check failed error=\"%s\"", err ? err : "unexpected answer");
     for (int i = 0; i < a->ngates; i++) {
         long wait = -1, granted = 0;
+        long long at = 0, window = 0;
         int discover = 0;
         if (ok) {
-            redisReply **e = reply->element + 3 * i;
+            redisReply **e = reply->element + SL_RL_REPLY_PER_GATE * i;
             wait = e[0]->integer > 0 ? (long)e[0]->integer : 0;
             granted = (long)e[1]->integer;
             discover = e[2]->type == REDIS_REPLY_STRING && !strcmp(e[2]->str, "discover");
+            at = e[3]->integer;
+            window = e[4]->integer;
         }
-        settle(a->g[i], a, wait, granted, discover);
+        settle(a->g[i], a, wait, granted, discover, at, window);
     }
     free(a);
     ask_soon(k);

@@ -27,12 +27,14 @@ typedef struct gate_link {
     gate *g;
     task *t;
     gate_admit_cb *admit;
-    void *priv;          /* ADMIT's */
-    struct acquire *acq; /* the acquire in flight that covers this link, or NULL */
-    int granted;         /* its place is taken: admitted next */
-    int discover;        /* admitted to learn its route's bucket: report the answer */
-    int64_t granted_us;  /* admitted: when the acquire that let it go was sent
-                          * (sl_monotonic_us), at or before its place was taken */
+    void *priv;              /* ADMIT's */
+    struct acquire *acq;     /* the acquire in flight that covers this link, or NULL */
+    int granted;             /* its place is taken: admitted next */
+    int discover;            /* admitted to learn its route's bucket: report the answer */
+    int64_t granted_us;      /* admitted: when the acquire that let it go was sent
+                              * (sl_monotonic_us), at or before its place was taken */
+    long long granted_at_ms; /* admitted: the server time of the grant and the */
+    long long window;        /* bucket window of the place (rl_acquire.lua), for its report */
 } gate_link;
 
 void gates_start(worker *w);

@@ -10,41 +10,29 @@
 --       (0 = none), number of gates, then per gate: route ("" = no learned
 --       bucket), major parameter, COUNT (>= 1), number of rate limits, and
 --       per rate limit 3 values: name, emission interval ms, burst
--- Returns 3 values per gate: 0, n, "" to let n (1..COUNT) go (0, 1,
--- "discover" when this one request learns its route's bucket and must be
--- reported), or wait ms, 0, reason: "blocked" (a global 429 or an operator
--- pause), "invalid" (too many 401/403/429 lately), "discovering" (the
--- route's bucket is being learned by another request), "bucket", "rate".
--- A new instance of a bucket (a new channel of a known route) starts with
--- the shape the route's bucket was learned to have (route:ROUTE holds
--- "BUCKET LIMIT WINDOW"; rl_report.lua).
-local base, threshold, ngates = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+-- Returns 5 values per gate: 0, n, "", granted at, window to let n
+-- (1..COUNT) go (0, 1, "discover", ... when this one request learns its
+-- route's bucket and must be reported), or wait ms, 0, reason, 0, 0:
+-- "blocked" (a global 429 or an operator pause), "invalid" (too many
+-- 401/403/429 lately), "discovering" (the route's bucket is being learned
+-- by another request), "bucket", "rate". "granted at" is the server time
+-- ms of the grant and "window" the bucket window the places were taken in
+-- (0 = none): the request's answer is reported with them.
+--
+-- Bucket windows. Discord opens a bucket's window when its first request
+-- arrives; ours opens at the grant, a little earlier, and the answers tell
+-- when the server's ends (reset). A request granted near the end of our
+-- window may arrive after the server's window ended and count in the next
+-- one, with the places we grant there: so no place is granted later than
+-- GUARD ms before the earliest the server's window may end ("close_at"),
+-- and the next window opens no earlier than the latest it may end
+-- ("reset_at"). A new instance of a bucket (a new channel of a known
+-- route) starts with the shape the route's bucket was learned to have.
+local GUARD, GRACE = 50, 50
+local base = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
-
-local function everyone(wait, reason)
-    for _ = 1, ngates do
-        out[#out + 1] = wait
-        out[#out + 1] = 0
-        out[#out + 1] = reason
-    end
-    return out
-end
-
-local pttl = redis.call('PTTL', KEYS[1])
-if pttl > 0 then return everyone(pttl, 'blocked') end
-
-if threshold > 0 then
-    -- a sliding estimate over two fixed 10-minute windows
-    local w = math.floor(now / 600000)
-    local cur = tonumber(redis.call('GET', base .. 'invalid:' .. w) or '0')
-    local prev = tonumber(redis.call('GET', base .. 'invalid:' .. (w - 1)) or '0')
-    local into = (now % 600000) / 600000
-    if cur + prev * (1 - into) >= threshold then
-        return everyone(math.max(1000, math.floor((1 - into) * 60000)), 'invalid')
-    end
-end
 
 -- GCRA state read once per call and written back once at the end
 local tats, order = {}, {}
@@ -67,7 +55,34 @@ local function route_bucket(route)
     return b, tonumber(limit), tonumber(window)
 end
 
--- One gate: the wait (0 = go), how many, and the reason.
+local threshold, ngates = tonumber(ARGV[2]), tonumber(ARGV[3])
+
+local function everyone(wait, reason)
+    for _ = 1, ngates do
+        out[#out + 1] = wait
+        out[#out + 1] = 0
+        out[#out + 1] = reason
+        out[#out + 1] = 0
+        out[#out + 1] = 0
+    end
+    return out
+end
+
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > 0 then return everyone(pttl, 'blocked') end
+
+if threshold > 0 then
+    -- a sliding estimate over two fixed 10-minute windows
+    local w = math.floor(now / 600000)
+    local cur = tonumber(redis.call('GET', base .. 'invalid:' .. w) or '0')
+    local prev = tonumber(redis.call('GET', base .. 'invalid:' .. (w - 1)) or '0')
+    local into = (now % 600000) / 600000
+    if cur + prev * (1 - into) >= threshold then
+        return everyone(math.max(1000, math.floor((1 - into) * 60000)), 'invalid')
+    end
+end
+
+-- One gate: the wait (0 = go), how many, the reason and the bucket window.
 local function gate(route, major, n, first, last)
     -- this gate's limiters; one an earlier gate of this call found closed
     -- (the bot's own, usually) closes this one too: no need to look at its
@@ -78,7 +93,7 @@ local function gate(route, major, n, first, last)
         if e.closed_until then return math.ceil(e.closed_until - now), 0, 'rate' end
         lims[#lims + 1] = {e = e, T = tonumber(ARGV[i + 1]), burst = tonumber(ARGV[i + 2])}
     end
-    local bucket_key, fresh, lock, limit, window = nil, false, nil, 1, 1000
+    local bucket_key, fresh, lock, opened, limit, window = nil, false, nil, 0, 1, 1000
     if route ~= '' then
         local b, shape_limit, shape_window = route_bucket(route)
         if b == '-' then
@@ -93,17 +108,21 @@ local function gate(route, major, n, first, last)
             n = 1
         else
             bucket_key = base .. 'bucket:' .. b .. ':' .. major
-            local st = redis.call('HMGET', bucket_key, 'remaining', 'reset_at', 'limit', 'window')
-            local rem, reset_at = tonumber(st[1]), tonumber(st[2])
+            local st = redis.call('HMGET', bucket_key, 'remaining', 'reset_at', 'close_at',
+                                  'opened', 'limit', 'window')
+            local rem, reset_at, close_at = tonumber(st[1]), tonumber(st[2]), tonumber(st[3])
             if reset_at and now < reset_at then
-                if rem and rem <= 0 then return reset_at - now, 0, 'bucket' end
+                if (rem and rem <= 0) or (close_at and now >= close_at) then
+                    return reset_at - now, 0, 'bucket'
+                end
                 if rem and rem < n then n = rem end
+                opened = tonumber(st[4]) or 0
             else
                 -- a new window; a new channel of a known route starts with
                 -- the route's bucket shape
                 fresh = true
-                limit = tonumber(st[3]) or shape_limit or 1
-                window = tonumber(st[4]) or shape_window or 1000
+                limit = tonumber(st[5]) or shape_limit or 1
+                window = tonumber(st[6]) or shape_window or 1000
                 if limit < n then n = math.max(1, limit) end
             end
         end
@@ -135,15 +154,17 @@ local function gate(route, major, n, first, last)
         if fresh then
             -- a new window of ours: the server's starts when this request
             -- arrives, a little later, and its answer corrects the reset time
-            redis.call('HSET', bucket_key, 'remaining', limit - n, 'reset_at', now + window + 50,
-                       'limit', limit, 'window', window)
+            opened = now
+            redis.call('HSET', bucket_key, 'remaining', limit - n, 'reset_at', now + window + GRACE,
+                       'close_at', now + window - GUARD, 'opened', now, 'limit', limit, 'window',
+                       window)
             redis.call('PEXPIRE', bucket_key, window + 60000)
         else
             redis.call('HINCRBY', bucket_key, 'remaining', -n)
         end
     end
-    if lock then return 0, 1, 'discover' end
-    return 0, n, ''
+    if lock then return 0, 1, 'discover', 0 end
+    return 0, n, '', opened
 end
 
 local a = 4
@@ -152,10 +173,12 @@ for _ = 1, ngates do
     local n, nlimits = math.max(1, tonumber(ARGV[a + 2])), tonumber(ARGV[a + 3])
     local first = a + 4
     a = first + 3 * nlimits
-    local wait, granted, reason = gate(route, major, n, first, a - 1)
+    local wait, granted, reason, opened = gate(route, major, n, first, a - 1)
     out[#out + 1] = wait
     out[#out + 1] = granted
     out[#out + 1] = reason
+    out[#out + 1] = wait == 0 and now or 0
+    out[#out + 1] = opened or 0
 end
 for _, key in ipairs(order) do
     local e = tats[key]

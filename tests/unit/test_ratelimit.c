@@ -150,6 +150,10 @@ static int stop_redis(void **state)
     return 0;
 }
 
+/* the server time and bucket window of the last gate granted by
+ * acquire_gates */
+static long long last_granted_at, last_window;
+
 /* One rl_acquire call for N gates of one bot (REQS[i] asking for
  * COUNTS[i]): per gate the wait in ms (0 = go), how many may go and the
  * reason ("discover" when going to learn a route). */
@@ -168,11 +172,16 @@ static void acquire_gates(const sl_rl_request *reqs, const int *counts, int n, l
     assert_non_null(rep);
     if (rep->type != REDIS_REPLY_ARRAY)
         fail_msg("rl_acquire: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "not an array");
-    assert_int_equal(rep->elements, 3 * (size_t)n);
+    assert_int_equal(rep->elements, SL_RL_REPLY_PER_GATE * (size_t)n);
     for (int i = 0; i < n; i++) {
-        waits[i] = (long)rep->element[3 * i]->integer;
-        granted[i] = (int)rep->element[3 * i + 1]->integer;
-        sl_strlcpy(reasons[i], rep->element[3 * i + 2]->str, sizeof reasons[i]);
+        redisReply **e = rep->element + SL_RL_REPLY_PER_GATE * i;
+        waits[i] = (long)e[0]->integer;
+        granted[i] = (int)e[1]->integer;
+        sl_strlcpy(reasons[i], e[2]->str, sizeof reasons[i]);
+        if (granted[i] > 0) {
+            last_granted_at = e[3]->integer;
+            last_window = e[4]->integer;
+        }
         /* a gate either goes (some granted, no wait) or waits (none) */
         assert_true((waits[i] <= 0 && granted[i] > 0) || (waits[i] > 0 && granted[i] == 0));
     }
@@ -221,7 +230,7 @@ static void report(const sl_rl_request *r, const sl_rl_answer *a)
 static sl_rl_answer answer(int status, const char *bucket, long limit, long remaining,
                            long reset_after_ms, const char *scope, long retry_after_ms)
 {
-    sl_rl_answer a = {status, "", limit, remaining, reset_after_ms, "", retry_after_ms};
+    sl_rl_answer a = {status, "", limit, remaining, reset_after_ms, "", retry_after_ms, 0};
     sl_strlcpy(a.bucket, bucket, sizeof a.bucket);
     sl_strlcpy(a.scope, scope, sizeof a.scope);
     return a;
@@ -359,6 +368,33 @@ static void a_first_answer_does_not_stall_a_bucket(void **state)
     assert_int_equal(n, 4);
     assert_true(acquire(&b, why, sizeof why) > 0);
     assert_string_equal(why, "bucket");
+}
+
+/* A window of ours may end later than the server's (its answer came back
+ * late): no place is granted in the last GUARD ms before the earliest the
+ * server's window may end, where it could arrive in the server's next
+ * window, beside the places we grant there. */
+static void no_place_in_the_last_moments_of_a_window(void **state)
+{
+    (void)state;
+    char why[32];
+    sl_rl_request b;
+    sl_rl_discord(&b, "t16", "bot", "POST /channels/{id}/messages", "4", 0, 0);
+    assert_int_equal(acquire(&b, why, sizeof why), 0);
+    /* 10 per 300 ms, answered 200 ms after the grant */
+    usleep(200000);
+    sl_rl_answer a = answer(200, "bkt16", 10, 9, 100, "", -1);
+    a.granted_at_ms = last_granted_at;
+    report(&b, &a);
+    /* the server's window ends 100 ms from now at the latest, and at the
+     * earliest 100 ms after the grant, that is now: nothing more goes */
+    long wait = acquire(&b, why, sizeof why);
+    assert_string_equal(why, "bucket");
+    assert_in_range(wait, 1, 100);
+    usleep((useconds_t)wait * 1000 + 5000);
+    int n;
+    assert_int_equal(acquire_n(&b, 20, &n, why, sizeof why), 0);
+    assert_int_equal(n, 10);
 }
 
 /* Many requests in one call: as many go as every limit allows, no more. */
@@ -525,6 +561,7 @@ int main(void)
         cmocka_unit_test(a_shorter_bucket_window_is_learned),
         cmocka_unit_test(a_new_channel_of_a_known_route_starts_full),
         cmocka_unit_test(a_first_answer_does_not_stall_a_bucket),
+        cmocka_unit_test(no_place_in_the_last_moments_of_a_window),
         cmocka_unit_test(route_without_buckets_is_not_serialised),
         cmocka_unit_test(many_at_once_take_what_the_limits_allow),
         cmocka_unit_test(gates_of_a_bot_share_one_call),
