@@ -195,3 +195,29 @@ int sl_rl_report_args(const sl_rl_request *r, const sl_rl_answer *a, const char 
         lens[i] = strlen(argv[i]);
     return n;
 }
+
+int sl_rl_release_args(const sl_rl_request *r, long long granted_at_ms, long long window,
+                       long long seq, int discovering, const char **argv, size_t *lens,
+                       char nums[][32])
+{
+    int n = 0;
+    argv[n++] = r->block_key;
+    argv[n++] = r->base;
+    argv[n++] = "release";
+    argv[n++] = r->route;
+    argv[n++] = r->major;
+    snprintf(nums[0], 32, "%lld", granted_at_ms);
+    argv[n++] = nums[0];
+    snprintf(nums[1], 32, "%lld", window);
+    argv[n++] = nums[1];
+    argv[n++] = discovering ? "1" : "0";
+    snprintf(nums[2], 32, "%lld", seq);
+    argv[n++] = nums[2];
+    /* only the first rate limit's place is numbered */
+    argv[n++] = r->nlimits ? r->limits[0].name : "";
+    snprintf(nums[3], 32, "%.3f", r->nlimits ? r->limits[0].interval_ms : 0.0);
+    argv[n++] = nums[3];
+    for (int i = 0; i < n; i++)
+        lens[i] = strlen(argv[i]);
+    return n;
+}

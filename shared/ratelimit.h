@@ -5,7 +5,8 @@
  *
  * Keys live under "PREFIX:{rl:PLATFORM:BOT}:" (one cluster slot per bot):
  *   block                    global 429 or pause, with a TTL
- *   gcra:NAME                a rate limiter's theoretical arrival time, ms
+ *   gcra:NAME                a rate limiter's theoretical arrival time, ms, and the
+ *                            lowest levels it was at lately (to give places back)
  *   route:ROUTE              "BUCKET LIMIT WINDOW": the Discord bucket a route was
  *                            learned to use, and its shape (a new channel starts with it)
  *   bucket:BUCKET:MAJOR      HASH remaining, reset_at, close_at, opened, limit, window
@@ -62,10 +63,12 @@ void sl_rl_telegram(sl_rl_request *r, const char *prefix, const char *bot, const
  * SL_RL_GATE_NUMS numbers). Both return how many values they wrote. The
  * answer has SL_RL_REPLY_PER_GATE values per gate, in order: wait ms (0 =
  * go), how many may go, the reason ("discover", "blocked", "rate", ...),
- * the server time ms of the grant and the bucket window it took places in
- * (0 = none): they go with the request's report. */
+ * the server time ms of the grant, the bucket window it took places in (0 =
+ * none) and the number of the first place under the first rate limit (the
+ * gate's places are numbered on from it): they go with the request's
+ * report and its release. */
 enum {
-    SL_RL_REPLY_PER_GATE = 5,
+    SL_RL_REPLY_PER_GATE = 6,
     SL_RL_HEAD_ARGS = 4,
     SL_RL_HEAD_NUMS = 2,
     SL_RL_GATE_ARGS = 4 + 3 * SL_RL_MAX_LIMITS,
@@ -110,5 +113,16 @@ void sl_rl_parse_telegram(sl_rl_answer *a, int status, const char *body, size_t 
 enum { SL_RL_REPORT_ARGS = 13 };
 int sl_rl_report_args(const sl_rl_request *r, const sl_rl_answer *a, const char **argv,
                       size_t *lens, char nums[][32]);
+
+/* Arguments of rl_acquire.lua in its release mode: place number SEQ of R,
+ * granted at GRANTED_AT_MS in bucket window WINDOW (all from
+ * rl_acquire.lua's answer), was not used: the request was not sent.
+ * DISCOVERING when it was to learn its route. Room for SL_RL_RELEASE_ARGS
+ * values and SL_RL_RELEASE_NUMS numbers. The answer: the ms given back to
+ * the rate limiter, and 1 when the bucket got its place back. */
+enum { SL_RL_RELEASE_ARGS = 11, SL_RL_RELEASE_NUMS = 4 };
+int sl_rl_release_args(const sl_rl_request *r, long long granted_at_ms, long long window,
+                       long long seq, int discovering, const char **argv, size_t *lens,
+                       char nums[][32]);
 
 #endif

@@ -128,7 +128,7 @@ static void unlink_link(gate_link *l)
 /* What one acquire said of G: WAIT ms (0 = go; < 0 when the call failed)
  * for the links of A, GRANTED of them going first. */
 static void settle(gate *g, struct acquire *a, long wait, long granted, int discover,
-                   long long granted_at_ms, long long window)
+                   long long granted_at_ms, long long window, long long seq)
 {
     g->inflight--;
     g->last_used = ev_now(g->w->loop);
@@ -144,6 +144,7 @@ static void settle(gate *g, struct acquire *a, long wait, long granted, int disc
             l->granted_us = a->sent_us;
             l->granted_at_ms = granted_at_ms;
             l->window = window;
+            l->seq = seq ? seq++ : 0;
             granted--;
         }
     }
@@ -204,7 +205,7 @@ static void acquire_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         sl_warn("rate limit check failed error=\"%s\"", err ? err : "unexpected answer");
     for (int i = 0; i < a->ngates; i++) {
         long wait = -1, granted = 0;
-        long long at = 0, window = 0;
+        long long at = 0, window = 0, seq = 0;
         int discover = 0;
         if (ok) {
             redisReply **e = reply->element + SL_RL_REPLY_PER_GATE * i;
@@ -213,8 +214,9 @@ static void acquire_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
             discover = e[2]->type == REDIS_REPLY_STRING && !strcmp(e[2]->str, "discover");
             at = e[3]->integer;
             window = e[4]->integer;
+            seq = e[5]->integer;
         }
-        settle(a->g[i], a, wait, granted, discover, at, window);
+        settle(a->g[i], a, wait, granted, discover, at, window, seq);
     }
     free(a);
     ask_soon(k);

@@ -33,8 +33,9 @@ typedef struct gate_link {
     int discover;            /* admitted to learn its route's bucket: report the answer */
     int64_t granted_us;      /* admitted: when the acquire that let it go was sent
                               * (sl_monotonic_us), at or before its place was taken */
-    long long granted_at_ms; /* admitted: the server time of the grant and the */
-    long long window;        /* bucket window of the place (rl_acquire.lua), for its report */
+    long long granted_at_ms; /* admitted: the server time of the grant, the bucket */
+    long long window;        /* window and the number of the place (rl_acquire.lua), */
+    long long seq;           /* for its report and its release */
 } gate_link;
 
 void gates_start(worker *w);

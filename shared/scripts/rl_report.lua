@@ -88,10 +88,12 @@ if status == 429 then
     if scope == 'global' then
         redis.call('SET', KEYS[1], 'global 429', 'PX', math.max(1, retry_after))
     elseif hold ~= '' then
+        -- the limiter's time moves on; its history (rl_acquire.lua) stays
         local key = base .. 'gcra:' .. hold
-        local tat = tonumber(redis.call('GET', key) or '0')
-        if tat < now + retry_after then
-            redis.call('SET', key, now + retry_after, 'PX', retry_after + 1000)
+        local tat, rest = string.match(redis.call('GET', key) or '0', '^(%S+)(.*)$')
+        if tonumber(tat) < now + retry_after then
+            redis.call('SET', key, string.format('%.3f', now + retry_after) .. rest, 'PX',
+                       retry_after + 1000)
         end
     end
 end

@@ -152,7 +152,7 @@ static int stop_redis(void **state)
 
 /* the server time and bucket window of the last gate granted by
  * acquire_gates */
-static long long last_granted_at, last_window;
+static long long last_granted_at, last_window, last_seq;
 
 /* One rl_acquire call for N gates of one bot (REQS[i] asking for
  * COUNTS[i]): per gate the wait in ms (0 = go), how many may go and the
@@ -174,13 +174,13 @@ static void acquire_gates(const sl_rl_request *reqs, const int *counts, int n, l
         fail_msg("rl_acquire: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "not an array");
     assert_int_equal(rep->elements, SL_RL_REPLY_PER_GATE * (size_t)n);
     for (int i = 0; i < n; i++) {
-        redisReply **e = rep->element + SL_RL_REPLY_PER_GATE * i;
-        waits[i] = (long)e[0]->integer;
-        granted[i] = (int)e[1]->integer;
-        sl_strlcpy(reasons[i], e[2]->str, sizeof reasons[i]);
+        waits[i] = (long)rep->element[SL_RL_REPLY_PER_GATE * i]->integer;
+        granted[i] = (int)rep->element[SL_RL_REPLY_PER_GATE * i + 1]->integer;
+        sl_strlcpy(reasons[i], rep->element[SL_RL_REPLY_PER_GATE * i + 2]->str, sizeof reasons[i]);
         if (granted[i] > 0) {
-            last_granted_at = e[3]->integer;
-            last_window = e[4]->integer;
+            last_granted_at = rep->element[SL_RL_REPLY_PER_GATE * i + 3]->integer;
+            last_window = rep->element[SL_RL_REPLY_PER_GATE * i + 4]->integer;
+            last_seq = rep->element[SL_RL_REPLY_PER_GATE * i + 5]->integer;
         }
         /* a gate either goes (some granted, no wait) or waits (none) */
         assert_true((waits[i] <= 0 && granted[i] > 0) || (waits[i] > 0 && granted[i] == 0));
@@ -225,6 +225,26 @@ static void report(const sl_rl_request *r, const sl_rl_answer *a)
     if (rep->type == REDIS_REPLY_ERROR)
         fail_msg("rl_report: %s", rep->str);
     freeReplyObject(rep);
+}
+
+/* Gives back place SEQ of R granted at AT in bucket window WINDOW: returns
+ * the ms given back to the limiter; *BUCKET 1 if the bucket got it. */
+static long release(const sl_rl_request *r, long long at, long long window, long long seq,
+                    int discovering, int *bucket)
+{
+    const char *argv[SL_RL_RELEASE_ARGS];
+    size_t lens[SL_RL_RELEASE_ARGS];
+    char nums[SL_RL_RELEASE_NUMS][32];
+    int argc = sl_rl_release_args(r, at, window, seq, discovering, argv, lens, nums);
+    redisReply *rep = sl_rsync_script(rc, SL_SCRIPT_RL_ACQUIRE, 1, argc, argv, lens);
+    assert_non_null(rep);
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
+        fail_msg("release: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "not 2 values");
+    long given = (long)rep->element[0]->integer;
+    if (bucket)
+        *bucket = (int)rep->element[1]->integer;
+    freeReplyObject(rep);
+    return given;
 }
 
 static sl_rl_answer answer(int status, const char *bucket, long limit, long remaining,
@@ -368,6 +388,109 @@ static void a_first_answer_does_not_stall_a_bucket(void **state)
     assert_int_equal(n, 4);
     assert_true(acquire(&b, why, sizeof why) > 0);
     assert_string_equal(why, "bucket");
+}
+
+/* A place granted and not used goes back: the next request takes it at
+ * once, and one more waits as before. */
+static void a_place_not_used_is_given_back(void **state)
+{
+    (void)state;
+    char why[32];
+    int n, bucket;
+    sl_rl_request r;
+    /* 10/s with a burst of 2 for the bot */
+    sl_rl_discord(&r, "t14", "bot", "", "", 10.5, 0);
+    assert_int_equal(acquire_n(&r, 2, &n, why, sizeof why), 0);
+    assert_int_equal(n, 2);
+    long long at = last_granted_at, seq = last_seq;
+    assert_true(acquire(&r, why, sizeof why) > 0);
+    assert_string_equal(why, "rate");
+    long given = release(&r, at, 0, seq, 0, &bucket);
+    assert_in_range(given, 90, 100); /* one interval, 99 ms */
+    assert_int_equal(acquire(&r, why, sizeof why), 0);
+    assert_true(acquire(&r, why, sizeof why) > 0);
+
+    /* a bucket's place comes back while its window is the one it was taken in */
+    sl_rl_request b;
+    sl_rl_discord(&b, "t14", "bot", "POST /channels/{id}/messages", "3", 0, 0);
+    assert_int_equal(acquire(&b, why, sizeof why), 0); /* learns 2 per 5 s */
+    assert_string_equal(why, "discover");
+    /* a discovering request not sent frees the route for the next one */
+    release(&b, last_granted_at, 0, 0, 1, &bucket);
+    assert_int_equal(acquire(&b, why, sizeof why), 0);
+    assert_string_equal(why, "discover");
+    sl_rl_answer a = answer(200, "bkt14", 2, 1, 5000, "", -1);
+    a.granted_at_ms = last_granted_at;
+    report(&b, &a);
+    assert_int_equal(acquire(&b, why, sizeof why), 0);
+    long long window = last_window;
+    assert_true(window > 0);
+    assert_true(acquire(&b, why, sizeof why) > 0);
+    assert_string_equal(why, "bucket");
+    release(&b, last_granted_at, window, 0, 0, &bucket);
+    assert_int_equal(bucket, 1);
+    assert_int_equal(acquire(&b, why, sizeof why), 0);
+    assert_true(acquire(&b, why, sizeof why) > 0);
+    /* one of another window does not */
+    release(&b, last_granted_at, window - 1, 0, 0, &bucket);
+    assert_int_equal(bucket, 0);
+    assert_true(acquire(&b, why, sizeof why) > 0);
+}
+
+/* Places given back never let more go than the limiter allows: for 2 s,
+ * requests are asked for as fast as possible with pauses of up to 30 ms
+ * now and then (so the limiter falls idle or behind), and of the places
+ * granted a third are given back at once, a third after the next grant or
+ * pause, and a third kept (sent). The kept ones must conform to the
+ * limiter (GCRA): for any i < j of them, t_j - t_i >= (j - i - 1) * T
+ * (a burst of 2). */
+static void places_given_back_never_exceed_the_limit(void **state)
+{
+    (void)state;
+    sl_rl_request r;
+    sl_rl_discord(&r, "t15", "bot", "", "", 50, 0);
+    double T = r.limits[0].interval_ms;
+    long long kept[400], pending = 0, pending_seq = 0;
+    int nkept = 0, granted_total = 0, given_back = 0;
+    unsigned seed = 15;
+    int64_t start = sl_monotonic_us();
+    while (sl_monotonic_us() - start < 2000000 && nkept < 390) {
+        char why[32];
+        int n;
+        if (acquire_n(&r, 1, &n, why, sizeof why) != 0)
+            continue;
+        granted_total++;
+        long long at = last_granted_at, seq = last_seq;
+        if (pending) { /* the one held back until this grant */
+            given_back += release(&r, pending, 0, pending_seq, 0, NULL) > 0;
+            pending = 0;
+        }
+        switch (rand_r(&seed) % 3) {
+        case 0:
+            kept[nkept++] = at;
+            break;
+        case 1:
+            given_back += release(&r, at, 0, seq, 0, NULL) > 0;
+            break;
+        default:
+            pending = at;
+            pending_seq = seq;
+        }
+        if (rand_r(&seed) % 4 == 0) {
+            usleep((useconds_t)(rand_r(&seed) % 30000));
+            if (pending) {
+                given_back += release(&r, pending, 0, pending_seq, 0, NULL) > 0;
+                pending = 0;
+            }
+        }
+    }
+    for (int i = 0; i < nkept; i++)
+        for (int j = i + 1; j < nkept; j++)
+            if ((double)(kept[j] - kept[i]) < (j - i - 1) * T - 1.0) /* 1: ms rounding */
+                fail_msg("%d requests kept within %lld ms (%.1f ms apart)", j - i + 1,
+                         kept[j] - kept[i], T);
+    /* places did come back */
+    assert_true(given_back > granted_total / 4);
 }
 
 /* A window of ours may end later than the server's (its answer came back
@@ -561,6 +684,8 @@ int main(void)
         cmocka_unit_test(a_shorter_bucket_window_is_learned),
         cmocka_unit_test(a_new_channel_of_a_known_route_starts_full),
         cmocka_unit_test(a_first_answer_does_not_stall_a_bucket),
+        cmocka_unit_test(a_place_not_used_is_given_back),
+        cmocka_unit_test(places_given_back_never_exceed_the_limit),
         cmocka_unit_test(no_place_in_the_last_moments_of_a_window),
         cmocka_unit_test(route_without_buckets_is_not_serialised),
         cmocka_unit_test(many_at_once_take_what_the_limits_allow),
