@@ -129,7 +129,13 @@ int test_message(bench *b)
     long long deliveries = stat_int(stats, "deliveries");
     long long duplicates = stat_int(stats, "duplicates");
     report_int(b, "deliveries", deliveries);
+    report_int(b, "lost", deliveries >= 0 ? b->jobs - deliveries : -1);
     report_int(b, "duplicates", duplicates);
+    /* the faults the fake injected (its --fail-rate and --drop-rate), and
+     * the re-sends of a delivered message it recognised by their nonce */
+    report_int(b, "fake_5xx", stat_int(stats, "failed"));
+    report_int(b, "fake_dropped", stat_int(stats, "dropped"));
+    report_int(b, "nonce_repeats", stat_int(stats, "nonce_repeats"));
     const cJSON *limited = cJSON_GetObjectItemCaseSensitive(stats, "rate_limited");
     char *text = cJSON_IsObject(limited) ? cJSON_PrintUnformatted(limited) : NULL;
     report_raw(b, "rate_limited", text ? text : "null");
