@@ -63,6 +63,7 @@ static struct {
     unsigned long long given_ms, given_bucket; /* what their places gave back */
     unsigned long long resent;                 /* requests whose reused connection died, ever */
     char discord_ua[480];                      /* "User-Agent: DiscordBot (URL, VERSION)" */
+    unsigned long long unfenced; /* requests sent without a send-by time after LATE_TRIES */
 } C;
 
 static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents);
@@ -98,8 +99,9 @@ void pcall_deinit(void)
     if (C.late)
         sl_info(
             "requests asked again for missing their send-by time (%d ms after the grant): %llu; "
-            "their places given back: %llu ms of rate limiters' time, %llu bucket places",
-            FRESH_US / 1000, C.late, C.given_ms, C.given_bucket);
+            "their places given back: %llu ms of rate limiters' time, %llu bucket places; "
+            "sent late all the same after %d misses: %llu",
+            FRESH_US / 1000, C.late, C.given_ms, C.given_bucket, LATE_TRIES, C.unfenced);
     if (C.resent)
         sl_info("requests asked again after their reused connection died unanswered: %llu",
                 C.resent);
@@ -367,10 +369,14 @@ static void send_call(pcall *c)
      * arrive, and we pace them as they are granted: one that leaves much
      * later than its grant may land in a window with the ones granted after
      * it (two sends to one Telegram chat within a second). Past FRESH_US it
-     * is not sent and asks again (the place is lost, never an attempt), so
+     * is not sent and asks again (its place goes back, never an attempt), so
      * requests reach the platform as spaced as they were granted. */
-    if (c->rl.nlimits > 0 && c->late_tries < LATE_TRIES)
-        sl_http_req_set_send_by(c->req, c->link.granted_us + FRESH_US);
+    if (c->rl.nlimits > 0) {
+        if (c->late_tries < LATE_TRIES)
+            sl_http_req_set_send_by(c->req, c->link.granted_us + FRESH_US);
+        else
+            C.unfenced++;
+    }
     if (sl_http_start(C.http, c->req, http_done_cb, c)) {
         deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, "http: the request could not be started", 0);
         return;
