@@ -1,6 +1,7 @@
 # Sluice — `make` builds bin/*, `make test` runs every test, `make demo` runs
-# the system for real, `make bench` measures it. `make deps` installs the
-# Debian packages. SAN=1 builds with AddressSanitizer + UBSan into build-san/.
+# the system for real, `make bench` measures it. Each installs the Debian
+# packages that are missing first (`make deps` does only that). SAN=1 builds
+# with AddressSanitizer + UBSan into build-san/.
 
 CC      ?= cc
 SAN     ?= 0
@@ -19,11 +20,16 @@ endif
 WARN    := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Werror
 CFLAGS  += $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP -Ishared -I$(BUILD)/gen
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := -lhiredis -lev -lcurl -lcjson -lsqlite3 -lm -lpthread
+LDLIBS  = -lhiredis -lev -lcurl -lcjson -lsqlite3 -lm -lpthread
 # pango + cairo render PDFs (shared/pdf.c): only the objects and programs
-# that use them get the flags; -isystem keeps -Werror off GLib's headers
-PDF_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags pangocairo fontconfig 2>/dev/null))
-PDF_LIBS   := $(shell pkg-config --libs pangocairo fontconfig 2>/dev/null)
+# that use them get the flags; -isystem keeps -Werror off GLib's headers.
+# Asked of pkg-config when such a target is built (=, not :=), so after
+# `deps` has installed it, and an answer of nothing stops the build here.
+pdf_pkg    = $(or $(shell pkg-config $(1) pangocairo fontconfig 2>/dev/null),$(error \
+             pkg-config $(1) pangocairo fontconfig: no answer; `make deps` installs \
+             pkg-config, libpango1.0-dev and libcairo2-dev))
+PDF_CFLAGS = $(patsubst -I%,-isystem %,$(call pdf_pkg,--cflags))
+PDF_LIBS   = $(call pdf_pkg,--libs)
 
 LIB_SRC := $(wildcard shared/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o $(BUILD)/gen/schemas_gen.o
@@ -46,9 +52,18 @@ endif
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit integration bench demo deps clean format
+.PHONY: all progs unit-bins test unit integration bench demo deps clean format
 .SECONDARY:
-all: $(PROGS)
+# The targets a user types first (make, make demo, make test, make bench)
+# install what is missing (tools/deps.sh: a quick check when nothing is),
+# then build in a second make that reads this file with everything in
+# place. The build uses every core unless a -j was given.
+JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
+MAKEFLAGS += --no-print-directory
+all: deps
+	@$(MAKE) $(JOBS) progs
+progs: $(PROGS)
+unit-bins: $(UNIT_BINS)
 
 $(BUILD)/gen/scripts_gen.c: $(wildcard shared/scripts/*.lua) tools/embed.sh
 	@mkdir -p $(@D)
@@ -96,13 +111,19 @@ integration: $(PROGS)
 	SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
 test: deps
-	$(MAKE) unit integration
-	$(MAKE) SAN=1 unit integration
+	@$(MAKE) $(JOBS) progs unit-bins
+	@$(MAKE) unit
+	@$(MAKE) integration
+	@$(MAKE) SAN=1 $(JOBS) progs unit-bins
+	@$(MAKE) SAN=1 unit
+	@$(MAKE) SAN=1 integration
 
-bench: deps all
+bench: deps
+	@$(MAKE) $(JOBS) progs
 	bash tools/bench.sh
 
-demo: deps all
+demo: deps
+	@$(MAKE) $(JOBS) progs
 	bash tools/demo.sh
 	bash tools/demo_apps.sh
 
