@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The background scenario (../shared/background, first file): 140
+# The application bot's scenario (README, What it is for): 140
 # applications arrive at once; Sluice opens an interview channel for each
 # (one guild listing for all), posts the intros, reminds applicants who post
 # no image, watches for approval (a role on the member, or the frontend's
-# answer) and posts the decision. The fake Discord has the latencies of the
-# background file (open 200 ms, list 100 ms, send 200 ms) and Discord's
+# answer) and posts the decision. The fake Discord has the latencies the
+# bot's author reported (open 200 ms, list 100 ms, send 200 ms) and Discord's
 # global limit (50/s) and route buckets. Live progress, then a summary with
 # per-stage timings against the floor the limits allow.
 # Run by `make demo` (after the core demo) or alone: bash tools/demo_apps.sh
@@ -209,7 +209,7 @@ took = (end_open - t0) / 1000.0 if end_open else float("nan")
 print(f"   interview stage: {n} applications opened (channel + intro) in {took:.2f} s from enqueue")
 print(f"     requests: {len(listings)} guild listing(s), {len(creates)} channel creates, {n} intros = {reqs}")
 print(f"     floor set by the fake: {reqs} requests at 50/s + last latencies = {floor:.2f} s -> {took / floor:.2f}x the floor")
-print(f"     background file: 280-420 s sequential, 5-10 s 'optimised'")
+print(f"     the bot's author (README, What it is for): 280-420 s one at a time, 5-10 s with 50 threads and no limits")
 st = json.load(urllib.request.urlopen(u + "/_fake/stats"))
 rem = sum(int(r("HGET", "apps:{app}:app:app-%d" % i, "reminders_done")[0] or 0) for i in range(n))
 imgs = sum(int(r("HGET", "apps:{app}:app:app-%d" % i, "image")[0] or 0) for i in range(n))
