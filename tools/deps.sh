@@ -34,7 +34,6 @@ if [ "$(id -u)" -ne 0 ]; then
         { echo "deps: missing:$missing; run this as root (or install sudo)" >&2; exit 1; }
     sudo="sudo"
 fi
-export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp "${TMPDIR:-/tmp}/sluice-deps.XXXXXX")
 start=$(date +%s)
 since() { echo "$(($(date +%s) - $1)) s"; }
@@ -43,8 +42,9 @@ failed() {
     tail -n 15 "$log" >&2
     exit 1
 }
-# Another apt (unattended-upgrades on a new machine) may hold the lock a while.
-apt="$sudo apt-get -q -o DPkg::Lock::Timeout=300"
+# No questions (env: sudo drops the environment); another apt
+# (unattended-upgrades on a new machine) may hold the lock a while.
+apt="$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300"
 
 echo "deps: $n of Sluice's Debian packages are missing:"
 echo "$missing" | fold -s -w 72 | sed 's/^ */deps:   /; s/ *$//'
