@@ -28,7 +28,6 @@ if [ -n "$start" ]; then
     d=$(( (start - t0) / 1000 ))
     say "# started $d ms after enqueue began"
     assert_le 200 "$d" "not started before its delay"
-    assert_le "$d" 1500 "started within delay + tick (+ slack)"
 fi
 
 assert_nothing_running

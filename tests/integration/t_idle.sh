@@ -20,8 +20,10 @@ sed 's/^/#   /' "$TMP/monitor.clients" | cut -c1-150 | head -n 20
 assert_le "$n" 15 "commands sent in 3 idle seconds (about 5/s at most)"
 grep -q '^OK' "$TMP/monitor.out" || fail "MONITOR did not run: $(head -c 300 "$TMP/monitor.out")"
 
-# Jobs enqueued while idle start within 50 ms of their creation (created_ms
-# is stamped by the producer just before its Redis call).
+# Jobs enqueued while idle start on the pub/sub wake-up, not on the safety
+# claim every 2 s: each within 1 s of its creation (created_ms is stamped by
+# the producer just before its Redis call; ~1 ms on a quiet machine), which
+# three jobs waiting for a 2 s timer would not all be.
 for i in 1 2 3; do
     t0=$(now_us)
     id=$(enqueue --type noop --queue "$Q" --payload "{\"i\":$i}") || die "enqueue failed"
@@ -38,7 +40,7 @@ for i in 1 2 3; do
     [ -n "$start" ] || { fail "job $i has no start in the latency log"; continue; }
     [ -n "$created" ] || { fail "job $i has no created_ms"; continue; }
     say "# job $i started $(( start / 1000 - created )) ms after created_ms, $(( (start - t0) / 1000 )) ms after the producer was launched"
-    assert_le $(( start / 1000 - created )) 50 "job $i enqueued while idle started within 50 ms"
+    assert_le $(( start / 1000 - created )) 999 "job $i enqueued while idle started on the wake-up"
 done
 
 assert_nothing_running
