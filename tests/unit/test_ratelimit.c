@@ -101,7 +101,7 @@ static void limits_of_requests(void **state)
     assert_string_equal(r.limits[1].name, "chat:-100123");
     assert_true(r.limits[1].interval_ms >= 3000); /* 20 a minute in a group */
     sl_rl_telegram(&r, "sluice", "tg", "777", 30);
-    assert_true(r.limits[1].interval_ms >= 1000 && r.limits[1].interval_ms <= 1100);
+    assert_true(r.limits[1].interval_ms >= 1000 && r.limits[1].interval_ms <= 1150);
 }
 
 /* ---- against redis ---- */
@@ -655,7 +655,7 @@ static void telegram_chats_are_paced_apart(void **state)
     assert_int_equal(acquire(&a, why, sizeof why), 0);
     long wait = acquire(&a, why, sizeof why);
     assert_string_equal(why, "rate");
-    assert_in_range(wait, 900, 1100);
+    assert_in_range(wait, 900, 1150);
     /* another chat is not held up by the first one's second, only by the
      * bot's own 30/s */
     wait = acquire(&b, why, sizeof why);
