@@ -2,8 +2,9 @@
  * queue every lease/3, all of its running ids at once, each with its claim's
  * lease token) and tells the fleet this worker is alive (heartbeat.lua every
  * --heartbeat-ms; the leading scheduler takes back the jobs of a worker
- * whose heartbeats stopped). A lease found taken back is marked on its task
- * and logged once per renew call. */
+ * whose heartbeats stopped). A job whose lease was found taken back stops
+ * running here (task_abandon: cancelled, nothing settled), logged once per
+ * renew call and counted (abandoned=, logged when the worker stops). */
 #include "worker.h"
 #include "log.h"
 
@@ -14,6 +15,7 @@
 struct renewal {
     worker *w;
     wqueue *q;
+    uint64_t last; /* the newest task when it was sent: later ones were not in it */
 };
 
 static void renew_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
@@ -21,29 +23,35 @@ static void renew_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     struct renewal *r = priv;
     worker *w = r->w;
     wqueue *q = r->q;
+    uint64_t last = r->last;
     free(r);
     if (!rc || !reply || reply->type != REDIS_REPLY_ARRAY || !reply->elements)
         return;
     /* Few ids at most, unless the worker was paused or cut off past its
-     * leases: then one line for all of them. */
-    int lost = 0;
+     * leases: then one line for all of them. A run still going is stopped:
+     * the job is someone else's now, and its effects must not happen twice.
+     * (A job this worker claimed again since has a newer task, which keeps
+     * running.) Each search starts over: an abandon changes the list. */
+    int abandoned = 0;
     const char *sample = NULL;
     for (size_t i = 0; i < reply->elements; i++) {
-        const char *id = reply->element[i]->str;
+        const redisReply *e = reply->element[i];
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        sample = e->str;
         for (task *t = w->run_head; t; t = t->next) {
-            if (t->q == q && !t->lease_lost && !strcmp(t->job.id, id)) {
-                t->lease_lost = 1;
-                lost++;
-                sample = id;
+            if (t->q == q && t->seq <= last && !strcmp(t->job.id, e->str)) {
+                task_abandon(t);
+                abandoned++;
+                break;
             }
         }
     }
-    if (lost)
-        sl_warn("leases lost queue=%s jobs=%d sample=%s (the scheduler took them back: their "
-                "lease expired, or this worker missed its heartbeats and was declared dead; "
-                "they may run elsewhere now, and this worker's outcome for them will be "
-                "refused as stale)",
-                q->keys.queue, lost, sample);
+    sl_warn("leases lost queue=%s jobs=%zu abandoned=%d sample=%s (the scheduler took them "
+            "back: their lease expired, or this worker missed its heartbeats and was declared "
+            "dead; they may run elsewhere now, so this worker stopped those still running and "
+            "settles none of them)",
+            q->keys.queue, reply->elements, abandoned, sample ? sample : "?");
 }
 
 static void renew_queue(worker *w, wqueue *q)
@@ -59,18 +67,15 @@ static void renew_queue(worker *w, wqueue *q)
     argv[n++] = q->keys.lease;
     argv[n++] = lease;
     for (task *t = w->run_head; t && n + 1 < cap; t = t->next) {
-        if (t->q == q && !t->lease_lost) {
+        if (t->q == q) {
             argv[n++] = t->job.id;
             argv[n++] = t->token;
         }
     }
-    if (n == 4) { /* every lease of this queue is lost already */
-        free(argv);
-        return;
-    }
     struct renewal *r = sl_malloc(sizeof *r);
     r->w = w;
     r->q = q;
+    r->last = w->tasks;
     if (sl_rconn_script(w->redis, SL_SCRIPT_RENEW, renew_reply_cb, r, 3, n, argv, NULL))
         free(r);
     free(argv);

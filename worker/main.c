@@ -38,7 +38,8 @@ static const sl_option options[] = {
     {"batch", "SLUICE_BATCH", SL_OPT_INT, &o.batch, "256", 1, 1000, "most jobs per claim"},
     {"lease-ms", "SLUICE_LEASE_MS", SL_OPT_INT, &o.lease_ms, "30000", 300, 3600000,
      "lease of a claimed job; renewed every third of it while the job runs (fenced: "
-     "once taken back, this worker's renew, ack or hand-back of it is refused)"},
+     "once taken back, this worker's renew, ack or hand-back of it is refused, and its run "
+     "here is stopped)"},
     {"grace-ms", "SLUICE_GRACE_MS", SL_OPT_INT, &o.grace_ms, "10000", 0, 3600000,
      "on SIGTERM, how long running jobs may finish before they are handed back"},
     {"retention-ms", "SLUICE_RETENTION_MS", SL_OPT_INT, &o.retention_ms, "3600000", 0,
@@ -147,8 +148,9 @@ void worker_check_done(worker *w)
     if (w->running || w->claims_inflight || !settle_idle(w))
         return;
     w->stopped = 1;
-    sl_info("worker stopped worker=%s processed=%llu failed=%llu", w->id,
-            (unsigned long long)w->processed, (unsigned long long)w->failed);
+    sl_info("worker stopped worker=%s processed=%llu failed=%llu abandoned=%llu", w->id,
+            (unsigned long long)w->processed, (unsigned long long)w->failed,
+            (unsigned long long)w->abandoned);
     /* Leave the registry, then close: the loop ends once the connections
      * have said goodbye (QUIT after the replies). */
     char workers[SL_KEY_MAX], me[SL_KEY_MAX];

@@ -30,6 +30,7 @@ static task *task_new(worker *w, wqueue *q)
     memset(t, 0, sizeof *t);
     t->w = w;
     t->q = q;
+    t->seq = ++w->tasks;
     sl_job_init(&t->job);
     t->next = w->run_head;
     if (w->run_head)
@@ -71,6 +72,15 @@ static void bury_raw(worker *w, wqueue *q, const char *token, const char *id, co
     w->failed++;
 }
 
+/* Stops T's handler before T ends without its help (timeout, shutdown, a
+ * lost lease): its calls, gate places, timers and renders go, or are marked
+ * to be freed when they report back. */
+static void task_cancel(task *t)
+{
+    if (t->h && t->h->cancel)
+        t->h->cancel(t);
+}
+
 static void timeout_cb(struct ev_loop *loop, ev_timer *tm, int revents)
 {
     (void)loop, (void)revents;
@@ -78,8 +88,7 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *tm, int revents)
     char msg[96];
     snprintf(msg, sizeof msg, "timeout: still running after %lld ms (timeout_ms)",
              (long long)t->job.timeout_ms);
-    if (t->h->cancel)
-        t->h->cancel(t);
+    task_cancel(t);
     task_finish(t, TASK_RETRY, msg);
 }
 
@@ -183,10 +192,19 @@ void run_hand_back_all(worker *w)
      * the oldest at the front. */
     while (w->run_head) {
         task *t = w->run_head;
-        if (t->h && t->h->cancel)
-            t->h->cancel(t);
+        task_cancel(t);
         sl_info("job handed back job=%s queue=%s", t->job.id, t->q->keys.queue);
         settle_fail(t->q, t->job.id, t->token, "back", 0, t->job.priority, NULL, 0, NULL);
         task_free(t);
     }
+}
+
+void task_abandon(task *t)
+{
+    worker *w = t->w;
+    task_cancel(t);
+    sl_debug("job abandoned job=%s queue=%s type=%s", t->job.id, t->q->keys.queue, t->job.type);
+    w->abandoned++;
+    task_free(t);
+    worker_check_done(w);
 }

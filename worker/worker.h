@@ -32,8 +32,9 @@ enum task_result {
 
 /* A job type's code. start() runs on the loop and must not block; it ends
  * the run by calling task_finish() exactly once, now or later. cancel()
- * abandons a run that has not finished (timeout, shutdown): it stops the
- * handler's watchers and frees its state, and must not call task_finish(). */
+ * abandons a run that has not finished (timeout, shutdown, lease taken
+ * back): it stops the handler's watchers and frees its state, and must not
+ * call task_finish(). */
 typedef struct handler {
     const char *type;
     void (*start)(task *t);
@@ -73,7 +74,7 @@ struct task {
     ev_timer timer;    /* for the handler's own use */
     void *state;       /* the handler's */
     char token[128];   /* the claim's lease token, "WORKER/SEQ" (claim.lua) */
-    int lease_lost;    /* the scheduler took the job back meanwhile */
+    uint64_t seq;      /* order of creation in this process (worker.tasks) */
     int gated;         /* calls of this task waiting in rate-limit gates */
     task *prev, *next; /* in worker.running */
 };
@@ -100,7 +101,9 @@ struct worker {
     int settle_calls; /* ack/fail calls in flight */
     int stopped;
     uint64_t processed, failed, claimed;
-    double avg_run_us; /* moving average of a run's time, shapes the claims */
+    uint64_t abandoned; /* runs stopped because their lease was taken back */
+    uint64_t tasks;     /* tasks ever created: the last one's seq */
+    double avg_run_us;  /* moving average of a run's time, shapes the claims */
     char sched_channel[SL_KEY_MAX];
     ev_prepare flush; /* batches settle calls and claims once per loop turn */
     ev_timer poll;    /* safety net for a missed wake-up */
@@ -132,6 +135,10 @@ void task_finish(task *t, enum task_result result, const char *error);
 const handler *handler_find(const char *type);
 /* Abandons every running task and hands it back to ready. */
 void run_hand_back_all(worker *w);
+/* Stops T's run because its lease was taken back (the job may run elsewhere
+ * now): the handler's cancel, as at a timeout, and nothing settled, since
+ * the job is no longer this worker's. Frees T and its slot. */
+void task_abandon(task *t);
 
 /* settle.c */
 void pending_add(struct pending *p, const char *s, size_t n);
