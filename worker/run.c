@@ -20,6 +20,20 @@ const handler *handler_find(const char *type)
     return NULL;
 }
 
+/* Freed tasks are kept for reuse; a sanitizer build frees them for real,
+ * so that a use of a task after task_free() is an ASan report and not a
+ * quiet read of a recycled task. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TASK_POOL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TASK_POOL 0
+#endif
+#endif
+#ifndef TASK_POOL
+#define TASK_POOL 1
+#endif
+
 static task *task_new(worker *w, wqueue *q)
 {
     task *t = w->free_tasks;
@@ -55,6 +69,10 @@ static void task_free(task *t)
     w->running--;
     t->q->inflight--;
     sl_job_deinit(&t->job);
+    if (!TASK_POOL) {
+        free(t);
+        return;
+    }
     t->next = w->free_tasks;
     w->free_tasks = t;
 }
@@ -179,11 +197,12 @@ void task_finish(task *t, enum task_result result, const char *error)
 
 void task_defer(task *t, long ms, const char *why)
 {
+    worker *w = t->w;
     sl_info("job deferred job=%s queue=%s delay_ms=%ld reason=\"%s\" (no attempt used)", t->job.id,
             t->q->keys.queue, ms, why);
     settle_fail(t->q, t->job.id, t->token, "defer", ms, t->job.priority, NULL, 0, NULL);
     task_free(t);
-    worker_check_done(t->w);
+    worker_check_done(w);
 }
 
 void run_hand_back_all(worker *w)
