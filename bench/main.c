@@ -55,6 +55,7 @@ static const sl_option options[] = {
     {0},
 };
 
+static const char *synopsis = "noop|latency|io|message|pdf [options]";
 static const char *description =
     "Tests (each prints one JSON object on stdout):\n"
     "  noop     enqueue --jobs no-op jobs in batches, then start --workers workers at\n"
@@ -196,6 +197,7 @@ int main(int argc, char **argv)
     int rc = sl_config_parse(options, argc, argv, pos, &npos, err, sizeof err);
     if (rc && rc != SL_CONFIG_HELP) {
         fprintf(stderr, "sluice-bench: %s\n", err);
+        sl_config_usage_line(stderr, "sluice-bench", synopsis);
         return 2;
     }
     int (*run)(bench *) = NULL;
@@ -206,15 +208,21 @@ int main(int argc, char **argv)
         }
     /* "sluice-bench serve --help" names no test: an error, not the help */
     if (rc == SL_CONFIG_HELP && (run || npos == 0)) {
-        sl_config_usage(stdout, "sluice-bench", "noop|latency|io|message|pdf [options]",
-                        description, options);
+        sl_config_usage(stdout, "sluice-bench", synopsis, description, options);
         return 0;
     }
     if (!run) {
         if (npos == 1)
-            fprintf(stderr, "sluice-bench: unknown test \"%.40s\"\n", pos[0]);
-        fprintf(stderr,
-                "sluice-bench: name one test: noop, latency, io, message or pdf (see --help)\n");
+            fprintf(stderr,
+                    "sluice-bench: unknown test \"%.40s\" (the tests are noop, latency, io, "
+                    "message and pdf)\n",
+                    pos[0]);
+        else if (npos > 1)
+            fprintf(stderr, "sluice-bench: unexpected argument \"%.40s\" (one test at a time)\n",
+                    pos[1]);
+        else
+            fprintf(stderr, "sluice-bench: name one test: noop, latency, io, message or pdf\n");
+        sl_config_usage_line(stderr, "sluice-bench", synopsis);
         return 2;
     }
     char queue[65];

@@ -133,6 +133,17 @@ static void usage_command(const command *cmd)
     sl_config_usage(stdout, "sluice-ctl", synopsis, cmd->description, cmd->opts);
 }
 
+/* The line after a usage error: the command's synopsis, or the general one. */
+static void usage_line(const command *cmd)
+{
+    char synopsis[128];
+    if (cmd)
+        snprintf(synopsis, sizeof synopsis, "%s %s", cmd->name, cmd->args);
+    else
+        snprintf(synopsis, sizeof synopsis, "COMMAND [ARGS] [options]");
+    sl_config_usage_line(stderr, "sluice-ctl", synopsis);
+}
+
 static int unknown_command(const char *name)
 {
     char list[256] = "";
@@ -140,6 +151,7 @@ static int unknown_command(const char *name)
     for (const command *cmd = commands; cmd->name; cmd++)
         n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", cmd->name);
     ctl_errorf("unknown command \"%.40s\" (commands: %s; see sluice-ctl --help)", name, list);
+    usage_line(NULL);
     return CTL_FAIL;
 }
 
@@ -151,17 +163,18 @@ static int parse_command(const command *cmd, int argc, char **argv, char **pos, 
     int rc = sl_config_parse(cmd->opts, argc, argv, pos, npos, err, sizeof err);
     if (rc) { /* --help was handled by the first pass */
         ctl_errorf("%s: %s", cmd->name, err);
+        usage_line(cmd);
         return CTL_FAIL;
     }
     int nargs = *npos - 1;
     if (nargs < cmd->minpos) {
-        ctl_errorf("%s: missing %s (usage: sluice-ctl %s %s)", cmd->name, cmd->missing, cmd->name,
-                   cmd->args);
+        ctl_errorf("%s: missing %s", cmd->name, cmd->missing);
+        usage_line(cmd);
         return CTL_FAIL;
     }
     if (nargs > cmd->maxpos) {
-        ctl_errorf("%s: unexpected argument \"%.40s\" (usage: sluice-ctl %s %s)", cmd->name,
-                   pos[1 + cmd->maxpos], cmd->name, cmd->args);
+        ctl_errorf("%s: unexpected argument \"%.40s\"", cmd->name, pos[1 + cmd->maxpos]);
+        usage_line(cmd);
         return CTL_FAIL;
     }
     if (sl_check_name("--prefix", o.prefix, err, sizeof err) ||
@@ -193,6 +206,7 @@ int main(int argc, char **argv)
     }
     if (rc) {
         ctl_errorf("%s%s%s", cmd ? cmd->name : "", cmd ? ": " : "", err);
+        usage_line(cmd);
         return CTL_FAIL;
     }
     if (npos == 0) {

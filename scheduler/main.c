@@ -156,6 +156,7 @@ int main(int argc, char **argv)
     }
     if (rc) {
         fprintf(stderr, "sluice-scheduler: %s\n", err);
+        sl_config_usage_line(stderr, "sluice-scheduler", "[options]");
         return 2;
     }
     int level = sl_log_level_parse(o.log_level);

@@ -271,6 +271,7 @@ int main(int argc, char **argv)
     }
     if (rc) {
         fprintf(stderr, "sluice-worker: %s\n", err);
+        sl_config_usage_line(stderr, "sluice-worker", "[options]");
         return 2;
     }
     int level = sl_log_level_parse(o.log_level);

@@ -115,6 +115,7 @@ static int collect_repeatable(int argc, char **argv, char **rest, sl_buf *joined
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) {
             fprintf(stderr, "sluice-fake-platform: --%s: needs a value\n", repeatable[k]);
+            sl_config_usage_line(stderr, "sluice-fake-platform", synopsis);
             exit(2);
         }
         if (joined[k].len)
@@ -250,8 +251,11 @@ int main(int argc, char **argv)
         sl_config_usage(stdout, "sluice-fake-platform", synopsis, description, options);
         return 0;
     }
-    if (rc != 0)
-        die("%s", err);
+    if (rc != 0) {
+        fprintf(stderr, "sluice-fake-platform: %s\n", err);
+        sl_config_usage_line(stderr, "sluice-fake-platform", synopsis);
+        exit(2); /* as die() does: the token buffers stay reachable */
+    }
     const char **targets[NREPEAT] = {&o.discord_tokens, &o.telegram_tokens, &o.latency,
                                      &o.forbidden,      &o.missing,         &o.missing_chats};
     for (size_t k = 0; k < NREPEAT; k++)

@@ -1,7 +1,8 @@
 # t_producer_edges: the producer never leaves a frontend guessing (issue
 # 9), and the other binaries share its option parsing and Redis logging:
-#   - an unknown command is an error (exit 2, one line naming it, the usage)
-#     even with --help, for every binary;
+#   - an unknown command or option is an error (exit 2, one line naming it,
+#     then the usage line; nothing on stdout) even with --help, for every
+#     binary;
 #   - lines piped in are enqueued while the pipe is still open; with its
 #     output closed the producer stops (it cannot deliver the ids);
 #   - a hung Redis says "timed out", after how long, and which option;
@@ -31,13 +32,28 @@ assert_eq "" "$OUT" "no help on stdout for serve --help"
 run_p enqueue --type noop --help --bogus
 assert_eq 2 "$RC" "exit status, --bogus after --help"
 assert_contains "$ERR" '--bogus' "the unknown option is named"
-for b in worker scheduler bench ctl; do
-    rc=0
-    "$SLUICE_BIN/sluice-$b" serve --help >"$TMP/b.out" 2>"$TMP/b.err" || rc=$?
-    assert_eq 2 "$rc" "exit status, sluice-$b serve --help"
-    assert_contains "$(cat "$TMP/b.err")" "serve" "sluice-$b names serve"
-    assert_eq 0 "$(grep -c . "$TMP/b.out")" "sluice-$b printed no help"
+# usage_error NAME NAMED ARGS...: sluice-NAME ARGS fails with exit 2, one
+# line on stderr naming NAMED, then its usage line, and nothing on stdout
+usage_error() {
+    local b=$1 named=$2 rc=0
+    shift 2
+    "$SLUICE_BIN/sluice-$b" "$@" >"$TMP/b.out" 2>"$TMP/b.err" </dev/null || rc=$?
+    assert_eq 2 "$rc" "exit status, sluice-$b $*"
+    assert_contains "$(sed -n 1p "$TMP/b.err")" "$named" "sluice-$b $*: the first line names it"
+    assert_contains "$(sed -n 2p "$TMP/b.err")" "usage: sluice-$b " "sluice-$b $*: the usage line follows"
+    assert_eq 2 "$(grep -c . "$TMP/b.err")" "sluice-$b $*: lines on stderr"
+    assert_eq 0 "$(grep -c . "$TMP/b.out")" "sluice-$b $*: lines on stdout (no help)"
+}
+for b in producer worker scheduler bench ctl fake-platform; do
+    usage_error "$b" '"serve"' serve --help
+    usage_error "$b" '"serve"' serve
+    usage_error "$b" '"--bogus"' --bogus
+    usage_error "$b" '"--bogus"' --help --bogus
 done
+usage_error ctl '"--bogus"' stats --bogus
+usage_error ctl '"b"' show a b
+usage_error bench '"io"' noop io
+
 
 # ---- a pipe held open: each line is enqueued without waiting for more
 mkfifo "$TMP/in.fifo"
