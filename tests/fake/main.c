@@ -84,10 +84,28 @@ static const char *description =
 
 /* Options that may be given more than once: sl_config_parse keeps the last
  * value, so they are collected here first (joined with commas) and taken
- * out of argv. */
+ * out of argv; the values of secret ones (tokens) are then overwritten in
+ * argv, as sl_config_parse does, so ps and /proc/PID/cmdline never show
+ * them. */
 static const char *const repeatable[] = {"discord-token",     "telegram-token",  "latency",
                                          "forbidden-channel", "missing-channel", "missing-chat"};
 #define NREPEAT (sizeof repeatable / sizeof repeatable[0])
+
+static int is_secret(const char *name)
+{
+    for (const sl_option *opt = options; opt->name; opt++)
+        if (!strcmp(opt->name, name))
+            return opt->type == SL_OPT_SECRET;
+    return 0;
+}
+
+/* Overwrites V in place with "***", the rest zeroed. */
+static void blank(char *v)
+{
+    size_t n = strlen(v), stars = n < 3 ? n : 3;
+    memset(v, '*', stars);
+    memset(v + stars, 0, n - stars);
+}
 
 static int collect_repeatable(int argc, char **argv, char **rest, sl_buf *joined)
 {
@@ -111,8 +129,8 @@ static int collect_repeatable(int argc, char **argv, char **rest, sl_buf *joined
             rest[n++] = argv[i];
             continue;
         }
-        const char *eq = strchr(a, '=');
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        char *eq = strchr(argv[i], '=');
+        char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) {
             fprintf(stderr, "sluice-fake-platform: --%s: needs a value\n", repeatable[k]);
             sl_config_usage_line(stderr, "sluice-fake-platform", synopsis);
@@ -121,6 +139,8 @@ static int collect_repeatable(int argc, char **argv, char **rest, sl_buf *joined
         if (joined[k].len)
             sl_buf_puts(&joined[k], ",");
         sl_buf_puts(&joined[k], val);
+        if (is_secret(repeatable[k]))
+            blank(val);
     }
     return n;
 }

@@ -9,7 +9,8 @@
 #   - Redis killed mid-bulk: every printed id is stored, every stored job
 #     was printed or named as "sent without an answer", and no line named
 #     "not stored" is in Redis;
-#   - a password in --redis-url is gone from /proc/PID/cmdline and ps;
+#   - a password in --redis-url is gone from /proc/PID/cmdline and ps, and
+#     so are the fake platform's --discord-token and --telegram-token;
 #   - a worker with a wrong password logs a few lines, not 22 per attempt.
 . "$(dirname "$0")/lib.sh"
 
@@ -54,6 +55,17 @@ usage_error ctl '"--bogus"' stats --bogus
 usage_error ctl '"b"' show a b
 usage_error bench '"io"' noop io
 
+# the fake platform's tokens are taken out of argv before parsing: blanked too
+start_fake fake --discord-token "disc-sekrit-$$" --telegram-token="123:tg-sekrit-$$" --discord-token "disc2-sekrit-$$"
+args=$(tr '\0' ' ' </proc/$FAKE_PID/cmdline)
+assert_not_contains "$args" "sekrit" "the fake's /proc/PID/cmdline"
+assert_not_contains "$(ps -o args= -p "$FAKE_PID")" "sekrit" "the fake's ps line"
+assert_contains "$args" "--telegram-token=***" "the fake's blanked token"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bot disc2-sekrit-$$" \
+    -H 'User-Agent: DiscordBot (https://example.org, 1)' "$U/api/v10/guilds/1/channels")
+assert_eq 200 "$code" "the fake accepts the token blanked in its argv"
+assert_contains "$(cat "$(log_of fake)")" "discord_bots=2 telegram_bots=1" "the fake's tokens"
+stop "$FAKE_PID"
 
 # ---- a pipe held open: each line is enqueued without waiting for more
 mkfifo "$TMP/in.fifo"
