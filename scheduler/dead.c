@@ -12,7 +12,10 @@
  *
  * Not while the scheduler's own connection has been up for less than
  * --worker-dead-ms: after a Redis restart every worker looks silent until it
- * beats again. One worker at a time; then it leaves the registry. */
+ * beats again. The silent workers of a pass are checked one at a time, each
+ * in turn, so one that is silent but not dead by its own beats (a longer
+ * --heartbeat-ms) never holds up the dead ones behind it; a dead one leaves
+ * the registry once its jobs are back. */
 #include "sched.h"
 #include "log.h"
 
@@ -23,15 +26,20 @@
 enum { DEAD_BEATS = 3, SCAN_COUNT = 500 };
 
 static void scan_next(sched *s);
+static void check_next(sched *s);
 
+/* The current worker's check or scan is over (WHY: it stopped early). */
 static void finish(sched *s, const char *why)
 {
     struct dead_scan *d = &s->dead;
-    if (why)
+    if (why) {
         sl_warn("dead worker scan stopped worker=%s taken=%llu (%s): the rest wait for their "
                 "leases",
                 d->worker, d->taken, why);
+        d->ncand = d->next = 0; /* the next pass lists them again */
+    }
     d->busy = 0;
+    check_next(s);
 }
 
 /* The scan of the current queue moved on to CURSOR ("0": that queue is done). */
@@ -107,7 +115,7 @@ static void scan_next(sched *s)
         sl_warn("worker dead worker=%s silent_ms=%lld taken_back=%llu: removed from the registry",
                 d->worker, d->silent_ms, d->taken);
         reap_remove_worker(s, d->worker);
-        d->busy = 0;
+        finish(s, NULL);
         return;
     }
     squeue *q = &s->queues[d->queue];
@@ -135,7 +143,7 @@ static void every_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         sl_debug("worker silent worker=%s silent_ms=%lld heartbeat_every_ms=%lld: not dead "
                  "before %d of its beats",
                  d->worker, d->silent_ms, every, DEAD_BEATS);
-        d->busy = 0;
+        finish(s, NULL);
         return;
     }
     sl_warn("worker dead worker=%s silent_ms=%lld (no heartbeat for --worker-dead-ms=%lld): "
@@ -147,18 +155,42 @@ static void every_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     scan_next(s);
 }
 
+/* Asks the next silent worker of the list for its beat interval. */
+static void check_next(sched *s)
+{
+    struct dead_scan *d = &s->dead;
+    if (d->busy)
+        return;
+    if (d->next >= d->ncand || !leader_active(s)) {
+        d->ncand = d->next = 0;
+        return;
+    }
+    int i = d->next++;
+    snprintf(d->worker, sizeof d->worker, "%s", d->cand[i]);
+    d->silent_ms = d->cand_silent[i];
+    char key[SL_KEY_MAX];
+    sl_keys_worker(key, s->prefix, d->worker);
+    const char *argv[] = {"HGET", key, "heartbeat_every_ms"};
+    if (sl_rconn_command(s->redis, every_reply_cb, s, 3, argv, NULL)) {
+        d->ncand = d->next = 0;
+        return;
+    }
+    d->busy = 1;
+}
+
 void dead_take_back(sched *s, const char *id, long long silent_ms)
 {
     struct dead_scan *d = &s->dead;
-    if (d->busy || !s->redis_up_since ||
+    /* a list still being worked through is finished first */
+    if (d->busy || d->next > 0 || d->ncand >= (int)(sizeof d->cand / sizeof d->cand[0]) ||
+        !s->redis_up_since ||
         (ev_now(s->loop) - s->redis_up_since) * 1000.0 < (double)s->worker_dead_ms)
         return;
-    d->busy = 1;
-    snprintf(d->worker, sizeof d->worker, "%s", id);
-    d->silent_ms = silent_ms;
-    char key[SL_KEY_MAX];
-    sl_keys_worker(key, s->prefix, id);
-    const char *argv[] = {"HGET", key, "heartbeat_every_ms"};
-    if (sl_rconn_command(s->redis, every_reply_cb, s, 3, argv, NULL))
-        d->busy = 0;
+    snprintf(d->cand[d->ncand], sizeof d->cand[0], "%s", id);
+    d->cand_silent[d->ncand++] = silent_ms;
+}
+
+void dead_check(sched *s)
+{
+    check_next(s);
 }

@@ -168,6 +168,7 @@ static void workers_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
             reap_remove_worker(s, id);
         }
     }
+    dead_check(s);
 }
 
 void reap_pass(sched *s)

@@ -53,8 +53,11 @@ struct sched {
     ev_signal sigterm, sigint;
     int stopping;
     unsigned long long promoted, reclaimed, trimmed, workers_removed, sweeps;
-    struct dead_scan {            /* dead.c: one dead worker at a time */
-        int busy;                 /* a scan is under way */
+    struct dead_scan {     /* dead.c: one dead worker at a time */
+        int busy;          /* a check or scan is under way */
+        char cand[64][96]; /* silent workers of the last pass, oldest first */
+        long long cand_silent[64];
+        int ncand, next;          /* how many; the next to check */
         char worker[96];          /* whose jobs */
         long long silent_ms;      /* its silence when found */
         int queue;                /* index of the queue being scanned */
@@ -82,10 +85,13 @@ int reap_reclaim(sched *s, int qi, redisReply **jobs, size_t n, const char *why,
 void reap_remove_worker(sched *s, const char *id);
 
 /* dead.c */
-/* Worker ID has been silent SILENT_MS (>= --worker-dead-ms): unless a scan is
- * under way or the worker beats slower than that, take back every job it
- * holds, then remove it from the registry. */
+/* A pass lists each worker silent for >= --worker-dead-ms with
+ * dead_take_back (ID, its silence), oldest first, then calls dead_check:
+ * each listed worker in turn, unless it beats slower than that, has every
+ * job it holds taken back and leaves the registry. A list still being
+ * worked through is finished before a new one is taken. */
 void dead_take_back(sched *s, const char *id, long long silent_ms);
+void dead_check(sched *s);
 
 /* trim.c */
 void trim_pass(sched *s);

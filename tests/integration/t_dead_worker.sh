@@ -11,16 +11,21 @@
 #   d: 50 jobs of queue qd, lease 120 s, SIGSTOPped until its jobs run on b,
 #      then resumed: its acks are refused as stale and logged,
 #      it does not crash, and each of its jobs is done once, by b.
+#   z: alive but beating every 45 s (silent past --worker-dead-ms, not dead
+#      by its own beats) and registered before k: the scheduler sees it
+#      first among the silent, yet k's jobs come back before z beats again.
 . "$(dirname "$0")/lib.sh"
 
 QK=qk QS=qs QD=qd
 start_redis
 start_scheduler s1
+start_worker z --queues qz --heartbeat-ms 45000
+wait_until 10 '[ -n "$(rcli zscore "$SLUICE_PREFIX:workers" "z-$$")" ]' || die "z did not register"
 start_worker k --queues "$QK" --concurrency 500 --lease-ms 120000
 start_worker s --queues "$QS" --concurrency 100 --latency-log "$TMP/lat.s"
 start_worker d --queues "$QD" --concurrency 50 --lease-ms 120000
 wait_until 10 'grep -q "leader now" "$(log_of s1)"' || die "scheduler did not become leader"
-wait_until 10 '[ "$(rcli zcard "$SLUICE_PREFIX:workers")" -ge 3 ]' || die "workers did not register"
+wait_until 10 '[ "$(rcli zcard "$SLUICE_PREFIX:workers")" -ge 4 ]' || die "workers did not register"
 
 jobs() { # jobs QUEUE COUNT MS
     "$PY" -c 'import json, sys
@@ -36,6 +41,7 @@ producer enqueue --ndjson "$TMP/d.ndjson" >"$TMP/d.ids" || die "enqueue failed"
 wait_until 10 '[ "$(zcard active "$QK")" = 500 ] && [ "$(zcard active "$QS")" = 100 ] && [ "$(zcard active "$QD")" = 50 ]' ||
     die "the workers did not claim their jobs (active: $(zcard active "$QK") $(zcard active "$QS") $(zcard active "$QD"))"
 
+z_beat=$(rcli zscore "$SLUICE_PREFIX:workers" "z-$$")
 kill -KILL "$(pid_of k)"
 kill -STOP "$(pid_of s)" "$(pid_of d)"
 t_kill=$(now_ms)
@@ -53,6 +59,8 @@ if wait_until 60 '[ "$(held_by_b "$QK")" = 500 ]'; then
     t_running=$(now_ms)
     say "# measured: kill -9 of k to all 500 of its jobs running on b: $(( (t_running - t_kill) / 1000 )).$(( (t_running - t_kill) % 1000 / 100 )) s (lease 120 s)"
     ok "k's jobs came back before their lease could expire"
+    assert_eq "$z_beat" "$(rcli zscore "$SLUICE_PREFIX:workers" "z-$$")" \
+        "z's heartbeat when k's jobs were back (z, silent but alive, held up nothing)"
 else
     fail "k's jobs not all running on b 60 s after the kill (held by b: $(held_by_b "$QK"), ready: $(ready_total "$QK"), active: $(zcard active "$QK"))"
 fi
@@ -68,7 +76,7 @@ wait_until 15 '[ -n "$(rcli zscore "$SLUICE_PREFIX:workers" "d-$$")" ]' ||
 wait_until 40 '[ "$(zcard done "$QK")" = 500 ] && [ "$(zcard done "$QS")" = 100 ] && [ "$(zcard done "$QD")" = 50 ]' ||
     fail "not all done: $QK $(zcard done "$QK")/500, $QS $(zcard done "$QS")/100, $QD $(zcard done "$QD")/50"
 
-for w in s d b; do
+for w in s d b z; do
     stop "$(pid_of "$w")"
     assert_eq 0 "$STOP_STATUS" "worker $w exit status"
     assert_eq "" "$(rcli zscore "$SLUICE_PREFIX:workers" "$w-$$")" "$w left the registry when it stopped"
