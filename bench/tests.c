@@ -131,9 +131,11 @@ int test_message(bench *b)
     report_int(b, "deliveries", deliveries);
     report_int(b, "lost", deliveries >= 0 ? b->jobs - deliveries : -1);
     report_int(b, "duplicates", duplicates);
-    /* the faults the fake injected (its --fail-rate and --drop-rate), and
-     * the re-sends of a delivered message it recognised by their nonce */
+    /* the faults the fake injected (its --fail-rate, --fail-after-rate and
+     * --drop-rate), and the re-sends of a delivered message it recognised
+     * by their nonce */
     report_int(b, "fake_5xx", stat_int(stats, "failed"));
+    report_int(b, "fake_5xx_after", stat_int(stats, "failed_after"));
     report_int(b, "fake_dropped", stat_int(stats, "dropped"));
     report_int(b, "nonce_repeats", stat_int(stats, "nonce_repeats"));
     const cJSON *limited = cJSON_GetObjectItemCaseSensitive(stats, "rate_limited");

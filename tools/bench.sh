@@ -9,7 +9,8 @@
 # message tests deliver to a private sluice-fake-platform as Discord.
 # BENCH_ONLY="fleet" runs only the two busy-machine fleet runs (3 workers,
 # 3,000 messages over 150 channels at Discord's limits beside a CPU-bound
-# process, then with 5% 5xx and 5% dropped-after-effect answers);
+# process, then with 5% 5xx, 5% dropped-after-effect and 5% 5xx-after-effect
+# answers);
 # BENCH_FLEET_RUNS repeats them (default 1), BENCH_FLEET_JOBS sizes them.
 set -eu
 
@@ -139,8 +140,9 @@ stop_fake
 # The fleet on a busy machine (issue 9): Discord's limits (global 50/s, 5
 # messages per 5 s per channel, 100 ms answers), three workers, 3,000
 # messages over 150 channels, and a CPU-bound process on one core the
-# whole time; then the same with 5% of answers 5xx (nothing done) and 5%
-# of connections dropped after the message was delivered. Wanted: zero
+# whole time; then the same with 5% of answers 5xx (nothing done), 5%
+# of connections dropped after the message was delivered and 5% of answers
+# 5xx after the message was delivered. Wanted: zero
 # 429s, zero duplicates, nothing lost; steady_ratio_to_limit is the share
 # of the global limit kept up. Only with BENCH_ONLY containing "fleet".
 case " ${BENCH_ONLY:-} " in
@@ -163,7 +165,7 @@ case " ${BENCH_ONLY:-} " in
             --discord-token-file "$token_file" --timeout-s 300
         stop_fake
         start_fake --global-limit 50 --bucket-limit 5 --bucket-window-ms 5000 --latency-ms 100 \
-            --fail-rate 0.05 --drop-rate 0.05 --seed "$n"
+            --fail-rate 0.05 --drop-rate 0.05 --fail-after-rate 0.05 --seed "$n"
         run message --jobs "${BENCH_FLEET_JOBS:-3000}" --workers 3 --concurrency 200 \
             --channels 150 --discord-per-second 50 --discord-api "$api" \
             --discord-token-file "$token_file" --timeout-s 300

@@ -49,6 +49,7 @@ static cJSON *config_json(const fake_state *st)
             cJSON_AddNumberToObject(lat, fake_route_names[i], c->route_latency_ms[i]);
     cJSON_AddNumberToObject(doc, "fail_rate", c->fail_rate);
     cJSON_AddNumberToObject(doc, "drop_rate", c->drop_rate);
+    cJSON_AddNumberToObject(doc, "fail_after_rate", c->fail_after_rate);
     cJSON_AddNumberToObject(doc, "global_limit", c->global_limit);
     cJSON_AddNumberToObject(doc, "bucket_limit", c->bucket_limit);
     cJSON_AddNumberToObject(doc, "bucket_window_ms", c->bucket_window_ms);
@@ -108,6 +109,7 @@ static cJSON *stats_json(fake_state *st)
     for (int i = 0; i < FAKE_SCOPE_COUNT; i++)
         add_count(limited, fake_scope_names[i], s->limited[i]);
     add_count(doc, "failed", s->failed);
+    add_count(doc, "failed_after", s->failed_after);
     add_count(doc, "dropped", s->dropped);
     add_count(doc, "bad_user_agent", s->bad_user_agent);
     cJSON_AddItemToObject(doc, "user_agents", cJSON_Duplicate(s->user_agents, 1));
@@ -364,9 +366,12 @@ static int apply(fake_state *st, fake_config *c, const cJSON *in, int dry, cJSON
                 if (!bad)
                     c->route_latency_ms[route] = cJSON_IsNull(r) ? -1 : (int)v;
             }
-        } else if (!strcmp(k, "fail_rate") || !strcmp(k, "drop_rate")) {
+        } else if (!strcmp(k, "fail_rate") || !strcmp(k, "drop_rate") ||
+                   !strcmp(k, "fail_after_rate")) {
             bad = !cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble > 1;
-            *(k[0] == 'f' ? &c->fail_rate : &c->drop_rate) = item->valuedouble;
+            *(!strcmp(k, "fail_rate")   ? &c->fail_rate
+              : !strcmp(k, "drop_rate") ? &c->drop_rate
+                                        : &c->fail_after_rate) = item->valuedouble;
         } else if (!strcmp(k, "global_limit") || !strcmp(k, "bucket_limit") ||
                    !strcmp(k, "telegram_bot_limit") || !strcmp(k, "telegram_chat_limit") ||
                    !strcmp(k, "telegram_group_limit")) {

@@ -5,9 +5,9 @@
  *
  * A request goes: route (404/405) -> token (401) -> User-Agent (403) ->
  * injected 5xx -> global limit -> bucket -> forbidden/missing channel
- * (403/404) -> the route. A
- * request refused on the way is neither counted against a limit nor
- * delivered, as on Discord. */
+ * (403/404) -> the route -> injected 5xx after the effect (--fail-after-rate:
+ * done, counted, answered 5xx without bucket headers). A request refused on
+ * the way is neither counted against a limit nor delivered, as on Discord. */
 #include "discord.h"
 
 #include <math.h>
@@ -424,7 +424,15 @@ void fake_discord_serve(fake_state *st, fake_req *r, const char *path)
             fake_discord_error(r, 404, "Unknown Channel", 10003);
         else
             serve_route(st, r, bot, &m);
-        if (st->cfg.bucket_limit > 0)
+        failed = r->status >= 200 && r->status < 300 ? fake_roll_failure_after(st) : 0;
+        if (failed) {
+            /* done (a message stays delivered, a channel made), and the
+             * answer lost in Discord's backend: the client cannot tell */
+            st->stats.failed_after++;
+            r->failed_after = 1;
+            failure(r, failed);
+        }
+        if (st->cfg.bucket_limit > 0 && !r->failed_after) /* a 5xx carries none */
             bucket_headers(r, bucket, r->t_ms, st->cfg.bucket_limit, st->cfg.bucket_window_ms,
                            m.route);
     }

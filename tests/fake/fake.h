@@ -67,6 +67,7 @@ typedef struct fake_config {
     int route_latency_ms[FAKE_R_COUNT]; /* -1 = latency_ms */
     double fail_rate;                   /* share answered 500/502/503 */
     double drop_rate;                   /* share closed without an answer */
+    double fail_after_rate;             /* Discord: share done, then answered 5xx */
     int global_limit;                   /* Discord requests/s per token; 0 = off */
     int bucket_limit;                   /* per route per major parameter; 0 = off */
     int bucket_window_ms;
@@ -119,6 +120,7 @@ typedef struct fake_stats {
     cJSON *duplicate_list;  /* the first 100: {"channel_id", "nonce"} */
     uint64_t limited[FAKE_SCOPE_COUNT];
     uint64_t failed, dropped;     /* injected */
+    uint64_t failed_after;        /* done, then answered 5xx (--fail-after-rate) */
     fake_invalid invalid_unknown; /* 401s whose token matched none */
     int max_bucket[FAKE_R_COUNT]; /* most passed in one bucket window */
     int max_tg_chat, max_tg_group;
@@ -167,6 +169,8 @@ void fake_iso_time(int64_t ms, char out[40]);
 int fake_latency_for(const fake_state *st, int route);
 /* 500, 502 or 503 for a share cfg.fail_rate of calls, else 0. */
 int fake_roll_failure(fake_state *st);
+/* The same for a share cfg.fail_after_rate (a request already done). */
+int fake_roll_failure_after(fake_state *st);
 /* The channel ID in MAP, created when CREATE; NULL when absent. */
 fake_channel *fake_channel_get(fake_map *map, const char *id, int create);
 /* A new zeroed message appended to CH. */

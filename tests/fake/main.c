@@ -28,7 +28,7 @@ static struct {
     const char *latency;
     long long global_limit, bucket_limit, bucket_window_ms;
     long long tg_bot_limit, tg_chat_limit, tg_group_limit;
-    const char *fail_rate, *drop_rate;
+    const char *fail_rate, *drop_rate, *fail_after_rate;
     long long seed;
     const char *log, *log_level;
     const char *forbidden, *missing, *missing_chats;
@@ -61,10 +61,12 @@ static const sl_option options[] = {
      "messages per minute per group (chat_id < 0); 0 = off"},
     {"fail-rate", NULL, SL_OPT_STR, &o.fail_rate, "0", 0, 0,
      "share of requests answered 500/502/503 (0..1)"},
+    {"fail-after-rate", NULL, SL_OPT_STR, &o.fail_after_rate, "0", 0, 0,
+     "share of Discord requests done, then answered 500/502/503 (0..1)"},
     {"drop-rate", NULL, SL_OPT_STR, &o.drop_rate, "0", 0, 0,
      "share of requests whose connection is closed unanswered (0..1)"},
     {"seed", NULL, SL_OPT_INT, &o.seed, "1", 0, 9007199254740991LL,
-     "seed for --fail-rate and --drop-rate"},
+     "seed for --fail-rate, --fail-after-rate and --drop-rate"},
     {"log", NULL, SL_OPT_STR, &o.log, NULL, 0, 0, "append one JSON line per request to FILE"},
     {"log-level", NULL, SL_OPT_STR, &o.log_level, "info", 0, 0, "debug, info, warn or error"},
     {"forbidden-channel", NULL, SL_OPT_STR, &o.forbidden, NULL, 0, 0,
@@ -296,6 +298,7 @@ int main(int argc, char **argv)
     parse_latencies(c, o.latency);
     c->fail_rate = parse_rate("--fail-rate", o.fail_rate);
     c->drop_rate = parse_rate("--drop-rate", o.drop_rate);
+    c->fail_after_rate = parse_rate("--fail-after-rate", o.fail_after_rate);
     c->global_limit = (int)o.global_limit;
     c->bucket_limit = (int)o.bucket_limit;
     c->bucket_window_ms = (int)o.bucket_window_ms;

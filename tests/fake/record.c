@@ -127,12 +127,22 @@ double fake_random(fake_state *st)
     return (double)(z >> 11) / 9007199254740992.0;
 }
 
-int fake_roll_failure(fake_state *st)
+static int roll(fake_state *st, double rate)
 {
-    if (st->cfg.fail_rate <= 0 || fake_random(st) >= st->cfg.fail_rate)
+    if (rate <= 0 || fake_random(st) >= rate)
         return 0;
     static const int statuses[] = {500, 502, 503};
     return statuses[(int)(fake_random(st) * 3) % 3];
+}
+
+int fake_roll_failure(fake_state *st)
+{
+    return roll(st, st->cfg.fail_rate);
+}
+
+int fake_roll_failure_after(fake_state *st)
+{
+    return roll(st, st->cfg.fail_after_rate);
 }
 
 void fake_next_id(fake_state *st, char out[24])
@@ -233,6 +243,8 @@ void fake_record(fake_state *st, const fake_req *r)
         sl_buf_printf(&line, ",\"bot\":%d", r->bot);
     if (r->delivered)
         sl_buf_puts(&line, ",\"delivered\":true");
+    if (r->failed_after)
+        sl_buf_puts(&line, ",\"failed_after\":true");
     if (r->drop)
         sl_buf_puts(&line, ",\"dropped\":true");
     sl_buf_printf(&line, ",\"latency_ms\":%d}\n", r->latency_ms);

@@ -50,6 +50,7 @@ typedef struct fake_req {
     char channel[40]; /* Discord channel id or Telegram chat id, or "" */
     char nonce[48];   /* Discord nonce as sent (truncated), or "" */
     int delivered;    /* 1 when this request created a message */
+    int failed_after; /* done, then answered 5xx (--fail-after-rate) */
 
     /* the answer */
     int status;

@@ -373,6 +373,18 @@ config '{"drop_rate":0}'
 dc POST /channels/801/messages '{"content":"lost answer","nonce":"d-1","enforce_nonce":true}'
 assert_eq "200 1 0 1" "$CODE $(stat '"\(.dropped) \(.duplicates)"') $(curl -s "$U/_fake/messages?channel_id=801" | jq .deliveries)" \
     "a dropped answer was delivered; the retry with its nonce is not delivered again"
+config '{"fail_after_rate":1}'
+dc POST /channels/802/messages '{"content":"5xx after","nonce":"f-1","enforce_nonce":true}'
+[[ $CODE =~ ^50[023]$ ]] && [ "$(j .code)" = 0 ] && [ -z "$(hdr X-RateLimit-Bucket)" ] &&
+    ok "Discord 5xx after the effect ($CODE $(j .message)), no bucket headers" ||
+    fail "Discord with fail_after_rate 1: $CODE $BODY"
+assert_eq "1 0 1" "$(stat '"\(.failed_after) \(.duplicates)"') $(curl -s "$U/_fake/messages?channel_id=802" | jq .deliveries)" \
+    "the message answered 5xx after the effect was delivered"
+config '{"fail_after_rate":0}'
+dc POST /channels/802/messages '{"content":"5xx after","nonce":"f-1","enforce_nonce":true}'
+first=$(curl -s "$U/_fake/messages?channel_id=802" | jq -r '.messages[0].id')
+assert_eq "200 $first 1 0" "$CODE $(j .id) $(curl -s "$U/_fake/messages?channel_id=802" | jq .deliveries) $(stat .duplicates)" \
+    "the retry with its nonce gets the stored message, not a second one"
 
 # -------------------------------------------------------------- latency
 ms=$(curl -s --max-time 10 -o /dev/null -w '%{time_total}' -X POST -H "Authorization: Bot $TOK_A" \
