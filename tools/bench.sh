@@ -11,7 +11,13 @@
 # 3,000 messages over 150 channels at Discord's limits beside a CPU-bound
 # process, then with 5% 5xx, 5% dropped-after-effect and 5% 5xx-after-effect
 # answers);
-# BENCH_FLEET_RUNS repeats them (default 1), BENCH_FLEET_JOBS sizes them.
+# BENCH_FLEET_RUNS repeats them (default 1), BENCH_FLEET_JOBS sizes them;
+# BENCH_LOG_DIR keeps the fake's request logs there (fleet-N-plain.jsonl,
+# fleet-N-faults.jsonl, and the same for the runs below) and the workers'
+# logs. BENCH_ONLY="interviews" runs 140 interviews at Discord's channel-create
+# bucket of 10 per 10 s (BENCH_INTERVIEWS sizes it) and BENCH_ONLY="telegram"
+# 10 private chats x 20 messages at Telegram's 1 per second per chat, each
+# beside the CPU-bound process; BENCH_APPS_RUNS repeats them (default 1).
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,9 +34,10 @@ done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 pid=""
 fake_pid=""
+busy_pids="" # the CPU hog, a scheduler and workers of the busy-machine runs
 # shellcheck disable=SC2317 # called from the trap
 cleanup() {
-    for p in $fake_pid $pid; do
+    for p in $busy_pids $fake_pid $pid; do
         kill "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
@@ -98,11 +105,14 @@ run pdf --jobs "${BENCH_PDF_JOBS:-3000}" --workers 1 --concurrency 100 --pdf-thr
 token_file="$dir/discord.token"
 (umask 077 && python3 -c 'import secrets; print("bench-" + secrets.token_hex(16))' >"$token_file")
 chmod 600 "$token_file"
+tg_token_file="$dir/telegram.token"
+(umask 077 && python3 -c 'import secrets; print("123456:bench" + secrets.token_hex(8))' >"$tg_token_file")
 
 # start_fake ARGS...: a fresh fake on a free port; sets fake_pid and api.
 start_fake() {
     : >"$dir/fake.out"
-    SLUICE_FAKE_DISCORD_TOKENS="$(cat "$token_file")" "$fake" "$@" >"$dir/fake.out" 2>>"$dir/fake.log" &
+    SLUICE_FAKE_DISCORD_TOKENS="$(cat "$token_file")" SLUICE_FAKE_TELEGRAM_TOKENS="$(cat "$tg_token_file")" \
+        "$fake" "$@" >"$dir/fake.out" 2>>"$dir/fake.log" &
     fake_pid=$!
     i=0
     until grep -q '^listening ' "$dir/fake.out"; do
@@ -153,25 +163,131 @@ case " ${BENCH_ONLY:-} " in
     # a scheduler brings back the jobs retried after a 5xx or a drop
     "$bin/sluice-scheduler" --tick-ms 100 --log-level warn 2>>"$dir/scheduler.log" &
     sched=$!
-    # shellcheck disable=SC2064 # the pids are known now
-    trap "kill $hog $sched 2>/dev/null || true; cleanup" EXIT
+    busy_pids="$hog $sched"
     n=0
     while [ "$n" -lt "${BENCH_FLEET_RUNS:-1}" ]; do
         n=$((n + 1))
         echo "bench: fleet run $n (uptime: $(uptime | sed 's/.*load/load/'))" >&2
-        start_fake --global-limit 50 --bucket-limit 5 --bucket-window-ms 5000 --latency-ms 100
+        start_fake --global-limit 50 --bucket-limit 5 --bucket-window-ms 5000 --latency-ms 100 \
+            ${BENCH_LOG_DIR:+--log "$BENCH_LOG_DIR/fleet-$n-plain.jsonl"}
         run message --jobs "${BENCH_FLEET_JOBS:-3000}" --workers 3 --concurrency 200 \
             --channels 150 --discord-per-second 50 --discord-api "$api" \
             --discord-token-file "$token_file" --timeout-s 300
         stop_fake
         start_fake --global-limit 50 --bucket-limit 5 --bucket-window-ms 5000 --latency-ms 100 \
-            --fail-rate 0.05 --drop-rate 0.05 --fail-after-rate 0.05 --seed "$n"
+            --fail-rate 0.05 --drop-rate 0.05 --fail-after-rate 0.05 --seed "$n" \
+            ${BENCH_LOG_DIR:+--log "$BENCH_LOG_DIR/fleet-$n-faults.jsonl"}
+        echo "bench: fleet run $n with faults (uptime: $(uptime | sed 's/.*load/load/'))" >&2
         run message --jobs "${BENCH_FLEET_JOBS:-3000}" --workers 3 --concurrency 200 \
             --channels 150 --discord-per-second 50 --discord-api "$api" \
             --discord-token-file "$token_file" --timeout-s 300
         stop_fake
     done
     kill "$hog" "$sched" 2>/dev/null || true
+    busy_pids=""
+    ;;
+esac
+
+# The interview and Telegram runs drive real workers from here: each run on
+# a fresh Redis database and a fresh fake, with the fake's request log read
+# by bench/apps.py, beside the CPU-bound process.
+logs=${BENCH_LOG_DIR:-$dir}
+now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
+# apps_start N QUEUES: a scheduler (no approval sweeps) and N workers at
+# concurrency 200, with the fake at $api as both platforms
+apps_start() {
+    redis-cli -p "$port" flushall >/dev/null
+    "$bin/sluice-scheduler" --tick-ms 100 --approval-interval-ms 0 --log-level warn \
+        2>>"$logs/$tag-scheduler.log" &
+    busy_pids="$busy_pids $!"
+    k=0
+    while [ "$k" -lt "$1" ]; do
+        k=$((k + 1))
+        SLUICE_DISCORD_TOKEN_FILE="$token_file" SLUICE_DISCORD_API="$api" \
+            SLUICE_TELEGRAM_TOKEN_FILE="$tg_token_file" SLUICE_TELEGRAM_API="${api%/api/v10}" \
+            "$bin/sluice-worker" --id "bench-$tag-$k" --queues "$2" --concurrency 200 \
+            --log-level warn 2>>"$logs/$tag-worker-$k.log" &
+        busy_pids="$busy_pids $!"
+    done
+}
+# apps_wait QUEUE N TIMEOUT_S: until N jobs of QUEUE are processed
+apps_wait() {
+    t=0
+    while :; do
+        done_n=$(redis-cli -p "$port" hget "$SLUICE_PREFIX:{$1}:stats" processed)
+        [ "${done_n:-0}" -ge "$2" ] && return 0
+        t=$((t + 1))
+        if [ "$t" -gt $(($3 * 10)) ]; then
+            echo "bench: $tag: ${done_n:-0} of $2 $1 jobs processed after $3 s" >&2
+            status=1
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+apps_stop() {
+    for p in $busy_pids; do kill "$p" 2>/dev/null || true; done
+    for p in $busy_pids; do wait "$p" 2>/dev/null || true; done
+    busy_pids=""
+}
+
+# 140 interviews (issue 9): Discord's channel-create bucket at 10 per 10 s
+# (the fake's buckets are per route per guild, so one guild's creates share
+# one), global 50/s, the demo's latencies (listing 100 ms, create 200 ms,
+# intro 200 ms), three workers. The floor: the listing answered, then 10
+# creates in each 10 s window, each window opening as the last one ends,
+# then the last create and its intro answered: 0.1 + 13 x 10 + 0.2 + 0.2 =
+# 130.5 s from enqueue to the last intro for 140.
+case " ${BENCH_ONLY:-} " in
+*" interviews "*)
+    ni=${BENCH_INTERVIEWS:-140}
+    n=0
+    while [ "$n" -lt "${BENCH_APPS_RUNS:-1}" ]; do
+        n=$((n + 1))
+        tag="interviews-$n"
+        start_fake --global-limit 50 --bucket-limit 10 --bucket-window-ms 10000 \
+            --latency list_channels=100 --latency create_channel=200 \
+            --latency create_message=200 --log "$logs/$tag.jsonl"
+        sh -c 'while :; do :; done' &
+        busy_pids="$!"
+        apps_start 3 interview
+        python3 "$here/bench/apps.py" interviews-jobs "$ni" 4242 >"$dir/interviews.ndjson"
+        echo "bench: $tag (uptime: $(uptime | sed 's/.*load/load/'))" >&2
+        t0=$(now_ms)
+        "$bin/sluice-producer" enqueue --ndjson "$dir/interviews.ndjson" >/dev/null || status=1
+        apps_wait interview "$ni" 400 || true
+        apps_stop
+        stop_fake
+        python3 "$here/bench/apps.py" interviews-report "$logs/$tag.jsonl" "$t0" "$ni" \
+            100 200 200 10 10000 || status=1
+    done
+    ;;
+esac
+
+# Telegram (issue 9): 10 private chats x 20 messages at the fake's 1
+# message per second per chat (bot limit 30/s, answers after 100 ms), three
+# workers: zero 429s wanted; the closest two messages to one chat by the
+# fake's clock.
+case " ${BENCH_ONLY:-} " in
+*" telegram "*)
+    n=0
+    while [ "$n" -lt "${BENCH_APPS_RUNS:-1}" ]; do
+        n=$((n + 1))
+        tag="telegram-$n"
+        start_fake --telegram-chat-limit 1 --telegram-bot-limit 30 --latency-ms 100 \
+            --log "$logs/$tag.jsonl"
+        sh -c 'while :; do :; done' &
+        busy_pids="$!"
+        apps_start 3 tgbench
+        python3 "$here/bench/apps.py" telegram-jobs 10 20 tgbench >"$dir/telegram.ndjson"
+        echo "bench: $tag (uptime: $(uptime | sed 's/.*load/load/'))" >&2
+        t0=$(now_ms)
+        "$bin/sluice-producer" enqueue --ndjson "$dir/telegram.ndjson" >/dev/null || status=1
+        apps_wait tgbench 200 120 || true
+        apps_stop
+        stop_fake
+        python3 "$here/bench/apps.py" telegram-report "$logs/$tag.jsonl" "$t0" 10 20 || status=1
+    done
     ;;
 esac
 exit "$status"
