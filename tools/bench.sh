@@ -14,7 +14,8 @@
 # BENCH_FLEET_RUNS repeats them (default 1), BENCH_FLEET_JOBS sizes them;
 # BENCH_LOG_DIR keeps the fake's request logs there (fleet-N-plain.jsonl,
 # fleet-N-faults.jsonl, and the same for the runs below) and the workers'
-# logs. BENCH_ONLY="interviews" runs 140 interviews at Discord's channel-create
+# logs (BENCH_WORKER_LOG_LEVEL: info also shows their counts of late
+# requests and places given back). BENCH_ONLY="interviews" runs 140 interviews at Discord's channel-create
 # bucket of 10 per 10 s (BENCH_INTERVIEWS sizes it) and BENCH_ONLY="telegram"
 # 10 private chats x 20 messages at Telegram's 1 per second per chat, each
 # beside the CPU-bound process; BENCH_APPS_RUNS repeats them (default 1).
@@ -206,7 +207,7 @@ apps_start() {
         SLUICE_DISCORD_TOKEN_FILE="$token_file" SLUICE_DISCORD_API="$api" \
             SLUICE_TELEGRAM_TOKEN_FILE="$tg_token_file" SLUICE_TELEGRAM_API="${api%/api/v10}" \
             "$bin/sluice-worker" --id "bench-$tag-$k" --queues "$2" --concurrency 200 \
-            --log-level warn 2>>"$logs/$tag-worker-$k.log" &
+            --log-level "${BENCH_WORKER_LOG_LEVEL:-warn}" 2>>"$logs/$tag-worker-$k.log" &
         busy_pids="$busy_pids $!"
     done
 }
