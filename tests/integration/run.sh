@@ -62,7 +62,7 @@ fi
 # measure rates against the fake's one-second windows run last, alone: a
 # neighbour's load stalls processes for long enough to bunch requests.
 slow=(t_ctl t_fake t_interview t_message_faults t_approval t_followup t_pdf)
-alone=(t_message_fleet)
+alone=(t_message_fleet t_message_faults_after t_message_resend)
 ordered=()
 for n in "${slow[@]}"; do
     for f in "${tests[@]}"; do [ "$(basename "$f" .sh)" = "$n" ] && ordered+=("$f"); done
