@@ -59,10 +59,9 @@ static struct {
     int inflight, max_inflight;
     pcall *qhead, *qtail;
     ev_idle pump;
-    unsigned long long late;                   /* requests not sent for being late, ever */
-    unsigned long long given_ms, given_bucket; /* what their places gave back */
-    unsigned long long resent;                 /* requests whose reused connection died, ever */
-    char discord_ua[480];                      /* "User-Agent: DiscordBot (URL, VERSION)" */
+    unsigned long long late;     /* requests not sent for being late, ever */
+    unsigned long long resent;   /* requests whose reused connection died, ever */
+    char discord_ua[480];        /* "User-Agent: DiscordBot (URL, VERSION)" */
     unsigned long long unfenced; /* requests sent without a send-by time after LATE_TRIES */
 } C;
 
@@ -96,12 +95,15 @@ int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen)
 
 void pcall_deinit(void)
 {
+    gate_given g = gates_given();
     if (C.late)
-        sl_info(
-            "requests asked again for missing their send-by time (%d ms after the grant): %llu; "
-            "their places given back: %llu ms of rate limiters' time, %llu bucket places; "
-            "sent late all the same after %d misses: %llu",
-            FRESH_US / 1000, C.late, C.given_ms, C.given_bucket, LATE_TRIES, C.unfenced);
+        sl_info("requests asked again for missing their send-by time (%d ms after the grant): "
+                "%llu; sent late all the same after %d misses: %llu",
+                FRESH_US / 1000, C.late, LATE_TRIES, C.unfenced);
+    if (g.places)
+        sl_info("places granted and not used, given back: %llu (%llu ms of rate limiters' "
+                "time, %llu bucket places)",
+                g.places, g.ms, g.bucket);
     if (C.resent)
         sl_info("requests asked again after their reused connection died unanswered: %llu",
                 C.resent);
@@ -438,25 +440,12 @@ static void report_no_answer(pcall *c)
     report(c, &none);
 }
 
-static void release_cb(sl_rconn *rc, redisReply *reply, void *priv)
-{
-    (void)priv;
-    if (rc && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
-        C.given_ms += (unsigned long long)reply->element[0]->integer;
-        C.given_bucket += (unsigned long long)reply->element[1]->integer;
-    }
-}
-
 /* The request was not sent: its place goes back to the limits (and a
  * route's discovery is freed), so a late request costs the fleet nothing. */
 static void release_place(pcall *c)
 {
-    const char *argv[SL_RL_RELEASE_ARGS];
-    size_t lens[SL_RL_RELEASE_ARGS];
-    char nums[SL_RL_RELEASE_NUMS][32];
-    int argc = sl_rl_release_args(&c->rl, c->link.granted_at_ms, c->link.window, c->link.seq,
-                                  c->link.discover, argv, lens, nums);
-    sl_rconn_script(c->t->w->redis, SL_SCRIPT_RL_ACQUIRE, release_cb, NULL, 1, argc, argv, lens);
+    gate_give_back(c->t->w, &c->rl, c->link.granted_at_ms, c->link.window, c->link.seq,
+                   c->link.discover);
 }
 
 static void http_done_cb(sl_http_req *req, void *priv)

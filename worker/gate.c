@@ -64,6 +64,7 @@ struct asker {
 static gate *table[NBUCKETS];
 static asker *askers;
 static ev_timer sweep_timer;
+static gate_given given;
 
 static unsigned hash(const char *s)
 {
@@ -125,6 +126,31 @@ static void unlink_link(gate_link *l)
     l->granted = 0;
 }
 
+static void give_back_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    (void)priv;
+    if (rc && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+        given.ms += (unsigned long long)reply->element[0]->integer;
+        given.bucket += (unsigned long long)reply->element[1]->integer;
+    }
+}
+
+void gate_give_back(worker *w, const sl_rl_request *r, long long granted_at_ms, long long window,
+                    long long seq, int discover)
+{
+    const char *argv[SL_RL_RELEASE_ARGS];
+    size_t lens[SL_RL_RELEASE_ARGS];
+    char nums[SL_RL_RELEASE_NUMS][32];
+    int argc = sl_rl_release_args(r, granted_at_ms, window, seq, discover, argv, lens, nums);
+    given.places++;
+    sl_rconn_script(w->redis, SL_SCRIPT_RL_ACQUIRE, give_back_cb, NULL, 1, argc, argv, lens);
+}
+
+gate_given gates_given(void)
+{
+    return given;
+}
+
 /* What one acquire said of G: WAIT ms (0 = go; < 0 when the call failed)
  * for the links of A, GRANTED of them going first. */
 static void settle(gate *g, struct acquire *a, long wait, long granted, int discover,
@@ -148,6 +174,10 @@ static void settle(gate *g, struct acquire *a, long wait, long granted, int disc
             granted--;
         }
     }
+    /* places asked for links that left the gate while the acquire was out
+     * (their task ended): nobody will use them */
+    for (; wait == 0 && granted > 0; granted--)
+        gate_give_back(g->w, &g->req, granted_at_ms, window, seq ? seq++ : 0, discover);
     if (wait < 0) {
         close_for(g, 200); /* Redis trouble: ask again shortly */
         return;
@@ -385,6 +415,11 @@ void gate_leave(gate_link *link)
 {
     if (!link->g)
         return;
+    gate *g = link->g;
+    /* granted, and its task ended before its turn to be admitted came (an
+     * admission just before it ended the task) */
+    if (link->granted)
+        gate_give_back(g->w, &g->req, link->granted_at_ms, link->window, link->seq, link->discover);
     park(link->t, -1);
     unlink_link(link);
 }

@@ -57,8 +57,24 @@ void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit
 void gate_reenter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit, void *priv,
                   gate_link *link);
 
-/* Takes T out of its gate without a callback (the task was abandoned). */
+/* Takes T out of its gate without a callback (the task was abandoned); a
+ * place already granted to it goes back (gate_give_back). */
 void gate_leave(gate_link *link);
+
+/* A place granted under R at GRANTED_AT_MS (bucket WINDOW, place SEQ;
+ * DISCOVER when it was to learn the route's bucket) was not used: it goes
+ * back to the limits (rl_acquire.lua's release mode), so a request not
+ * sent costs the fleet nothing. gate_leave and the gates' own answers call
+ * it for places whose task went away; call.c for a request not sent. */
+void gate_give_back(worker *w, const sl_rl_request *r, long long granted_at_ms, long long window,
+                    long long seq, int discover);
+
+/* What gate_give_back did so far: places, ms of rate limiters' time and
+ * bucket places the limits took back. */
+typedef struct gate_given {
+    unsigned long long places, ms, bucket;
+} gate_given;
+gate_given gates_given(void);
 
 /* An upstream answered 429 for R: hold its gate for MS before asking again. */
 void gate_hold(worker *w, const sl_rl_request *r, long ms);
