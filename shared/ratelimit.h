@@ -44,7 +44,11 @@ typedef struct sl_rl_request {
  * burst absorbs a timer firing a millisecond late, and any window of a
  * second still holds at most 2 + 0.96 * rate - 1 requests (49 of 50), and no
  * more than the limit while requests reach the server up to 20 ms more
- * bunched than they were granted (a window of 1.02 s holds 50). Telegram's
+ * bunched than they were granted (a window of 1.02 s holds 50). A limiter
+ * idle for an interval starts with one place, not the burst
+ * (rl_acquire.lua, "Idle start"): the first second after idle holds 48 by
+ * grant time, so the first requests of a start may reach the server up to
+ * 40 ms late (new connections) and their window still holds 50. Telegram's
  * bot limit, a rule of thumb rather than a counted window, keeps 95%. */
 void sl_rl_discord(sl_rl_request *r, const char *prefix, const char *bot, const char *route,
                    const char *major, double per_second, long invalid_threshold);

@@ -57,6 +57,13 @@
 -- pairs are kept: a place at or before "since" (the key of one dropped)
 -- gets nothing back, nor one granted more than a second ago (the key may
 -- have expired and started again since).
+-- Idle start. A limiter nobody asked for a whole interval starts with one
+-- place, not its burst: its tat is taken as now + (burst - 1) * T. The
+-- burst is for catching up a grant a timer fired late, not for the first
+-- second after idle: 2 at once and one per T after put 2 + W / T grants in
+-- a window W from idle, which at 96% of Discord's 50/s is 50 in a second
+-- and 51 when the first of them reaches the server a little late (new
+-- connections). From idle a second now holds 1 + W / T (49).
 local GUARD, GRACE, KEEP = 50, 50, 8
 local base = ARGV[1]
 local t = redis.call('TIME')
@@ -106,6 +113,12 @@ local function note(e, level)
         table.remove(lows, 1)
         table.remove(lows, 1)
     end
+end
+
+-- where E's tat stands for a grant now (see "Idle start")
+local function start_tat(e, T, burst)
+    if e.tat < now - T then return now + (burst - 1) * T end
+    return math.max(e.tat, now)
 end
 
 local function save()
@@ -252,7 +265,7 @@ local function gate(route, major, n, first, last)
     local wait = 0
     for _, l in ipairs(lims) do
         local e, T, burst = l.e, l.T, l.burst
-        local tat = math.max(e.tat, now)
+        local tat = start_tat(e, T, burst)
         local allow_at = tat - (burst - 1) * T
         if allow_at > now then
             wait = math.max(wait, allow_at - now)
@@ -272,7 +285,7 @@ local function gate(route, major, n, first, last)
         note(e, math.max(0, e.tat - now))
         if i == 1 then seq = e.seq + 1 end
         e.seq = e.seq + n
-        e.tat = math.max(e.tat, now) + n * l.T
+        e.tat = start_tat(e, l.T, l.burst) + n * l.T
         e.dirty = true
     end
     if bucket_key then

@@ -263,6 +263,7 @@ static void gcra_paces_the_global_limit(void **state)
     sl_rl_discord(&r, "t1", "bot", "", "", 50, 0);
     int64_t at[200];
     int admitted = 0, first_second = 0;
+    long long first_at = 0;
     int64_t start = sl_monotonic_us();
     /* a second and a half of asking as fast as possible, as many replicas
      * would */
@@ -270,7 +271,9 @@ static void gcra_paces_the_global_limit(void **state)
         long wait = acquire(&r, NULL, 0);
         if (wait == 0) {
             at[admitted++] = sl_monotonic_us();
-            first_second += at[admitted - 1] - start < 1000000;
+            if (!first_at)
+                first_at = last_granted_at;
+            first_second += last_granted_at < first_at + 1000; /* by the server's clock */
         } else {
             assert_true(wait <= 22);
         }
@@ -280,8 +283,10 @@ static void gcra_paces_the_global_limit(void **state)
     for (int k = 0; k + 50 < admitted; k++)
         if (at[k + 50] - at[k] < 1000000)
             fail_msg("51 requests within %lld us", (long long)(at[k + 50] - at[k]));
-    /* 48/s plus the burst: 49 or 50 in the first second */
-    assert_in_range(first_second, 46, 50);
+    /* from idle, one place and then one per interval: 48 in the first
+     * second (49 with the burst), so one that reaches the server a little
+     * late still finds room in its window */
+    assert_in_range(first_second, 40, 48);
 }
 
 static void discord_bucket_is_learned_then_followed(void **state)
@@ -398,10 +403,10 @@ static void a_place_not_used_is_given_back(void **state)
     char why[32];
     int n, bucket;
     sl_rl_request r;
-    /* 10/s with a burst of 2 for the bot */
+    /* 10/s for the bot; idle, it starts with one place, not its burst of 2 */
     sl_rl_discord(&r, "t14", "bot", "", "", 10.5, 0);
     assert_int_equal(acquire_n(&r, 2, &n, why, sizeof why), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 1);
     long long at = last_granted_at, seq = last_seq;
     assert_true(acquire(&r, why, sizeof why) > 0);
     assert_string_equal(why, "rate");
@@ -527,10 +532,11 @@ static void many_at_once_take_what_the_limits_allow(void **state)
     char why[32];
     int n;
     sl_rl_request r;
-    /* 10/s with a burst of 2 (96% of 10.5): two go now, then one per ~100 ms */
+    /* 10/s (96% of 10.5) from idle: one goes now, then one per ~100 ms (the
+     * burst of 2 is for catching up, not for a start from idle) */
     sl_rl_discord(&r, "t7", "bot", "", "", 10.5, 0);
     assert_int_equal(acquire_n(&r, 5, &n, why, sizeof why), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 1);
     assert_true(acquire_n(&r, 5, &n, why, sizeof why) > 0);
     assert_string_equal(why, "rate");
     /* a learned bucket with 3 left gives at most 3 */
@@ -578,14 +584,15 @@ static void gates_of_a_bot_share_one_call(void **state)
     report(&learn, &plain);
 
     acquire_gates(g, count, 4, wait, n, why);
-    /* the bot's burst of 2: one to the first gate, one of the second's 3 */
+    /* the bot, idle, has one place: the first gate takes it */
     assert_int_equal(wait[0], 0);
     assert_int_equal(n[0], 1);
-    assert_int_equal(wait[1], 0);
-    assert_int_equal(n[1], 1);
-    /* nothing left for the third; its wait is the bot's next place */
-    assert_string_equal(why[2], "rate");
-    assert_in_range(wait[2], 1, 110);
+    /* nothing left for the second and third; their wait is the bot's next
+     * place */
+    for (int i = 1; i <= 2; i++) {
+        assert_string_equal(why[i], "rate");
+        assert_in_range(wait[i], 1, 110);
+    }
     /* the fourth is under no bot limit here and learns its route */
     assert_int_equal(n[3], 1);
     assert_string_equal(why[3], "discover");
