@@ -49,40 +49,23 @@ struct checker {
 
 /* ---- errors ---------------------------------------------------------- */
 
-struct out {
-    char *p;
-    size_t cap, n;
-};
-
-__attribute__((format(printf, 2, 3))) static void add(struct out *o, const char *fmt, ...)
-{
-    if (o->n + 1 >= o->cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        o->n = o->n + (size_t)k < o->cap ? o->n + (size_t)k : o->cap - 1;
-}
-
 static size_t utf8_seq(const unsigned char *s, size_t n, const char **why);
 
 /* A key as the path shows it: printable ASCII and valid UTF-8 as they are,
  * other bytes as \xNN (the key may be what is wrong). */
-static void add_key_text(struct out *o, const unsigned char *s, size_t len)
+static void add_key_text(sl_fixbuf *o, const unsigned char *s, size_t len)
 {
-    for (size_t j = 0; j < len && o->n + 8 < o->cap;) {
+    for (size_t j = 0; j < len && o->len + 8 < o->size;) {
         const char *why;
         size_t k = s[j] >= 0x80 ? utf8_seq(s + j, len - j, &why) : 0;
         if (s[j] >= 0x20 && s[j] < 0x7f) {
-            add(o, "%c", s[j]);
+            sl_fixbuf_printf(o, "%c", s[j]);
             j++;
         } else if (k) {
-            add(o, "%.*s", (int)k, (const char *)s + j);
+            sl_fixbuf_printf(o, "%.*s", (int)k, (const char *)s + j);
             j += k;
         } else {
-            add(o, "\\x%02x", s[j]);
+            sl_fixbuf_printf(o, "\\x%02x", s[j]);
             j++;
         }
     }
@@ -99,20 +82,20 @@ __attribute__((format(printf, 3, 4))) static int fail(struct checker *c, size_t 
     va_start(ap, fmt);
     vsnprintf(e->reason, sizeof e->reason, fmt, ap);
     va_end(ap);
-    struct out o = {e->path, sizeof e->path, 0};
+    sl_fixbuf o = {e->path, sizeof e->path, 0};
     e->path[0] = '\0';
     for (int d = 0; d < c->depth && c->frames[d].current; d++) {
         const struct frame *f = &c->frames[d];
         if (!f->object) {
-            add(&o, "[%zu]", f->index);
+            sl_fixbuf_printf(&o, "[%zu]", f->index);
             continue;
         }
-        if (o.n)
-            add(&o, ".");
+        if (o.len)
+            sl_fixbuf_printf(&o, ".");
         add_key_text(&o, c->s + f->key_off, f->key_len);
     }
-    if (o.n + 8 >= o.cap)
-        memcpy(e->path + o.cap - 4, "...", 4);
+    if (o.len + 8 >= o.size)
+        memcpy(e->path + o.size - 4, "...", 4);
     return SL_EINVAL;
 }
 

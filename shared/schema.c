@@ -11,6 +11,7 @@
  * A keyword this file does not interpret stops the process at start-up: a
  * schema whose rules are silently skipped would let bad jobs through. */
 #include "schema.h"
+#include "util.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -126,24 +127,7 @@ static void *xcalloc(size_t count, size_t size)
     return p;
 }
 
-/* ---- messages: a bounded buffer that never overflows and is always terminated ---- */
-
-struct buf {
-    char *p;
-    size_t size, len; /* len stops at size - 1 */
-};
-
-__attribute__((format(printf, 2, 3))) static void buf_add(struct buf *b, const char *fmt, ...)
-{
-    if (b->size == 0 || b->len + 1 >= b->size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p + b->len, b->size - b->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        b->len = b->len + (size_t)n < b->size ? b->len + (size_t)n : b->size - 1;
-}
+/* ---- messages: built in a bounded buffer (sl_fixbuf) ---- */
 
 static bool is_integral(double d)
 {
@@ -155,10 +139,10 @@ static bool is_integral(double d)
     return d == (double)(int64_t)d;
 }
 
-static void add_number(struct buf *b, double d)
+static void add_number(sl_fixbuf *b, double d)
 {
     if (is_integral(d) && d > -9e18 && d < 9e18) {
-        buf_add(b, "%lld", (long long)d);
+        sl_fixbuf_printf(b, "%lld", (long long)d);
         return;
     }
     /* The shortest of %.15g and %.17g that reads back as the same double. */
@@ -166,46 +150,46 @@ static void add_number(struct buf *b, double d)
     snprintf(tmp, sizeof tmp, "%.15g", d);
     if (strtod(tmp, NULL) != d)
         snprintf(tmp, sizeof tmp, "%.17g", d);
-    buf_add(b, "%s", tmp);
+    sl_fixbuf_printf(b, "%s", tmp);
 }
 
 /* Adds S in double quotes, cut after QUOTE_CHARS code points, so one long or
  * hostile value cannot fill a message or a log line. */
-static void add_quoted(struct buf *b, const char *s)
+static void add_quoted(sl_fixbuf *b, const char *s)
 {
-    buf_add(b, "\"");
+    sl_fixbuf_printf(b, "\"");
     size_t chars = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p & 0xC0) != 0x80 && chars++ == QUOTE_CHARS) {
-            buf_add(b, "...");
+            sl_fixbuf_printf(b, "...");
             break;
         }
         if (*p == '"' || *p == '\\')
-            buf_add(b, "\\%c", *p);
+            sl_fixbuf_printf(b, "\\%c", *p);
         else if (*p < 0x20 || *p == 0x7f)
-            buf_add(b, "?");
+            sl_fixbuf_printf(b, "?");
         else
-            buf_add(b, "%c", *p);
+            sl_fixbuf_printf(b, "%c", *p);
     }
-    buf_add(b, "\"");
+    sl_fixbuf_printf(b, "\"");
 }
 
-static void add_value(struct buf *b, const cJSON *v)
+static void add_value(sl_fixbuf *b, const cJSON *v)
 {
     if (cJSON_IsString(v))
         add_quoted(b, v->valuestring);
     else if (cJSON_IsNumber(v))
         add_number(b, v->valuedouble);
     else if (cJSON_IsTrue(v))
-        buf_add(b, "true");
+        sl_fixbuf_printf(b, "true");
     else if (cJSON_IsFalse(v))
-        buf_add(b, "false");
+        sl_fixbuf_printf(b, "false");
     else if (cJSON_IsNull(v))
-        buf_add(b, "null");
+        sl_fixbuf_printf(b, "null");
     else if (cJSON_IsArray(v))
-        buf_add(b, "an array");
+        sl_fixbuf_printf(b, "an array");
     else
-        buf_add(b, "an object");
+        sl_fixbuf_printf(b, "an object");
 }
 
 /* ---- loading ---- */
@@ -677,20 +661,20 @@ __attribute__((format(printf, 2, 3))) static int fail(const struct ctx *c, const
 {
     if (c->err == NULL || c->errlen == 0)
         return -1;
-    struct buf b = {c->err, c->errlen, 0};
+    sl_fixbuf b = {c->err, c->errlen, 0};
     c->err[0] = '\0';
     bool any = c->prefix != NULL && c->prefix[0] != '\0';
     if (any)
-        buf_add(&b, "%s", c->prefix);
+        sl_fixbuf_printf(&b, "%s", c->prefix);
     for (int i = 0; i < c->nsteps; i++) {
         if (c->steps[i].name == NULL)
-            buf_add(&b, "[%zu]", c->steps[i].index);
+            sl_fixbuf_printf(&b, "[%zu]", c->steps[i].index);
         else
-            buf_add(&b, "%s%s", any ? "." : "", c->steps[i].name);
+            sl_fixbuf_printf(&b, "%s%s", any ? "." : "", c->steps[i].name);
         any = true;
     }
     if (any)
-        buf_add(&b, ": ");
+        sl_fixbuf_printf(&b, ": ");
     if (b.len + 1 < b.size) {
         va_list ap;
         va_start(ap, fmt);
@@ -720,11 +704,11 @@ static unsigned type_of(const cJSON *v)
 static int fail_type(const struct ctx *c, unsigned want, const cJSON *v)
 {
     char expected[128];
-    struct buf b = {expected, sizeof expected, 0};
+    sl_fixbuf b = {expected, sizeof expected, 0};
     expected[0] = '\0';
     for (size_t t = 0; t < NTYPES; t++)
         if (want & (1u << t))
-            buf_add(&b, "%s%s", b.len ? " or " : "", type_names[t]);
+            sl_fixbuf_printf(&b, "%s%s", b.len ? " or " : "", type_names[t]);
     unsigned got = type_of(v);
     const char *name = got & T_INTEGER ? "integer" : got & T_NUMBER ? "number" : "no JSON type";
     for (size_t t = 0; t < NTYPES; t++)
@@ -736,14 +720,14 @@ static int fail_type(const struct ctx *c, unsigned want, const cJSON *v)
 static int fail_enum(const struct ctx *c, const cJSON *values, const cJSON *v)
 {
     char got[VALUE_SIZE], list[256];
-    struct buf g = {got, sizeof got, 0}, l = {list, sizeof list, 0};
+    sl_fixbuf g = {got, sizeof got, 0}, l = {list, sizeof list, 0};
     got[0] = list[0] = '\0';
     add_value(&g, v);
     for (const cJSON *e = values->child; e != NULL; e = e->next) {
         if (e != values->child)
-            buf_add(&l, ", ");
+            sl_fixbuf_printf(&l, ", ");
         if (cJSON_IsString(e))
-            buf_add(&l, "%s", e->valuestring);
+            sl_fixbuf_printf(&l, "%s", e->valuestring);
         else
             add_value(&l, e);
     }
@@ -753,7 +737,7 @@ static int fail_enum(const struct ctx *c, const cJSON *values, const cJSON *v)
 static int fail_const(const struct ctx *c, const cJSON *want, const cJSON *v)
 {
     char a[VALUE_SIZE], b[VALUE_SIZE];
-    struct buf x = {a, sizeof a, 0}, y = {b, sizeof b, 0};
+    sl_fixbuf x = {a, sizeof a, 0}, y = {b, sizeof b, 0};
     a[0] = b[0] = '\0';
     add_value(&x, want);
     add_value(&y, v);
@@ -763,7 +747,7 @@ static int fail_const(const struct ctx *c, const cJSON *want, const cJSON *v)
 static int fail_bound(const struct ctx *c, double v, const char *rule, double limit)
 {
     char a[40], b[40];
-    struct buf x = {a, sizeof a, 0}, y = {b, sizeof b, 0};
+    sl_fixbuf x = {a, sizeof a, 0}, y = {b, sizeof b, 0};
     a[0] = b[0] = '\0';
     add_number(&x, v);
     add_number(&y, limit);
@@ -800,7 +784,7 @@ static int check_string(const struct ctx *c, const struct node *n, const char *s
     if (n->pattern != NULL && !(n->fast ? fast_match(n->fast, (const unsigned char *)s)
                                         : regexec(&n->regex, s, 0, NULL, 0) == 0)) {
         char got[VALUE_SIZE];
-        struct buf g = {got, sizeof got, 0};
+        sl_fixbuf g = {got, sizeof got, 0};
         got[0] = '\0';
         add_quoted(&g, s);
         return fail(c, "%s does not match %s", got, n->pattern);
@@ -833,7 +817,7 @@ static int check_object(struct ctx *c, const struct node *n, const cJSON *v)
                 continue;
             if (sub->never) {
                 char name[VALUE_SIZE];
-                struct buf b = {name, sizeof name, 0};
+                sl_fixbuf b = {name, sizeof name, 0};
                 name[0] = '\0';
                 add_quoted(&b, m->string);
                 return fail(c, "unknown field %s", name);

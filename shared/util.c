@@ -128,6 +128,18 @@ void sl_buf_printf(sl_buf *b, const char *fmt, ...)
     b->len += n;
 }
 
+void sl_fixbuf_printf(sl_fixbuf *b, const char *fmt, ...)
+{
+    if (b->size == 0 || b->len + 1 >= b->size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p + b->len, b->size - b->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len = b->len + (size_t)n < b->size ? b->len + (size_t)n : b->size - 1;
+}
+
 void sl_buf_json_str(sl_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -32,6 +32,15 @@ void sl_buf_json_str(sl_buf *b, const char *s, size_t n);
 void sl_buf_reset(sl_buf *b);  /* len = 0, keeps the memory */
 void sl_buf_deinit(sl_buf *b); /* frees the memory */
 
+/* A fixed buffer that never overflows and stays terminated: appends past
+ * its end are cut off (error messages, paths in them). {p, size, 0} is
+ * empty; len stops at size - 1. */
+typedef struct sl_fixbuf {
+    char *p;
+    size_t size, len;
+} sl_fixbuf;
+void sl_fixbuf_printf(sl_fixbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 void *sl_malloc(size_t n); /* abort on out of memory */
 void *sl_calloc(size_t n, size_t size);
 void *sl_realloc(void *p, size_t n);
