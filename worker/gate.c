@@ -65,6 +65,7 @@ static gate *table[NBUCKETS];
 static asker *askers;
 static ev_timer sweep_timer;
 static gate_given given;
+static int stopping; /* gates_stop was called: nothing more is sent */
 
 static unsigned hash(const char *s)
 {
@@ -126,13 +127,27 @@ static void unlink_link(gate_link *l)
     l->granted = 0;
 }
 
+static gate *find(const sl_rl_request *r);
+
+/* A give-back's answer. A bucket place that came back may be the only one
+ * left in its window, and the gate it was taken for may have closed until
+ * the window ends (an answer that found the bucket empty came between the
+ * grant and the give-back): it opens again to ask for that place, or the
+ * place stays unused and the window is one request short. */
 static void give_back_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
-    (void)priv;
+    sl_rl_request *r = priv;
     if (rc && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
         given.ms += (unsigned long long)reply->element[0]->integer;
         given.bucket += (unsigned long long)reply->element[1]->integer;
+        gate *g = reply->element[1]->integer > 0 ? find(r) : NULL;
+        if (g && g->closed && g->head && !stopping) {
+            ev_timer_stop(g->w->loop, &g->timer);
+            g->closed = 0;
+            pump(g);
+        }
     }
+    free(r);
 }
 
 void gate_give_back(worker *w, const sl_rl_request *r, long long granted_at_ms, long long window,
@@ -143,7 +158,10 @@ void gate_give_back(worker *w, const sl_rl_request *r, long long granted_at_ms, 
     char nums[SL_RL_RELEASE_NUMS][32];
     int argc = sl_rl_release_args(r, granted_at_ms, window, seq, discover, argv, lens, nums);
     given.places++;
-    sl_rconn_script(w->redis, SL_SCRIPT_RL_ACQUIRE, give_back_cb, NULL, 1, argc, argv, lens);
+    sl_rl_request *copy = sl_malloc(sizeof *copy); /* for the answer */
+    *copy = *r;
+    if (sl_rconn_script(w->redis, SL_SCRIPT_RL_ACQUIRE, give_back_cb, copy, 1, argc, argv, lens))
+        free(copy);
 }
 
 gate_given gates_given(void)
@@ -354,15 +372,25 @@ static asker *asker_for(worker *w, const sl_rl_request *r)
     return k;
 }
 
-static gate *find_or_make(worker *w, const sl_rl_request *r)
+static gate *find(const sl_rl_request *r)
 {
     char key[400];
     key_of(r, key, sizeof key);
-    unsigned h = hash(key);
-    for (gate *g = table[h]; g; g = g->hnext)
+    for (gate *g = table[hash(key)]; g; g = g->hnext)
         if (!strcmp(g->key, key))
             return g;
-    gate *g = sl_calloc(1, sizeof *g);
+    return NULL;
+}
+
+static gate *find_or_make(worker *w, const sl_rl_request *r)
+{
+    gate *g = find(r);
+    if (g)
+        return g;
+    char key[400];
+    key_of(r, key, sizeof key);
+    unsigned h = hash(key);
+    g = sl_calloc(1, sizeof *g);
     sl_strlcpy(g->key, key, sizeof g->key);
     g->req = *r;
     g->window = 1;
@@ -453,6 +481,7 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 void gates_start(worker *w)
 {
+    stopping = 0;
     ev_timer_init(&sweep_timer, sweep_cb, 30, 30);
     ev_timer_start(w->loop, &sweep_timer);
     ev_unref(w->loop);
@@ -460,6 +489,7 @@ void gates_start(worker *w)
 
 void gates_stop(worker *w)
 {
+    stopping = 1;
     ev_ref(w->loop);
     ev_timer_stop(w->loop, &sweep_timer);
     for (int i = 0; i < NBUCKETS; i++)
