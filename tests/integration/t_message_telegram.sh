@@ -34,17 +34,18 @@ assert_eq 0 "$(jq '.rate_limited.telegram_chat + .rate_limited.telegram_bot' <<<
 assert_eq 1 "$(jq .max_telegram_chat_per_second <<<"$stats")" "most messages to one chat in a second"
 assert_eq '["busy chat 0","busy chat 1","busy chat 2","busy chat 3","busy chat 4","busy chat 5"]' \
     "$(curl -s "$U/_fake/messages?chat_id=777" | jq -c .contents)" "the busy chat's messages, in order"
-# pacing from the fake's clock: the busy chat took >= 5 s, the quiet ones
-# were all done long before it
+# pacing from the fake's clock: the busy chat took >= 5 s (a lower bound
+# the limit sets, whatever the load); the quiet chats were not queued
+# behind it: each of them was delivered before the busy chat's third message
 span=$(jq -s '[.[] | select(.chat_id == "777" and .status == 200) | .t_ms] | max - min' \
     "$TMP/fake.jsonl")
 [ "$span" -ge 4900 ] && ok "six messages to one chat spread over $span ms" ||
     fail "six messages to one chat within $span ms (1 a second allows no less than 5000)"
-quiet=$(jq -s '([.[] | select(.chat_id == "777") | .t_ms] | max)
-    - ([.[] | select((.chat_id | tonumber) >= 1000 and (.chat_id | tonumber) < 1020) | .t_ms] | max)' \
+behind=$(jq -s '([.[] | select((.chat_id | tonumber) >= 1000 and (.chat_id | tonumber) < 1020)
+        | .t_ms] | max) as $last
+    | [.[] | select(.chat_id == "777" and .status == 200 and .t_ms <= $last)] | length' \
     "$TMP/fake.jsonl")
-[ "$quiet" -ge 3000 ] && ok "the other chats finished ${quiet} ms before the busy one" ||
-    fail "the other chats were held up behind the busy one (finished only $quiet ms before it)"
+assert_le "$behind" 2 "busy-chat messages delivered before the last quiet chat's"
 assert_not_contains "$(cat "$TMP/w1.log")" "$TOKEN" "token in the worker log"
 assert_not_contains "$(cat "$TMP/w1.log")" "tg-$$-secret" "token's secret part in the worker log"
 stop "$FAKE_PID"
