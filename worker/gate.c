@@ -219,13 +219,30 @@ static void settle(gate *g, struct acquire *a, long wait, long granted, int disc
         return;
     }
     if (wait > HOLD_IN_MEMORY_MS) {
-        /* a long wait (a global 429, an invalid-request pause): hand every
-         * waiting task back to Redis instead of holding it here */
-        while (g->head) {
+        /* a long wait (a global 429, an invalid-request pause, a bucket
+         * spent for its window): hand the waiting tasks back to Redis
+         * instead of holding them here. Not those this answer does not
+         * speak for: one another acquire still out covers (it may grant
+         * it a place), nor one that entered after this acquire was sent (a
+         * request not sent whose place went back after this answer was
+         * made: that place is its own to take). One at a time from the
+         * head: an admission may end other tasks. */
+        int unasked = 0;
+        for (;;) {
             gate_link *x = g->head;
+            while (x && (x->acq || x->entered_us > a->sent_us))
+                x = x->next;
+            if (!x)
+                break;
             unlink_link(x);
             park(x->t, -1);
             x->admit(x->t, wait, x->priv);
+        }
+        for (gate_link *x = g->head; x; x = x->next)
+            unasked += !x->acq;
+        if (unasked) {
+            pump(g); /* they ask for themselves; a long wait again sends them back */
+            return;
         }
     }
     close_for(g, wait);
@@ -412,6 +429,7 @@ void gate_enter(worker *w, task *t, const sl_rl_request *r, gate_admit_cb *admit
     link->t = t;
     link->admit = admit;
     link->priv = priv;
+    link->entered_us = sl_monotonic_us();
     link->prev = g->tail;
     if (g->tail)
         g->tail->next = link;

@@ -36,6 +36,7 @@ typedef struct gate_link {
     long long granted_at_ms; /* admitted: the server time of the grant, the bucket */
     long long window;        /* window and the number of the place (rl_acquire.lua), */
     long long seq;           /* for its report and its release */
+    int64_t entered_us;      /* when it entered the gate (sl_monotonic_us) */
 } gate_link;
 
 void gates_start(worker *w);
