@@ -135,6 +135,9 @@ int ctl_show(ctl *c, int npos, char **pos)
             cJSON_AddItemToObject(doc, "batch", ctl_batch_json(&batch));
         else
             cJSON_AddNullToObject(doc, "batch");
+        /* what the handler gave back (done jobs that have one), as in GET /v1/jobs/ID */
+        const cJSON *res = cJSON_GetObjectItemCaseSensitive(j.doc, "result");
+        cJSON_AddItemToObject(doc, "result", res ? cJSON_Duplicate(res, 1) : cJSON_CreateNull());
         if (j.doc) {
             cJSON_AddItemToObject(doc, "job", j.doc);
             j.doc = NULL; /* now owned by DOC */
@@ -148,6 +151,11 @@ int ctl_show(ctl *c, int npos, char **pos)
         print_state_line(&j, lease);
         if (in_batch)
             print_batch_line(&batch);
+        const cJSON *res = cJSON_GetObjectItemCaseSensitive(j.doc, "result");
+        if (res) {
+            printf("result: ");
+            ctl_print_pretty(res, stdout);
+        }
         if (j.doc)
             ctl_print_pretty(j.doc, stdout);
         else if (j.body)

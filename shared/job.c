@@ -156,6 +156,17 @@ static void put_str(sl_buf *b, const char *name, const char *v)
 
 void sl_job_encode(sl_job *job, sl_buf *b)
 {
+    sl_job_encode_result(job, b, NULL, 0);
+}
+
+int sl_job_id_valid(const char *id)
+{
+    size_t n = strspn(id, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-");
+    return n >= 1 && n <= 64 && !id[n];
+}
+
+void sl_job_encode_result(sl_job *job, sl_buf *b, const char *result, size_t len)
+{
     sl_buf_puts(b, "{\"id\":");
     sl_buf_json_str(b, job->id, strlen(job->id));
     put_str(b, "type", job->type);
@@ -176,6 +187,10 @@ void sl_job_encode(sl_job *job, sl_buf *b)
         sl_buf_printf(b, ",\"attempts\":%d", job->attempts);
     if (job->last_error)
         put_str(b, "last_error", job->last_error);
+    if (result) {
+        sl_buf_puts(b, ",\"result\":");
+        sl_buf_append(b, result, len);
+    }
     sl_buf_puts(b, ",\"payload\":");
     if (!job->payload_json) {
         if (job->payload) {

@@ -65,6 +65,13 @@ void sl_job_complete(sl_job *job);
  * last) to OUT. */
 void sl_job_encode(sl_job *job, sl_buf *out);
 
+/* The same with "result": RESULT (LEN bytes of JSON, written as they are)
+ * before the payload: the envelope of a job done with a result. */
+void sl_job_encode_result(sl_job *job, sl_buf *out, const char *result, size_t len);
+
+/* 1 when ID is a job id: 1 to 64 bytes of A-Z a-z 0-9 _ - (schemas/envelope.json). */
+int sl_job_id_valid(const char *id);
+
 /* Appends the record kept for a job that is not a valid envelope (written
  * into Redis by hand, or damaged): {"id", "queue", "last_error": REASON,
  * "raw": the original text}, so `GET` shows both. RAW may be NULL (body gone). */

@@ -16,6 +16,7 @@
 static struct {
     const char *redis_url, *prefix, *queues, *log_level, *id, *latency_log;
     long long concurrency, batch, lease_ms, grace_ms, retention_ms, heartbeat_ms;
+    long long result_max_bytes;
     long long backoff_base_ms, backoff_max_ms;
     long long discord_per_s, telegram_per_s, invalid_threshold;
     const char *discord_ua_url, *discord_ua_version;
@@ -44,6 +45,11 @@ static const sl_option options[] = {
      "on SIGTERM, how long running jobs may finish before they are handed back"},
     {"retention-ms", "SLUICE_RETENTION_MS", SL_OPT_INT, &o.retention_ms, "3600000", 0,
      31536000000LL, "keep finished jobs in done this long (0: delete at once)"},
+    {"result-max-bytes", "SLUICE_RESULT_MAX_BYTES", SL_OPT_INT, &o.result_max_bytes, "16384", 64,
+     1048576,
+     "largest result a handler may give back (kept with the done job, published on "
+     "PREFIX:{Q}:finished); a bigger one is replaced by {\"error\": \"result over N bytes\"} and "
+     "the job is done all the same"},
     {"heartbeat-ms", "SLUICE_HEARTBEAT_MS", SL_OPT_INT, &o.heartbeat_ms, "5000", 100, 600000,
      "how often the worker reports itself; silent for 3 beats (the scheduler's "
      "--worker-dead-ms), it is dead and its jobs run elsewhere"},
@@ -301,6 +307,7 @@ int main(int argc, char **argv)
     w.lease_ms = o.lease_ms;
     w.grace_ms = o.grace_ms;
     w.retention_ms = o.retention_ms;
+    w.result_max = o.result_max_bytes;
     w.heartbeat_ms = o.heartbeat_ms;
     w.backoff.base_ms = o.backoff_base_ms;
     w.backoff.max_ms = o.backoff_max_ms;
@@ -382,6 +389,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < w.nqueues; i++) {
         pending_deinit(&w.queues[i].acks);
         pending_deinit(&w.queues[i].backs);
+        pending_deinit(&w.queues[i].rets);
         pending_deinit(&w.queues[i].fails);
     }
     free(w.queues);

@@ -69,6 +69,8 @@ static void task_free(task *t)
     w->running--;
     t->q->inflight--;
     sl_job_deinit(&t->job);
+    free(t->result);
+    t->result = NULL;
     if (!TASK_POOL) {
         free(t);
         return;
@@ -118,6 +120,14 @@ void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const 
         return;
     }
     char err[600];
+    if (!sl_job_id_valid(id)) { /* an id pushed by hand: it names keys and channel lines */
+        char reason[300];
+        snprintf(reason, sizeof reason,
+                 "invalid job: id: \"%.64s\" was queued, but an id is 1 to 64 of A-Z a-z 0-9 _ -",
+                 id);
+        bury_raw(w, q, token, id, body, len, reason);
+        return;
+    }
     task *t = task_new(w, q);
     sl_strlcpy(t->token, token, sizeof t->token);
     if (sl_job_parse(&t->job, body, len, 0, err, sizeof err)) {
@@ -158,6 +168,38 @@ void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const 
     t->h->start(t);
 }
 
+void task_set_result(task *t, const cJSON *result)
+{
+    free(t->result);
+    t->result = cJSON_PrintUnformatted(result);
+    if (!t->result)
+        abort();
+    t->result_len = strlen(t->result);
+}
+
+/* The ack of T, done with a result: the envelope rewritten with it, and the
+ * result alone for the completion channel. */
+static void ack_result(task *t)
+{
+    char over[120];
+    const char *r = t->result;
+    size_t rlen = t->result_len;
+    if ((long long)rlen > t->w->result_max) {
+        sl_warn(
+            "job result too big job=%s queue=%s type=%s bytes=%zu max=%lld (--result-max-bytes; "
+            "the job is done, its result replaced by an error)",
+            t->job.id, t->q->keys.queue, t->job.type, rlen, t->w->result_max);
+        rlen = (size_t)snprintf(over, sizeof over,
+                                "{\"error\":\"result over %lld bytes\",\"bytes\":%zu}",
+                                t->w->result_max, t->result_len);
+        r = over;
+    }
+    sl_buf body = {0};
+    sl_job_encode_result(&t->job, &body, r, rlen);
+    settle_ack_result(t->q, t->job.id, t->token, t->job.batch, body.data, body.len, r, rlen);
+    sl_buf_deinit(&body);
+}
+
 void task_finish(task *t, enum task_result result, const char *error)
 {
     worker *w = t->w;
@@ -166,7 +208,10 @@ void task_finish(task *t, enum task_result result, const char *error)
     wqueue *q = t->q;
     sl_job *job = &t->job;
     if (result == TASK_OK) {
-        settle_ack(q, job->id, t->token, job->batch);
+        if (t->result)
+            ack_result(t);
+        else
+            settle_ack(q, job->id, t->token, job->batch);
         w->processed++;
         sl_debug("job done job=%s queue=%s type=%s", job->id, q->keys.queue, job->type);
         task_free(t);

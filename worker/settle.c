@@ -7,7 +7,10 @@
  * Acks travel in runs that share a token (the jobs of one claim mostly end
  * together), so a token crosses once per run, not once per job. Acks of
  * jobs in a batch travel apart, as (id, token, batch) triples after the
- * runs, so that jobs in none pay nothing for batches.
+ * runs, so that jobs in none pay nothing for batches; jobs with a result
+ * travel last, as (id, token, batch, envelope with the result, result), so
+ * that jobs without one pay nothing for results either. ack.lua and
+ * fail.lua publish one line per ended job on PREFIX:{Q}:finished.
  * Settles refused as stale (the job's lease was taken back: this worker was
  * paused, cut off or declared dead meanwhile) are logged once per call. */
 #include "worker.h"
@@ -24,6 +27,7 @@ struct call {
     int kind;
     struct pending p;  /* the variable arguments, owned while in flight */
     struct pending pb; /* ACK: the (id, token, batch) triples after them */
+    struct pending pr; /* ACK: then the jobs with a result, 5 values each */
     const char **argv;
     size_t *lens;
     int cap;
@@ -99,6 +103,18 @@ void settle_ack(wqueue *q, const char *id, const char *token, const char *batch)
     p->jobs++;
 }
 
+void settle_ack_result(wqueue *q, const char *id, const char *token, const char *batch,
+                       const char *body, size_t body_len, const char *result, size_t result_len)
+{
+    struct pending *p = &q->rets;
+    pending_add(p, id, strlen(id));
+    pending_add(p, token, strlen(token));
+    pending_add(p, batch ? batch : "", batch ? strlen(batch) : 0);
+    pending_add(p, body, body_len);
+    pending_add(p, result, result_len);
+    p->jobs++;
+}
+
 void settle_fail(wqueue *q, const char *id, const char *token, const char *action, int64_t delay_ms,
                  int priority, const char *body, size_t body_len, const char *batch)
 {
@@ -119,7 +135,8 @@ int settle_idle(const worker *w)
     if (w->settle_calls)
         return 0;
     for (int i = 0; i < w->nqueues; i++)
-        if (w->queues[i].acks.jobs || w->queues[i].backs.jobs || w->queues[i].fails.jobs)
+        if (w->queues[i].acks.jobs || w->queues[i].backs.jobs || w->queues[i].rets.jobs ||
+            w->queues[i].fails.jobs)
             return 0;
     return 1;
 }
@@ -128,6 +145,7 @@ static void call_free(struct call *c)
 {
     pending_reset(&c->p);
     pending_reset(&c->pb);
+    pending_reset(&c->pr);
     c->next = free_calls;
     free_calls = c;
 }
@@ -142,13 +160,14 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         call_free(c);
         return;
     }
-    int jobs = c->p.jobs + c->pb.jobs;
+    int jobs = c->p.jobs + c->pb.jobs + c->pr.jobs;
     if (!reply || err) {
         sl_warn("settle failed, will resend kind=%s queue=%s jobs=%d error=\"%s\"",
                 c->kind == ACK ? "ack" : "fail", c->q->keys.queue, jobs,
                 err ? err : "no reply (connection lost)");
         pending_move(c->kind == ACK ? &c->q->acks : &c->q->fails, &c->p);
         pending_move(&c->q->backs, &c->pb);
+        pending_move(&c->q->rets, &c->pr);
         if (c->kind == ACK)
             c->q->ack_run = 0; /* the runs moved back are complete */
         if (!ev_is_active(&w->settle_retry)) {
@@ -185,7 +204,8 @@ static void take(struct pending *dst, struct pending *src)
 static void send_call(worker *w, wqueue *q, int kind)
 {
     struct pending *src = kind == ACK ? &q->acks : &q->fails;
-    if ((!src->jobs && (kind != ACK || !q->backs.jobs)) || !sl_rconn_is_up(w->redis))
+    if ((!src->jobs && (kind != ACK || (!q->backs.jobs && !q->rets.jobs))) ||
+        !sl_rconn_is_up(w->redis))
         return;
     struct call *c = free_calls;
     if (c)
@@ -198,17 +218,18 @@ static void send_call(worker *w, wqueue *q, int kind)
     take(&c->p, src);
     if (kind == ACK) {
         take(&c->pb, &q->backs);
+        take(&c->pr, &q->rets);
         q->ack_run = 0;
     }
 
-    int head = kind == ACK ? 7 : 11;
-    int argc = head + c->p.argc + c->pb.argc;
+    int head = kind == ACK ? 8 : 11;
+    int argc = head + c->p.argc + c->pb.argc + c->pr.argc;
     if (argc > c->cap) {
         c->cap = argc * 2;
         c->argv = sl_realloc(c->argv, c->cap * sizeof *c->argv);
         c->lens = sl_realloc(c->lens, c->cap * sizeof *c->lens);
     }
-    char retention[24], plain[16];
+    char retention[24], plain[16], triples[16];
     int n = 0, nkeys;
     if (kind == ACK) {
         c->argv[n++] = q->keys.active;
@@ -221,6 +242,8 @@ static void send_call(worker *w, wqueue *q, int kind)
         c->argv[n++] = retention;
         snprintf(plain, sizeof plain, "%d", c->p.argc);
         c->argv[n++] = plain;
+        snprintf(triples, sizeof triples, "%d", c->pb.argc);
+        c->argv[n++] = triples;
     } else {
         c->argv[n++] = q->keys.active;
         c->argv[n++] = q->keys.delayed;
@@ -243,10 +266,15 @@ static void send_call(worker *w, wqueue *q, int kind)
         c->argv[n] = c->pb.args.data + c->pb.offs[i];
         c->lens[n] = c->pb.lens[i];
     }
+    for (int i = 0; i < c->pr.argc; i++, n++) {
+        c->argv[n] = c->pr.args.data + c->pr.offs[i];
+        c->lens[n] = c->pr.lens[i];
+    }
     enum sl_script_id script = kind == ACK ? SL_SCRIPT_ACK : SL_SCRIPT_FAIL;
     if (sl_rconn_script(w->redis, script, settle_reply_cb, c, nkeys, argc, c->argv, c->lens)) {
         pending_move(src, &c->p);
         pending_move(&q->backs, &c->pb);
+        pending_move(&q->rets, &c->pr);
         if (kind == ACK)
             q->ack_run = 0;
         call_free(c);

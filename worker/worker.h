@@ -60,6 +60,7 @@ struct wqueue {
     struct pending acks;  /* ids done, for ack.lua: runs of (token, count, ids) */
     int ack_run;          /* acks' index + 1 of the last run's count; 0: start a run */
     struct pending backs; /* (id, token, batch) triples done of jobs in a batch, for ack.lua */
+    struct pending rets;  /* (id, token, batch, body, result) of jobs done with a result */
     struct pending fails; /* retries, deaths and hand-backs, for fail.lua */
     int inflight;         /* tasks of this queue in the process */
 };
@@ -70,12 +71,14 @@ struct task {
     sl_job job;
     const handler *h;
     int64_t started_us;
-    ev_timer timeout;  /* timeout_ms of the run */
-    ev_timer timer;    /* for the handler's own use */
-    void *state;       /* the handler's */
-    char token[128];   /* the claim's lease token, "WORKER/SEQ" (claim.lua) */
-    uint64_t seq;      /* order of creation in this process (worker.tasks) */
-    int gated;         /* calls of this task waiting in rate-limit gates */
+    ev_timer timeout; /* timeout_ms of the run */
+    ev_timer timer;   /* for the handler's own use */
+    void *state;      /* the handler's */
+    char token[128];  /* the claim's lease token, "WORKER/SEQ" (claim.lua) */
+    uint64_t seq;     /* order of creation in this process (worker.tasks) */
+    int gated;        /* calls of this task waiting in rate-limit gates */
+    char *result;     /* the handler's result (JSON text, heap), or NULL */
+    size_t result_len;
     task *prev, *next; /* in worker.running */
 };
 
@@ -96,6 +99,7 @@ struct worker {
     task *run_head; /* running tasks */
     task *free_tasks;
     long long lease_ms, grace_ms, retention_ms, heartbeat_ms;
+    long long result_max; /* --result-max-bytes */
     sl_backoff backoff;
     int draining;     /* SIGTERM seen: claim nothing more */
     int settle_calls; /* ack/fail calls in flight */
@@ -132,6 +136,13 @@ void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const 
  * state (a request's curl error) is copied before the state is freed. */
 #define TASK_ERROR_MAX 2000
 void task_finish(task *t, enum task_result result, const char *error);
+/* Gives T's run a result, RESULT printed compactly (copied; a later call
+ * replaces it). When T then finishes TASK_OK, the result is stored as
+ * "result" in the job's envelope (kept with it in done) and published on
+ * PREFIX:{Q}:finished (ack.lua); a result over --result-max-bytes is
+ * replaced by {"error": "result over N bytes", "bytes": ITS SIZE} and
+ * logged: the job is done all the same. Jobs that set none pay nothing. */
+void task_set_result(task *t, const cJSON *result);
 const handler *handler_find(const char *type);
 /* Abandons every running task and hands it back to ready. */
 void run_hand_back_all(worker *w);
@@ -149,6 +160,10 @@ void pending_deinit(struct pending *p);
  * batch (counted by the script when the job is really moved to done or
  * dead), or NULL. */
 void settle_ack(wqueue *q, const char *id, const char *token, const char *batch);
+/* The ack of a job with a result: BODY is its envelope with "result" in it,
+ * RESULT the result's JSON text. */
+void settle_ack_result(wqueue *q, const char *id, const char *token, const char *batch,
+                       const char *body, size_t body_len, const char *result, size_t result_len);
 void settle_fail(wqueue *q, const char *id, const char *token, const char *action, int64_t delay_ms,
                  int priority, const char *body, size_t body_len, const char *batch);
 void settle_flush(worker *w);

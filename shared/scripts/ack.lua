@@ -1,20 +1,32 @@
 -- ack: jobs finished; move them from active to done (or delete them at once
--- when the retention is 0), and count those of a batch. Only the holder of
--- a job's lease acks it: a job whose lease token (lease HASH) is not the
--- one given is left alone and counted as stale (its lease expired or its
--- worker was declared dead, and it was put back, or runs elsewhere now).
+-- when the retention is 0), store the results of those that have one, count
+-- those of a batch, and tell subscribers. Only the holder of a job's lease
+-- acks it: a job whose lease token (lease HASH) is not the one given is left
+-- alone and counted as stale (its lease expired or its worker was declared
+-- dead, and it was put back, or runs elsewhere now).
 -- KEYS: active, done, stats, lease
--- ARGV: base, retention ms, M, then M values in runs of jobs in no batch
---       that share a token (token, k, then k ids: the jobs of one claim
---       travel with their token once), then triples (id, token, batch) of
---       jobs in a batch (so that jobs in none cost nothing more)
+-- ARGV: base, retention ms, M, B, then M values in runs of jobs with no
+--       batch and no result that share a token (token, k, then k ids: the
+--       jobs of one claim travel with their token once), then B values in
+--       triples (id, token, batch) of jobs in a batch with no result (so
+--       that jobs in none cost nothing more), then quintuples (id, token,
+--       batch or "", body, result) of jobs with a result: BODY is the
+--       envelope with its "result" field, stored in place of the job's
+--       (kept with it in done; not stored when the retention is 0), RESULT
+--       the result's JSON text alone. Jobs with no result pay for nothing.
+-- Publishes once per call on PREFIX:{Q}:finished, when a job moved: NDJSON,
+-- one line per job that reached done, each ending in "\n":
+--   {"id":"ID","state":"done"}                      (no result)
+--   {"id":"ID","state":"done","result":RESULT}      (a result)
+-- (fail.lua publishes the dead ones: {"id":..,"state":"dead","last_error":..}).
 -- Returns {acknowledged, stale, an id of a stale one or ""}.
 -- include: lib_batch.lua
 local base, keep = ARGV[1], tonumber(ARGV[2])
 -- (counters, not #t: the length operator searches; this is the hot path)
 local ids, n = {}, 0
-local last = 3 + tonumber(ARGV[3])
-local i = 4
+local last = 4 + tonumber(ARGV[3])
+local tri = last + tonumber(ARGV[4])
+local i = 5
 while i <= last do
     for j = i + 2, i + 1 + tonumber(ARGV[i + 1]) do
         n = n + 1
@@ -23,7 +35,12 @@ while i <= last do
     i = i + 2 + tonumber(ARGV[i + 1])
 end
 local plain, total = n, n
-for j = last + 1, #ARGV, 3 do
+for j = last + 1, tri, 3 do
+    total = total + 1
+    ids[total] = ARGV[j]
+end
+local batched = total
+for j = tri + 1, #ARGV, 5 do
     total = total + 1
     ids[total] = ARGV[j]
 end
@@ -32,7 +49,7 @@ if total == 0 then return {0, 0, ''} end
 -- that takes a job out of active deletes it), so it answers both questions
 local held = redis.call('HMGET', KEYS[4], unpack(ids))
 local mine, m, sample = {}, 0, ''
-i, n = 4, 0
+i, n = 5, 0
 while i <= last do
     local token = ARGV[i]
     for _ = 1, tonumber(ARGV[i + 1]) do
@@ -46,10 +63,22 @@ while i <= last do
     end
     i = i + 2 + tonumber(ARGV[i + 1])
 end
-for j = plain + 1, total do
+for j = plain + 1, batched do
     if held[j] == ARGV[last + 3 * (j - plain) - 1] then
         m = m + 1
         mine[m] = ids[j]
+    else
+        sample = ids[j]
+    end
+end
+local bare = m -- mine[1..bare]: no result
+local with = {} -- ARGV index of each moved job with a result
+for j = batched + 1, total do
+    local k = tri + 5 * (j - batched) - 4
+    if held[j] == ARGV[k + 1] then
+        m = m + 1
+        mine[m] = ids[j]
+        with[m - bare] = k
     else
         sample = ids[j]
     end
@@ -68,19 +97,41 @@ if keep > 0 then
         za[2 * j] = mine[j]
     end
     redis.call('ZADD', KEYS[2], unpack(za))
+    for j = bare + 1, m do redis.call('SET', base .. 'job:' .. mine[j], ARGV[with[j - bare] + 3]) end
 else
     local keys = {}
     for j = 1, m do keys[j] = base .. 'job:' .. mine[j] end
     redis.call('UNLINK', unpack(keys))
 end
 redis.call('HINCRBY', KEYS[3], 'processed', m)
+-- one string for the jobs with no result, made by table.concat in C
+local msg = ''
+if bare > 0 then
+    msg = '{"id":"' .. table.concat(mine, '","state":"done"}\n{"id":"', 1, bare) ..
+        '","state":"done"}\n'
+end
+if m > bare then
+    local lines = {msg}
+    for j = bare + 1, m do
+        lines[j - bare + 1] = '{"id":"' .. mine[j] .. '","state":"done","result":' ..
+            ARGV[with[j - bare] + 4] .. '}\n'
+    end
+    msg = table.concat(lines)
+end
+redis.call('PUBLISH', base .. 'finished', msg)
 if total > plain then
     -- only jobs really moved count: a repeated ack finds them gone
     local counts, any = {}, false
     for j = plain + 1, total do
-        local k = last + 3 * (j - plain)
-        if held[j] == ARGV[k - 1] then
-            local b = ARGV[k]
+        local b, ok
+        if j <= batched then
+            local k = last + 3 * (j - plain)
+            ok, b = held[j] == ARGV[k - 1], ARGV[k]
+        else
+            local k = tri + 5 * (j - batched) - 4
+            ok, b = held[j] == ARGV[k + 1], ARGV[k + 2]
+        end
+        if ok and b ~= '' then
             counts[b] = (counts[b] or 0) + 1
             any = true
         end

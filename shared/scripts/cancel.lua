@@ -3,6 +3,8 @@
 -- batch counts as failed in its batch.
 -- KEYS: delayed, dead, stats, ready:critical, ready:high, ready:normal, ready:low
 -- ARGV: base, id, body
+-- Publishes the job's line on PREFIX:{Q}:finished (lib_batch.lua's
+-- dead_line: {"id":"ID","state":"dead","last_error":"cancelled by ..."}).
 -- Returns 1 when cancelled, 0 when the job was not waiting.
 -- include: lib_batch.lua
 local base, id, body = ARGV[1], ARGV[2], ARGV[3]
@@ -17,6 +19,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', base .. 'job:' .. id, body)
 redis.call('ZADD', KEYS[2], now, id)
 redis.call('HINCRBY', KEYS[3], 'cancelled', 1)
+redis.call('PUBLISH', base .. 'finished', dead_line(id, body))
 local b = batch_of(body)
 if b then batch_count(batch_prefix(base), {[b] = 1}, 'failed') end
 return 1

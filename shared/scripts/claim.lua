@@ -8,7 +8,8 @@
 -- ARGV: base, N, lease ms, worker id
 -- Returns {server time ms, token, id1, body1, id2, body2, ...} ({server
 -- time ms} when the ready lists were empty, or while the queue is paused).
--- An id whose body is gone goes to dead with the reason.
+-- An id whose body is gone goes to dead with the reason, published on
+-- PREFIX:{Q}:finished as {"id":"ID","state":"dead","last_error":"..."}.
 local base, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -27,6 +28,7 @@ local keys = {}
 for i, id in ipairs(ids) do keys[i] = base .. 'job:' .. id end
 local bodies = redis.call('MGET', unpack(keys))
 local za, hs, k, lost = {}, {}, 0, 0
+local lines = {}
 -- one string for every ZADD score: Redis would format the number per job
 local deadline = string.format('%d', now + lease)
 local token = ARGV[4] .. '/' .. redis.call('HINCRBY', KEYS[8], 'claims', 1)
@@ -41,14 +43,20 @@ for i, id in ipairs(ids) do
         k = k + 2
     else
         redis.call('ZADD', KEYS[7], now, id)
+        local why = 'job body missing when claimed (was its key deleted by hand?)'
         redis.call('SET', keys[i], cjson.encode({id = id, queue = string.match(base, '{(.*)}'),
-            last_error = 'job body missing when claimed (was its key deleted by hand?)'}))
+            last_error = why}))
         lost = lost + 1
+        lines[lost] = '{"id":' .. cjson.encode(id) .. ',"state":"dead","last_error":' ..
+            cjson.encode(why) .. '}\n'
     end
 end
 if k > 0 then
     redis.call('ZADD', KEYS[5], unpack(za))
     redis.call('HSET', KEYS[9], unpack(hs))
 end
-if lost > 0 then redis.call('HINCRBY', KEYS[8], 'dead', lost) end
+if lost > 0 then
+    redis.call('HINCRBY', KEYS[8], 'dead', lost)
+    redis.call('PUBLISH', base .. 'finished', table.concat(lines))
+end
 return out

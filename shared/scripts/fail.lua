@@ -10,6 +10,9 @@
 -- ARGV: base, scheduler channel, then per job 7 values:
 --       id, token, action ("retry" | "dead" | "back" | "defer"), delay ms,
 --       priority 0..3, body ("" keeps the stored one), batch ("" for none)
+-- Publishes once per call on PREFIX:{Q}:finished when jobs went to dead:
+-- NDJSON, one line per such job, {"id":"ID","state":"dead","last_error":"..."}
+-- (lib_batch.lua's dead_line; ack.lua publishes the done ones).
 -- Returns {moved, stale, an id of a stale one or ""}.
 -- include: lib_batch.lua
 local base, schedch = ARGV[1], ARGV[2]
@@ -18,6 +21,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local moved, failed, retried, dead, deferred, earliest = 0, 0, 0, 0, 0, nil
 local wake = false
 local counts, any = {}, false
+local lines, nl = {}, 0
 local ids = {}
 for i = 3, #ARGV, 7 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {0, 0, ''} end
@@ -47,6 +51,8 @@ for j, id in ipairs(ids) do
         else
             redis.call('ZADD', KEYS[3], now, id)
             failed, dead = failed + 1, dead + 1
+            nl = nl + 1
+            lines[nl] = dead_line(id, body ~= '' and body or redis.call('GET', base .. 'job:' .. id))
             local b = ARGV[i + 6]
             if b ~= '' then
                 counts[b] = (counts[b] or 0) + 1
@@ -61,6 +67,7 @@ if dead > 0 then redis.call('HINCRBY', KEYS[4], 'dead', dead) end
 if deferred > 0 then redis.call('HINCRBY', KEYS[4], 'deferred', deferred) end
 if stale > 0 then redis.call('HINCRBY', KEYS[4], 'stale', stale) end
 if wake then redis.call('PUBLISH', base .. 'notify', 'ready') end
+if nl > 0 then redis.call('PUBLISH', base .. 'finished', table.concat(lines)) end
 if earliest then
     local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
     if tonumber(head[2]) >= earliest then redis.call('PUBLISH', schedch, earliest) end

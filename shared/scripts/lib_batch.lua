@@ -1,7 +1,8 @@
--- lib_batch: what the scripts that count a batch's jobs share. Not a script
--- of its own: scripts.c puts it in front of each script that says
--- "-- include: lib_batch.lua" (Redis has no include), so a line number in an
--- error of such a script counts this file's lines first.
+-- lib_batch: what the scripts that end jobs share (batch counts, and the
+-- lines of the completion channel). Not a script of its own: scripts.c
+-- puts it in front of each script that says "-- include: lib_batch.lua"
+-- (Redis has no include), so a line number in an error of such a script
+-- counts this file's lines first.
 --
 -- A batch is the HASH PREFIX:batch:{ID}: total, done, failed, sealed,
 -- created_ms, keep_ms, completed_ms once complete, and the callback job
@@ -79,6 +80,23 @@ local function batch_count(prefix, counts, field)
             end
         end
     end
+end
+
+-- The completion channel, PREFIX:{Q}:finished: one PUBLISH per script call
+-- that ended jobs, NDJSON, one line per job, each ending in "\n". The line of
+-- job ID that went to dead with envelope BODY ("" or false: none):
+--   {"id":"ID","state":"dead","last_error":"..."}
+-- (cancelled jobs too: they are in dead, with the reason of the cancel).
+local function dead_line(id, body)
+    local err = 'unknown'
+    if body and body ~= '' then
+        local ok, doc = pcall(cjson.decode, body)
+        if ok and type(doc) == 'table' and type(doc.last_error) == 'string' then
+            err = doc.last_error
+        end
+    end
+    return '{"id":' .. cjson.encode(id) .. ',"state":"dead","last_error":' .. cjson.encode(err) ..
+        '}\n'
 end
 
 -- end of lib_batch

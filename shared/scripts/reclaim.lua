@@ -10,6 +10,8 @@
 --       for none), why ("lease": only once the deadline has passed |
 --       "worker": its holder is dead), action ("ready" | "dead"), priority
 --       0..3, body
+-- Publishes once per call on PREFIX:{Q}:finished when jobs went to dead
+-- (lib_batch.lua's dead_line: {"id":"ID","state":"dead","last_error":"..."}).
 -- Returns the number reclaimed.
 -- include: lib_batch.lua
 local base = ARGV[1]
@@ -17,6 +19,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n, dead, wake = 0, 0, false
 local counts, any = {}, false
+local lines = {}
 for i = 2, #ARGV, 7 do
     local id, seen, token, why = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
     local action, prio, body = ARGV[i + 4], tonumber(ARGV[i + 5]), ARGV[i + 6]
@@ -32,6 +35,7 @@ for i = 2, #ARGV, 7 do
         else
             redis.call('ZADD', KEYS[2], now, id)
             dead = dead + 1
+            lines[dead] = dead_line(id, body)
             local b = batch_of(body)
             if b then
                 counts[b] = (counts[b] or 0) + 1
@@ -45,5 +49,6 @@ if n > 0 then redis.call('HINCRBY', KEYS[3], 'reclaimed', n) end
 if n > 0 then redis.call('HINCRBY', KEYS[3], 'failed', n) end
 if dead > 0 then redis.call('HINCRBY', KEYS[3], 'dead', dead) end
 if wake then redis.call('PUBLISH', base .. 'notify', 'ready') end
+if dead > 0 then redis.call('PUBLISH', base .. 'finished', table.concat(lines)) end
 if any then batch_count(batch_prefix(base), counts, 'failed') end
 return n

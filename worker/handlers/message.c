@@ -4,7 +4,14 @@
  * A run: resolve the bot and, for a Discord DM, the DM channel (opened once
  * per user and cached); then the request, through call.c (the limits, the
  * HTTP engine, 429s). 5xx and network trouble retry with backoff; other 4xx
- * are permanent, with the platform's message. */
+ * are permanent, with the platform's message.
+ *
+ * Its result (task_set_result): where the message is, so that a frontend
+ * can edit or delete it later with another job:
+ *   {"platform": "discord", "channel_id": "C", "message_id": "M"}
+ *   {"platform": "telegram", "chat_id": X (as the payload gave it), "message_id": "M"}
+ * with "deleted": true after a delete. message_id is a string on both
+ * platforms (the message schema takes it as one for edit and delete). */
 #include "../call.h"
 #include "log.h"
 
@@ -107,6 +114,41 @@ static void dm_done_cb(pcall *c, const pcall_result *r, void *priv)
     send_message(m);
 }
 
+/* The run's result from the platform's answer R (see the top). */
+static void set_result(struct msg *m, const pcall_result *r)
+{
+    const cJSON *p = m->t->job.payload;
+    int discord = m->bot->platform == SL_PLATFORM_DISCORD;
+    int del = !strcmp(m->op, "delete");
+    cJSON *answer = cJSON_ParseWithLength(r->body, r->len);
+    const cJSON *msg = discord ? answer : cJSON_GetObjectItemCaseSensitive(answer, "result");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, discord ? "id" : "message_id");
+    if (del || !id) /* a delete answers no message: the id is the payload's */
+        id = cJSON_GetObjectItemCaseSensitive(p, "message_id");
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "platform", discord ? "discord" : "telegram");
+    if (discord) {
+        cJSON_AddStringToObject(res, "channel_id", m->channel);
+    } else {
+        const cJSON *chat = cJSON_GetObjectItemCaseSensitive(p, "chat_id");
+        cJSON_AddItemToObject(res, "chat_id", chat ? cJSON_Duplicate(chat, 0) : cJSON_CreateNull());
+    }
+    char num[32];
+    if (cJSON_IsString(id)) {
+        cJSON_AddStringToObject(res, "message_id", id->valuestring);
+    } else if (cJSON_IsNumber(id)) {
+        snprintf(num, sizeof num, "%.0f", id->valuedouble);
+        cJSON_AddStringToObject(res, "message_id", num);
+    } else {
+        cJSON_AddNullToObject(res, "message_id");
+    }
+    if (del)
+        cJSON_AddTrueToObject(res, "deleted");
+    task_set_result(m->t, res);
+    cJSON_Delete(res);
+    cJSON_Delete(answer);
+}
+
 static void done_cb(pcall *c, const pcall_result *r, void *priv)
 {
     struct msg *m = priv;
@@ -115,6 +157,7 @@ static void done_cb(pcall *c, const pcall_result *r, void *priv)
         failed(m, r);
         return;
     }
+    set_result(m, r);
     sl_debug("message sent job=%s status=%ld", m->t->job.id, r->status);
     finish(m, TASK_OK, NULL);
 }
