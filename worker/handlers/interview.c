@@ -11,7 +11,11 @@
  * from after its own start, so it finds the channel made the first time
  * instead of making a second. The intro carries a nonce of the
  * application id, so a re-run within Discord's nonce window posts nothing
- * twice; once the application is registered a re-run posts nothing. */
+ * twice; once the application is registered a re-run posts nothing.
+ *
+ * Its result (task_set_result): {"channel_id": "C", "application_id": "A"},
+ * the applicant's interview channel (also when the application was found
+ * registered already). */
 #include "../call.h"
 #include "../spawn.h"
 #include "app.h"
@@ -246,6 +250,13 @@ static void iv_drop(app_job *j)
 
 static void finish(struct iv *v, enum task_result r, const char *error)
 {
+    if (r == TASK_OK && v->channel[0]) {
+        cJSON *res = cJSON_CreateObject();
+        cJSON_AddStringToObject(res, "channel_id", v->channel);
+        cJSON_AddStringToObject(res, "application_id", v->app);
+        task_set_result(v->j.t, res);
+        cJSON_Delete(res);
+    }
     app_finish(&v->j, r, error);
 }
 
@@ -442,6 +453,8 @@ static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
     const redisReply *state = reply->element[0], *channel = reply->element[1],
                      *creating = reply->element[2];
     if (state->type == REDIS_REPLY_STRING) { /* registered: all done before */
+        if (channel->type == REDIS_REPLY_STRING && channel->len < sizeof v->channel)
+            sl_strlcpy(v->channel, channel->str, sizeof v->channel);
         sl_info("interview already open job=%s application=%s state=%s", v->j.t->job.id, v->app,
                 state->str);
         finish(v, TASK_OK, NULL);

@@ -5,7 +5,14 @@
  *
  * Platform requests go through call.h, so they keep to the fleet's rate
  * limits like any message; a Discord post carries the job's nonce, so a
- * retried delivery is not posted twice. */
+ * retried delivery is not posted twice.
+ *
+ * The run's result (task_set_result) says where the document went:
+ *   {"delivered": "discord", "channel_id": "C", "message_id": "M", ...}
+ *   {"delivered": "telegram", "chat_id": X, "message_id": "M", ...}
+ *   {"delivered": "file", "file": "reports/a.pdf", ...}
+ *   {"delivered": "url", "url": URL without query and fragment, "status": 201, ...}
+ * each with "pages" and "bytes" of the document. */
 #include "pdf_private.h"
 #include "log.h"
 #include "pdfout.h"
@@ -81,8 +88,22 @@ void pdf_deliver_cancel(pdfjob *j)
     }
 }
 
-static void delivered(pdfjob *j, const char *to)
+/* Sets J's result: delivered TO, then FIELDS' members (taken). */
+static void delivered(pdfjob *j, const char *to, cJSON *fields)
 {
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "delivered", to);
+    while (fields && fields->child) {
+        cJSON *f = fields->child;
+        const char *name = f->string;
+        cJSON_DetachItemViaPointer(fields, f);
+        cJSON_AddItemToObject(res, name, f);
+    }
+    cJSON_Delete(fields);
+    cJSON_AddNumberToObject(res, "pages", j->info.pages);
+    cJSON_AddNumberToObject(res, "bytes", (double)j->info.bytes);
+    task_set_result(j->t, res);
+    cJSON_Delete(res);
     sl_debug("pdf delivered job=%s to=%s pages=%d bytes=%zu render_ms=%.1f", j->t->job.id, to,
              j->info.pages, j->info.bytes, (double)j->render_us / 1000.0);
     pdf_finish(j, TASK_OK, NULL);
@@ -91,6 +112,34 @@ static void delivered(pdfjob *j, const char *to)
 /* ---- Discord and Telegram ---- */
 
 static void post(pdfjob *j, const char *channel);
+
+/* Where the platform's answer R says the document is. */
+static cJSON *posted_at(pdfjob *j, const pcall_result *r)
+{
+    int discord = j->target == PDF_TO_DISCORD;
+    cJSON *answer = cJSON_ParseWithLength(r->body, r->len);
+    const cJSON *msg = discord ? answer : field(answer, "result");
+    const cJSON *id = field(msg, discord ? "id" : "message_id");
+    cJSON *out = cJSON_CreateObject();
+    if (discord) {
+        const cJSON *ch = field(msg, "channel_id");
+        if (cJSON_IsString(ch))
+            cJSON_AddStringToObject(out, "channel_id", ch->valuestring);
+    } else {
+        const cJSON *chat = field(field(target_of(j), "telegram"), "chat_id");
+        if (chat)
+            cJSON_AddItemToObject(out, "chat_id", cJSON_Duplicate(chat, 0));
+    }
+    char num[32];
+    if (cJSON_IsString(id)) {
+        cJSON_AddStringToObject(out, "message_id", id->valuestring);
+    } else if (cJSON_IsNumber(id)) {
+        snprintf(num, sizeof num, "%.0f", id->valuedouble);
+        cJSON_AddStringToObject(out, "message_id", num);
+    }
+    cJSON_Delete(answer);
+    return out;
+}
 
 static void call_done_cb(pcall *c, const pcall_result *r, void *priv)
 {
@@ -118,7 +167,7 @@ static void call_done_cb(pcall *c, const pcall_result *r, void *priv)
             post(j, channel);
             return;
         }
-        delivered(j, j->target == PDF_TO_DISCORD ? "discord" : "telegram");
+        delivered(j, j->target == PDF_TO_DISCORD ? "discord" : "telegram", posted_at(j, r));
         return;
     }
     pdf_finish(j, r->verdict == SL_VERDICT_RETRY ? TASK_RETRY : TASK_PERMANENT, r->error);
@@ -186,7 +235,12 @@ static void put_done_cb(sl_http_req *req, void *priv)
     }
     long status = sl_http_status(req);
     if (status >= 200 && status < 300) {
-        delivered(j, "put");
+        char shown[512];
+        cJSON *at = cJSON_CreateObject();
+        sl_pdfout_log_url(text(field(target_of(j), "put"), "url"), shown, sizeof shown);
+        cJSON_AddStringToObject(at, "url", shown);
+        cJSON_AddNumberToObject(at, "status", (double)status);
+        delivered(j, "url", at);
         return;
     }
     size_t len;
@@ -224,9 +278,12 @@ static void to_url(pdfjob *j)
 void pdf_deliver(pdfjob *j)
 {
     switch (j->target) {
-    case PDF_TO_FILE:
-        delivered(j, "file");
+    case PDF_TO_FILE: {
+        cJSON *at = cJSON_CreateObject();
+        cJSON_AddStringToObject(at, "file", j->file);
+        delivered(j, "file", at);
         return;
+    }
     case PDF_TO_PUT:
         to_url(j);
         return;
