@@ -58,7 +58,7 @@ static const command commands[] = {
      "and dead jobs, whether it is paused, then its counters (ENQUEUED..REVIVED, where DIED\n"
      "counts jobs sent to dead); then the number of workers.",
      json_opts, 0, 0, NULL, ctl_stats},
-    {"show", "ID [--queue Q] [--json]", "one job: its state and its envelope",
+    {"show", "ID [--queue Q] [--json]", "one job: its state, its result and its envelope",
      "Shows job ID: its state (ready, delayed, active, done, dead, cancelled, unknown) with\n"
      "the time that goes with it, then its envelope. Exit status 1 when there is no such job.",
      show_opts, 1, 1, "job ID", ctl_show},

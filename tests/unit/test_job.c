@@ -136,14 +136,60 @@ static void priorities(void **state)
     assert_string_equal(sl_priority_name(SL_PRIO_HIGH), "high");
 }
 
+static void encode_with_result(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_job a;
+    const char *in = "{\"id\":\"abc\",\"type\":\"noop\",\"payload\":{\"x\":1},\"created_ms\":5}";
+    assert_int_equal(sl_job_parse(&a, in, strlen(in), 0, err, sizeof err), 0);
+    sl_buf plain = {0}, with = {0};
+    sl_job_encode(&a, &plain);
+    sl_job_encode_result(&a, &with, "{\"message_id\":\"7\"}", 18);
+    /* the same envelope, the result just before the payload (still last) */
+    assert_string_equal(with.data,
+                        "{\"id\":\"abc\",\"type\":\"noop\",\"queue\":\"\",\"priority\":"
+                        "\"normal\",\"max_attempts\":8,\"timeout_ms\":30000,\"created_ms\":5,"
+                        "\"result\":{\"message_id\":\"7\"},\"payload\":{\"x\":1}}");
+    assert_null(strstr(plain.data, "result"));
+    cJSON *doc = cJSON_Parse(with.data);
+    assert_non_null(doc);
+    cJSON_Delete(doc);
+    sl_buf_deinit(&plain);
+    sl_buf_deinit(&with);
+    sl_job_deinit(&a);
+}
+
+static void ids_valid(void **state)
+{
+    (void)state;
+    assert_true(sl_job_id_valid("01M95M71XM4MMEFM1QPXJXDXHV"));
+    assert_true(sl_job_id_valid("a_b-C9"));
+    assert_false(sl_job_id_valid(""));
+    assert_false(sl_job_id_valid("a\"b"));
+    assert_false(sl_job_id_valid("a b"));
+    assert_false(sl_job_id_valid("a:b"));
+    char long_id[70];
+    memset(long_id, 'a', 65);
+    long_id[65] = '\0';
+    assert_false(sl_job_id_valid(long_id));
+    long_id[64] = '\0';
+    assert_true(sl_job_id_valid(long_id));
+}
+
 int main(void)
 {
     sl_schema_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_fills_defaults), cmocka_unit_test(round_trip_keeps_everything),
-        cmocka_unit_test(empty_arrays_survive), cmocka_unit_test(errors_name_the_field),
-        cmocka_unit_test(payload_limit),        cmocka_unit_test(ids_sort_by_time_and_are_unique),
+        cmocka_unit_test(parse_fills_defaults),
+        cmocka_unit_test(round_trip_keeps_everything),
+        cmocka_unit_test(empty_arrays_survive),
+        cmocka_unit_test(errors_name_the_field),
+        cmocka_unit_test(payload_limit),
+        cmocka_unit_test(ids_sort_by_time_and_are_unique),
         cmocka_unit_test(priorities),
+        cmocka_unit_test(encode_with_result),
+        cmocka_unit_test(ids_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
