@@ -132,6 +132,7 @@ static int parse_queues(worker *w, const char *spec, char *err, size_t errlen)
         q->weight = weight;
         q->tier = tier;
         q->maybe_ready = 1;
+        q->heard = 1; /* until an ack says the channel has no subscriber */
         sl_keys_init(&q->keys, w->prefix, tok);
     }
     free(copy);

@@ -28,6 +28,7 @@ struct call {
     struct pending p;  /* the variable arguments, owned while in flight */
     struct pending pb; /* ACK: the (id, token, batch) triples after them */
     struct pending pr; /* ACK: then the jobs with a result, 5 values each */
+    sl_buf lines;      /* ACK: the completion channel's message, or empty */
     const char **argv;
     size_t *lens;
     int cap;
@@ -146,6 +147,7 @@ static void call_free(struct call *c)
     pending_reset(&c->p);
     pending_reset(&c->pb);
     pending_reset(&c->pr);
+    sl_buf_reset(&c->lines);
     c->next = free_calls;
     free_calls = c;
 }
@@ -174,7 +176,7 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
             ev_timer_set(&w->settle_retry, 0.2, 0);
             ev_timer_start(w->loop, &w->settle_retry);
         }
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3 &&
                reply->element[1]->type == REDIS_REPLY_INTEGER && reply->element[1]->integer > 0) {
         /* {moved, stale, a stale id}: one line per call, not per job */
         const redisReply *sample = reply->element[2];
@@ -187,8 +189,44 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
                 (long long)reply->element[1]->integer, jobs,
                 sample->type == REDIS_REPLY_STRING ? sample->str : "?");
     }
+    if (c->kind == ACK && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
+        reply->element[3]->type == REDIS_REPLY_INTEGER)
+        c->q->heard = reply->element[3]->integer != 0;
     call_free(c);
     worker_check_done(w);
+}
+
+/* C's message for PREFIX:{Q}:finished (ack.lua): one NDJSON line per job,
+ * {"id":"ID","state":"done"} or with ,"result":R. Ids are plain (run.c
+ * refuses others), so nothing needs escaping. */
+static void make_lines(struct call *c)
+{
+    static const char head[] = "{\"id\":\"", tail[] = "\",\"state\":\"done\"}\n";
+    const struct pending *p = &c->p;
+    for (int i = 0; i < p->argc;) {
+        char num[8];
+        memcpy(num, p->args.data + p->offs[i + 1], 6);
+        num[6] = '\0';
+        int k = atoi(num);
+        for (int j = i + 2; j < i + 2 + k; j++) {
+            sl_buf_append(&c->lines, head, sizeof head - 1);
+            sl_buf_append(&c->lines, p->args.data + p->offs[j], p->lens[j]);
+            sl_buf_append(&c->lines, tail, sizeof tail - 1);
+        }
+        i += 2 + k;
+    }
+    for (int i = 0; i < c->pb.argc; i += 3) {
+        sl_buf_append(&c->lines, head, sizeof head - 1);
+        sl_buf_append(&c->lines, c->pb.args.data + c->pb.offs[i], c->pb.lens[i]);
+        sl_buf_append(&c->lines, tail, sizeof tail - 1);
+    }
+    for (int i = 0; i < c->pr.argc; i += 5) {
+        sl_buf_append(&c->lines, head, sizeof head - 1);
+        sl_buf_append(&c->lines, c->pr.args.data + c->pr.offs[i], c->pr.lens[i]);
+        sl_buf_puts(&c->lines, "\",\"state\":\"done\",\"result\":");
+        sl_buf_append(&c->lines, c->pr.args.data + c->pr.offs[i + 4], c->pr.lens[i + 4]);
+        sl_buf_puts(&c->lines, "}\n");
+    }
 }
 
 /* Swaps SRC's collected arguments into DST (empty): the queue keeps
@@ -222,7 +260,7 @@ static void send_call(worker *w, wqueue *q, int kind)
         q->ack_run = 0;
     }
 
-    int head = kind == ACK ? 8 : 11;
+    int head = kind == ACK ? 9 : 11;
     int argc = head + c->p.argc + c->pb.argc + c->pr.argc;
     if (argc > c->cap) {
         c->cap = argc * 2;
@@ -244,6 +282,9 @@ static void send_call(worker *w, wqueue *q, int kind)
         c->argv[n++] = plain;
         snprintf(triples, sizeof triples, "%d", c->pb.argc);
         c->argv[n++] = triples;
+        if (q->heard)
+            make_lines(c);
+        c->argv[n++] = c->lines.len ? c->lines.data : "";
     } else {
         c->argv[n++] = q->keys.active;
         c->argv[n++] = q->keys.delayed;
@@ -257,7 +298,7 @@ static void send_call(worker *w, wqueue *q, int kind)
         c->argv[n++] = w->sched_channel;
     }
     for (int i = 0; i < n; i++)
-        c->lens[i] = strlen(c->argv[i]);
+        c->lens[i] = strlen(c->argv[i]); /* the lines have no NUL either */
     for (int i = 0; i < c->p.argc; i++, n++) {
         c->argv[n] = c->p.args.data + c->p.offs[i];
         c->lens[n] = c->p.lens[i];

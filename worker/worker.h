@@ -63,6 +63,7 @@ struct wqueue {
     struct pending rets;  /* (id, token, batch, body, result) of jobs done with a result */
     struct pending fails; /* retries, deaths and hand-backs, for fail.lua */
     int inflight;         /* tasks of this queue in the process */
+    int heard;            /* PREFIX:{Q}:finished had a subscriber at the last ack: make its lines */
 };
 
 struct task {

@@ -5,7 +5,7 @@
 -- alone and counted as stale (its lease expired or its worker was declared
 -- dead, and it was put back, or runs elsewhere now).
 -- KEYS: active, done, stats, lease
--- ARGV: base, retention ms, M, B, then M values in runs of jobs with no
+-- ARGV: base, retention ms, M, B, LINES, then M values in runs of jobs with no
 --       batch and no result that share a token (token, k, then k ids: the
 --       jobs of one claim travel with their token once), then B values in
 --       triples (id, token, batch) of jobs in a batch with no result (so
@@ -14,6 +14,9 @@
 --       envelope with its "result" field, stored in place of the job's
 --       (kept with it in done; not stored when the retention is 0), RESULT
 --       the result's JSON text alone. Jobs with no result pay for nothing.
+--       LINES: the message below for every job of the call, made by the
+--       worker (cheaper than in Lua), or "": it is published as it is when
+--       no job was stale, else the script makes the lines itself.
 -- Publishes once per call on PREFIX:{Q}:finished, when a job moved and the
 -- channel has a subscriber (or any pattern subscriber: PUBSUB NUMSUB /
 -- NUMPAT on this server, so subscribe on the primary): NDJSON, one line
@@ -21,14 +24,15 @@
 --   {"id":"ID","state":"done"}                      (no result)
 --   {"id":"ID","state":"done","result":RESULT}      (a result)
 -- (fail.lua publishes the dead ones: {"id":..,"state":"dead","last_error":..}).
--- Returns {acknowledged, stale, an id of a stale one or ""}.
+-- Returns {acknowledged, stale, an id of a stale one or "", 1 when the
+-- channel had a subscriber else 0 (the worker makes LINES only then)}.
 -- include: lib_batch.lua
 local base, keep = ARGV[1], tonumber(ARGV[2])
 -- (counters, not #t: the length operator searches; this is the hot path)
 local ids, n = {}, 0
-local last = 4 + tonumber(ARGV[3])
+local last = 5 + tonumber(ARGV[3])
 local tri = last + tonumber(ARGV[4])
-local i = 5
+local i = 6
 while i <= last do
     for j = i + 2, i + 1 + tonumber(ARGV[i + 1]) do
         n = n + 1
@@ -46,12 +50,12 @@ for j = tri + 1, #ARGV, 5 do
     total = total + 1
     ids[total] = ARGV[j]
 end
-if total == 0 then return {0, 0, ''} end
+if total == 0 then return {0, 0, '', 0} end
 -- the lease field exists exactly while the job is active (every script
 -- that takes a job out of active deletes it), so it answers both questions
 local held = redis.call('HMGET', KEYS[4], unpack(ids))
 local mine, m, sample = {}, 0, ''
-i, n = 5, 0
+i, n = 6, 0
 while i <= last do
     local token = ARGV[i]
     for _ = 1, tonumber(ARGV[i + 1]) do
@@ -87,7 +91,7 @@ for j = batched + 1, total do
 end
 local stale = total - m
 if stale > 0 then redis.call('HINCRBY', KEYS[3], 'stale', stale) end
-if m == 0 then return {0, stale, sample} end
+if m == 0 then return {0, stale, sample, 0} end
 redis.call('ZREM', KEYS[1], unpack(mine))
 redis.call('HDEL', KEYS[4], unpack(mine))
 if keep > 0 then
@@ -109,7 +113,10 @@ redis.call('HINCRBY', KEYS[3], 'processed', m)
 -- tell subscribers, when there are any: asking costs far less than the
 -- message (its ~45 bytes a job are Lua strings, and the Lua GC's work)
 local ch = base .. 'finished'
-if redis.call('PUBSUB', 'NUMSUB', ch)[2] > 0 or redis.call('PUBSUB', 'NUMPAT') > 0 then
+local heard = redis.call('PUBSUB', 'NUMSUB', ch)[2] > 0 or redis.call('PUBSUB', 'NUMPAT') > 0
+if heard and stale == 0 and ARGV[5] ~= '' then
+    redis.call('PUBLISH', ch, ARGV[5])
+elseif heard then
     -- pieces joined once (table.concat copies a separator byte by byte)
     local parts, k = {}, 0
     for j = 1, bare do
@@ -143,4 +150,4 @@ if total > plain then
     end
     if any then batch_count(batch_prefix(base), counts, 'done') end
 end
-return {m, stale, sample}
+return {m, stale, sample, heard and 1 or 0}

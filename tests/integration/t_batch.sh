@@ -194,7 +194,7 @@ rcli hset "$(k lease)" "$j5" by-hand/1 >/dev/null
 lib=$(dirname "$0")/../../shared/scripts
 # (the first line of the reply: jobs moved)
 ack() { rcli eval "$(cat "$lib/lib_batch.lua" "$lib/ack.lua")" 4 "$(k active)" "$(k done)" "$(k stats)" \
-    "$(k lease)" "$SLUICE_PREFIX:{$Q}:" 60000 0 3 "$j5" by-hand/1 b5 | head -n 1; }
+    "$(k lease)" "$SLUICE_PREFIX:{$Q}:" 60000 0 3 "" "$j5" by-hand/1 b5 | head -n 1; }
 assert_eq 1 "$(ack)" "first ack of the job of batch 5"
 assert_eq 0 "$(ack)" "second ack of the job of batch 5"
 assert_eq 0 "$(rcli eval "$(cat "$lib/lib_batch.lua" "$lib/fail.lua")" 9 "$(k active)" "$(k delayed)" "$(k dead)" \
