@@ -83,22 +83,17 @@ void settle_ack(wqueue *q, const char *id, const char *token, const char *batch)
     }
     struct pending *p = &q->acks;
     size_t len = strlen(token);
-    int k = 0;
-    if (q->ack_run && p->lens[q->ack_run - 2] == len &&
+    if (q->ack_run && q->ack_run_jobs < 999999 && p->lens[q->ack_run - 2] == len &&
         !memcmp(p->args.data + p->offs[q->ack_run - 2], token, len)) {
-        char num[8]; /* fixed width, "000042"; the next argument follows at once */
-        memcpy(num, p->args.data + p->offs[q->ack_run - 1], 6);
-        num[6] = '\0';
-        k = atoi(num);
-    }
-    if (k > 0 && k < 999999) {
-        char num[8];
-        snprintf(num, sizeof num, "%06d", k + 1);
+        /* the count is fixed width ("000042"), rewritten in place */
+        char num[12];
+        snprintf(num, sizeof num, "%06d", ++q->ack_run_jobs);
         memcpy(p->args.data + p->offs[q->ack_run - 1], num, 6);
     } else {
         pending_add(p, token, len);
         pending_add(p, "000001", 6);
         q->ack_run = p->argc;
+        q->ack_run_jobs = 1;
     }
     pending_add(p, id, strlen(id));
     p->jobs++;

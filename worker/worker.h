@@ -59,6 +59,7 @@ struct wqueue {
     unsigned wake_seq;    /* wake-ups seen, to spot one that raced a claim */
     struct pending acks;  /* ids done, for ack.lua: runs of (token, count, ids) */
     int ack_run;          /* acks' index + 1 of the last run's count; 0: start a run */
+    int ack_run_jobs;     /* that run's count (its argument is the same, "%06d") */
     struct pending backs; /* (id, token, batch) triples done of jobs in a batch, for ack.lua */
     struct pending rets;  /* (id, token, batch, body, result) of jobs done with a result */
     struct pending fails; /* retries, deaths and hand-backs, for fail.lua */
