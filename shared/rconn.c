@@ -37,6 +37,7 @@ struct sl_rconn {
     int n_channels;
     sl_rconn_message_cb *message_cb;
     void *message_priv;
+    int pattern; /* the channels are patterns: PSUBSCRIBE */
     struct request *free_requests;
     /* Logging an outage: one line when it starts or its reason changes, then
      * a reminder at most every REMIND_S, one line when it ends. */
@@ -138,6 +139,25 @@ static void message_trampoline(redisAsyncContext *ac, void *r, void *priv)
                       c->message_priv);
 }
 
+/* Pattern mode: "pmessage" pushes go to message_cb, and each "psubscribe"
+ * confirmation as a call with MESSAGE NULL (the pattern as CHANNEL). */
+static void pmessage_trampoline(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    sl_rconn *c = ac->data;
+    redisReply *reply = r;
+    if (!c || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING || !c->message_cb)
+        return;
+    c->progress = ev_now(c->loop);
+    const char *kind = reply->element[0]->str;
+    if (!strcmp(kind, "pmessage") && reply->elements == 4)
+        c->message_cb(c, reply->element[2]->str, reply->element[3]->str, reply->element[3]->len,
+                      c->message_priv);
+    else if (!strcmp(kind, "psubscribe"))
+        c->message_cb(c, reply->element[1]->str, NULL, 0, c->message_priv);
+}
+
 /* The answer to the PING queued after the set-up commands: every one of them
  * has been answered without error (an error disconnects first), so the
  * connection is ready for use. */
@@ -156,7 +176,8 @@ static void ready_cb(redisAsyncContext *ac, void *r, void *priv)
     c->up = 1;
     c->progress = ev_now(c->loop);
     for (int i = 0; i < c->n_channels; i++)
-        redisAsyncCommand(ac, message_trampoline, NULL, "SUBSCRIBE %s", c->channels[i]);
+        redisAsyncCommand(ac, c->pattern ? pmessage_trampoline : message_trampoline, NULL,
+                          c->pattern ? "PSUBSCRIBE %s" : "SUBSCRIBE %s", c->channels[i]);
     if (c->state_cb)
         c->state_cb(c, 1, c->state_priv);
 }
@@ -380,4 +401,11 @@ void sl_rconn_subscribe(sl_rconn *c, int n, const char **channels, sl_rconn_mess
     c->n_channels = n;
     c->message_cb = cb;
     c->message_priv = priv;
+}
+
+void sl_rconn_psubscribe(sl_rconn *c, int n, const char **patterns, sl_rconn_message_cb *cb,
+                         void *priv)
+{
+    sl_rconn_subscribe(c, n, patterns, cb, priv);
+    c->pattern = 1;
 }

@@ -57,6 +57,13 @@ int sl_rconn_script(sl_rconn *c, enum sl_script_id id, sl_rconn_reply_cb *cb, vo
 void sl_rconn_subscribe(sl_rconn *c, int n, const char **channels, sl_rconn_message_cb *cb,
                         void *priv);
 
+/* The same with PATTERNS (PSUBSCRIBE): CB gets each message with the
+ * channel it came on, and, once the subscription is in place after each
+ * connect, one call with MESSAGE NULL (CHANNEL = the pattern): what was
+ * published before it was not seen. */
+void sl_rconn_psubscribe(sl_rconn *c, int n, const char **patterns, sl_rconn_message_cb *cb,
+                         void *priv);
+
 /* Sends QUIT once every pending reply has come (hiredis's graceful
  * disconnect), and stops reconnecting. */
 void sl_rconn_close(sl_rconn *c);
