@@ -90,6 +90,12 @@ int sl_job_parse(sl_job *job, const char *text, size_t len, size_t max_payload, 
         snprintf(err, errlen, "not valid JSON (at byte %ld)", off);
         return SL_EINVAL;
     }
+    return sl_job_from_doc(job, doc, max_payload, err, errlen);
+}
+
+int sl_job_from_doc(sl_job *job, cJSON *doc, size_t max_payload, char *err, size_t errlen)
+{
+    sl_job_init(job);
     if (!cJSON_IsObject(doc)) {
         snprintf(err, errlen, "the job must be a JSON object");
         cJSON_Delete(doc);

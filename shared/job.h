@@ -53,6 +53,10 @@ void sl_job_deinit(sl_job *job);
 int sl_job_parse(sl_job *job, const char *text, size_t len, size_t max_payload, char *err,
                  size_t errlen);
 
+/* The same for DOC, already parsed (strictly: jsoncheck.h): JOB takes DOC
+ * over, on failure too (then DOC is freed). */
+int sl_job_from_doc(sl_job *job, cJSON *doc, size_t max_payload, char *err, size_t errlen);
+
 /* Validates an already-filled job's payload against its type's schema and
  * MAX_PAYLOAD (0 = unbounded). Same returns as sl_job_parse. */
 int sl_job_check_payload(sl_job *job, size_t max_payload, char *err, size_t errlen);
