@@ -87,6 +87,8 @@ $(BUILD)/shared/pdf.o $(BUILD)/tests/unit/test_pdf.o: CFLAGS += $(PDF_CFLAGS)
 $(BIN)/sluice-worker $(BUILD)/tests/test_pdf: LDLIBS += $(PDF_LIBS)
 
 $(BIN)/sluice-producer: $(PRODUCER_OBJ) $(LIB)
+# the HTTP intake (serve.c): libmicrohttpd; tokens' SHA-256: OpenSSL libcrypto
+$(BIN)/sluice-producer: LDLIBS += -lmicrohttpd -lcrypto
 $(BIN)/sluice-worker: $(WORKER_OBJ) $(LIB)
 $(BIN)/sluice-scheduler: $(SCHEDULER_OBJ) $(LIB)
 $(BIN)/sluice-ctl: $(CTL_OBJ) $(LIB)

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "rsync.h"
 #include "schema.h"
+#include "serve.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -139,6 +140,11 @@ static int enqueue_one(redisContext *rc)
 
 int main(int argc, char **argv)
 {
+    /* the intake and its tokens have options of their own (serve.c) */
+    if (argc > 1 && !strcmp(argv[1], "serve"))
+        return serve_main(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "token"))
+        return serve_token_main(argc, argv);
     char err[512];
     char *pos[4];
     int npos = 4;
@@ -152,8 +158,8 @@ int main(int argc, char **argv)
     if (npos > 0 && strcmp(pos[0], "enqueue") && !seal) {
         /* before --help: "serve --help" must not pass for a command */
         fprintf(stderr,
-                "sluice-producer: unknown command \"%.40s\" (the commands are enqueue and "
-                "seal)\n",
+                "sluice-producer: unknown command \"%.40s\" (the commands are enqueue, "
+                "seal, serve and token)\n",
                 pos[0]);
         sl_config_usage_line(stderr, "sluice-producer", synopsis);
         return 2;
