@@ -304,7 +304,7 @@ int serve_main(int argc, char **argv)
     s.mhd = MHD_start_daemon(flags, 0, NULL, NULL, serve_access_cb, &s, MHD_OPTION_EXTERNAL_LOGGER,
                              mhd_log_cb, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_conns,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)4096,
                              MHD_OPTION_CONNECTION_TIMEOUT, 300u, MHD_OPTION_NOTIFY_COMPLETED,
                              serve_completed_cb, &s, MHD_OPTION_END);
     if (!s.mhd) {
