@@ -19,6 +19,7 @@
 # bucket of 10 per 10 s (BENCH_INTERVIEWS sizes it) and BENCH_ONLY="telegram"
 # 10 private chats x 20 messages at Telegram's 1 per second per chat, each
 # beside the CPU-bound process; BENCH_APPS_RUNS repeats them (default 1).
+# BENCH_ONLY="intake" measures the HTTP intake with wrk (tools/bench_intake.sh).
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -289,6 +290,12 @@ case " ${BENCH_ONLY:-} " in
         stop_fake
         python3 "$here/bench/apps.py" telegram-report "$logs/$tag.jsonl" "$t0" 10 20 || status=1
     done
+    ;;
+esac
+# The HTTP intake (issue 10) under wrk: tools/bench_intake.sh.
+case " ${BENCH_ONLY:-} " in
+*" intake "*)
+    sh "$here/tools/bench_intake.sh" || status=1
     ;;
 esac
 exit "$status"

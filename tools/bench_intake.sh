@@ -1,0 +1,60 @@
+#!/bin/sh
+# bench_intake.sh — the HTTP intake under wrk (BENCH_ONLY=intake in
+# tools/bench.sh, which starts the redis-server: SLUICE_REDIS_URL). Three
+# runs, each printed as one JSON line: single-job POSTs over 64 keep-alive
+# connections, 500-job arrays over 32, and single-job POSTs at about 5,000/s
+# (50 connections, 10 ms apart) for the accept latency. Each line also
+# says how many jobs Redis holds after the run (every 201 is a job stored)
+# and Redis's CPU per job. BENCH_INTAKE_SECONDS sets each run's length.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=${SLUICE_BIN:-$here/bin}
+command -v wrk >/dev/null 2>&1 || { echo "bench: wrk not found (apt-get install wrk)" >&2; exit 1; }
+secs=${BENCH_INTAKE_SECONDS:-10}
+port=${SLUICE_REDIS_URL##*:}
+port=${port%%/*}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-intake.XXXXXX")
+ipid=""
+trap 'kill $ipid 2>/dev/null; wait $ipid 2>/dev/null; rm -rf "$dir"' EXIT
+
+out=$("$bin/sluice-producer" token new --name bench 2>/dev/null)
+token=$(echo "$out" | sed -n 1p)
+echo "$out" | sed -n 2p >"$dir/tokens"
+iport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin/sluice-producer" serve --listen "127.0.0.1:$iport" --tokens-file "$dir/tokens" \
+    2>"$dir/intake.log" &
+ipid=$!
+i=0
+until curl -sf "http://127.0.0.1:$iport/readyz" >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ "$i" -lt 100 ] || { echo "bench: the intake did not start" >&2; cat "$dir/intake.log" >&2; exit 1; }
+    sleep 0.1
+done
+
+echo '{"type":"noop","queue":"intake","payload":{}}' >"$dir/one.json"
+python3 -c 'import json; print(json.dumps({"jobs": [{"type": "noop", "queue": "intake", "payload": {}}] * 500}))' \
+    >"$dir/500.json"
+
+redis_cpu_us() {
+    redis-cli -p "$port" info cpu | tr -d '\r' |
+        awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.0f", s * 1e6}'
+}
+stored() { redis-cli -p "$port" hget 'sluice:{intake}:stats' enqueued | sed 's/^$/0/'; }
+
+# one_run NAME BODY JOBS CONNECTIONS DELAY_MS
+one_run() {
+    redis-cli -p "$port" flushall >/dev/null
+    echo "bench: intake $1 (uptime: $(uptime | sed 's/.*load/load/'))" >&2
+    c0=$(redis_cpu_us)
+    line=$(WRK_BODY=$2 WRK_TOKEN=$token WRK_JOBS=$3 WRK_DELAY_MS=$5 \
+        wrk -t2 -c"$4" -d"${secs}s" --latency -s "$here/bench/wrk/post.lua" \
+        "http://127.0.0.1:$iport/v1/jobs" | tail -n 1)
+    c1=$(redis_cpu_us)
+    n=$(stored)
+    per=$(awk -v c="$((c1 - c0))" -v n="$n" 'BEGIN {printf "%.2f", n ? c / n : 0}')
+    echo "{\"test\":\"intake-$1\",\"connections\":$4,\"jobs_per_post\":$3,\"jobs_stored\":$n,\"redis_cpu_us_per_job\":$per,${line#\{}"
+}
+
+one_run single "$dir/one.json" 1 64 0
+one_run array500 "$dir/500.json" 500 32 0
+one_run latency5000 "$dir/one.json" 1 50 10
