@@ -9,10 +9,10 @@
  * come from OpenSSL's libcrypto, the well-kept implementation Debian ships
  * (libssl-dev). A token is never logged nor echoed.
  *
- * Quotas are token buckets of RATE jobs/s that may run into debt: a request
- * is taken when the bucket is not empty, whatever its size (a 500-job array
- * under a 200/s quota passes), and the debt then holds the next ones back,
- * so the average stays at RATE. */
+ * Quotas are token buckets of RATE jobs/s holding one second's worth. A
+ * request of N jobs needs N in the bucket; one larger than a second's worth
+ * (a 500-job array under a 200/s quota) needs a full bucket and leaves it
+ * in debt, which holds the next requests back: the average stays RATE. */
 #include "serve.h"
 #include "util.h"
 
@@ -226,8 +226,11 @@ int serve_token_take(serve_token *t, long n, ev_tstamp now)
             t->bucket = t->rate; /* a burst of one second at most */
     }
     t->refilled = now;
-    if (t->bucket <= 0) {
-        int wait = (int)ceil((-t->bucket + 1) / t->rate);
+    /* N jobs need N in the bucket; more than a second's worth need a full
+     * bucket, and leave a debt */
+    double need = (double)n < t->rate ? (double)n : t->rate;
+    if (t->bucket < need) {
+        int wait = (int)ceil((need - t->bucket) / t->rate);
         return wait < 1 ? 1 : wait;
     }
     t->bucket -= (double)n;
