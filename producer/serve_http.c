@@ -143,7 +143,8 @@ static int is_json(const char *ctype)
     return c == '\0' || c == ';' || c == ' ';
 }
 
-/* A job or batch id from the path: 1..64 of [A-Za-z0-9_-]. */
+/* A job or batch id from the path: 1..64 of [A-Za-z0-9_.:-] (the
+ * envelope's rule for both). */
 static int path_id(const char *p, const char **id)
 {
     size_t n = strlen(p);
@@ -152,7 +153,7 @@ static int path_id(const char *p, const char **id)
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
+              c == '_' || c == '-' || c == '.' || c == ':'))
             return 0;
     }
     *id = p;
