@@ -69,9 +69,11 @@ $(BUILD)/gen/scripts_gen.c: $(wildcard shared/scripts/*.lua) tools/embed.sh
 	@mkdir -p $(@D)
 	sh tools/embed.sh sl_lua_sources $@ $(sort $(wildcard shared/scripts/*.lua))
 
-$(BUILD)/gen/schemas_gen.c: $(wildcard schemas/*.json) tools/embed.sh
+# the job schemas; openapi.json (the intake's HTTP API) is not one
+JOB_SCHEMAS := $(sort $(filter-out schemas/openapi.json,$(wildcard schemas/*.json)))
+$(BUILD)/gen/schemas_gen.c: $(JOB_SCHEMAS) tools/embed.sh
 	@mkdir -p $(@D)
-	sh tools/embed.sh sl_schema_sources $@ $(sort $(wildcard schemas/*.json))
+	sh tools/embed.sh sl_schema_sources $@ $(JOB_SCHEMAS)
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<

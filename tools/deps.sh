@@ -10,11 +10,18 @@ set -eu
 # Arabic, Hebrew); poppler-utils (pdftotext, pdfinfo) checks them in the tests.
 # curl: the demo, tools/bench.sh, sluice-bench and the integration tests talk
 # to the fake platform's control API with it; jq reads its answers.
+# The HTTP intake: libssl-dev (libcrypto's SHA-256 for its tokens); nodejs
+# and npm run the OpenAPI 3.1 validator in t_serve_openapi (npm ci of
+# tests/clients/openapi); wrk drives BENCH_ONLY=intake.
 # Everything else the scripts call (timeout, stdbuf, awk, python3's standard
 # library) is in every Debian system or comes with these.
 pkgs="build-essential pkg-config libhiredis-dev libev-dev libcurl4-openssl-dev libcjson-dev
       libsqlite3-dev libcmocka-dev libmicrohttpd-dev redis-server redis-tools python3
-      python3-jsonschema jq curl libpango1.0-dev libcairo2-dev fonts-dejavu-core poppler-utils"
+      python3-jsonschema jq curl libpango1.0-dev libcairo2-dev fonts-dejavu-core poppler-utils
+      libssl-dev wrk"
+# a node from elsewhere (nodesource bundles npm) is kept: Debian's npm would
+# conflict with it
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: not a Debian system (no dpkg-query); install the equivalents of:" $pkgs >&2
     exit 0

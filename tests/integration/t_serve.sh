@@ -164,7 +164,7 @@ assert_eq 200 "$CODE" "GET /v1/queues"
 assert_eq "$(jq -S .queues "$TMP/stats.json")" "$(jq -S .queues <<<"$BODY")" \
     "GET /v1/queues = sluice-ctl stats --json"
 b=$(producer enqueue --redis-url "redis://127.0.0.1:$REDIS_PORT" --batch new --batch-open \
-    --type noop --queue "$Q" --payload '{}' | head -1)
+    --type noop --queue "$Q" --payload '{}' | sed -n 1p)
 req GET "/v1/batches/$b" "$TOK_all"
 assert_eq 200 "$CODE" "GET a batch"
 assert_eq 1 "$(jq_of .total)" "the batch's total"

@@ -24,6 +24,8 @@ VECTORS = ROOT / "tests" / "schema" / "vectors.json"
 def load_validators():
     validators = {}
     for path in sorted(SCHEMAS.glob("*.json")):
+        if path.name == "openapi.json":  # the intake's API, not a job schema
+            continue
         schema = json.loads(path.read_text(encoding="utf-8"))
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
