@@ -1,6 +1,7 @@
 /* producer.h — sluice-producer's parts: main.c (options, one job from
  * flags, the seal command), bulk.c (NDJSON, pipelined), batch.c (the
- * batches a run submits to: open, seal, callback). */
+ * batches a run submits to: open, seal, callback). The HTTP intake
+ * (`serve`, `token new`) is serve*.c, with its own header serve.h. */
 #ifndef SL_PRODUCER_H
 #define SL_PRODUCER_H
 
