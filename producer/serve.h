@@ -38,6 +38,7 @@ typedef struct serve_opts {
     long long max_payload;
     long long idem_ttl_ms;
     long long max_conns;
+    long long conn_memory;
     long long redis_timeout_ms;
 } serve_opts;
 
@@ -125,7 +126,6 @@ struct sreq {
     int status;
     sl_buf resp;
     int retry_after; /* seconds, or 0: no header */
-    char location[160];
     /* POST /v1/jobs */
     struct sreq_jobs *jobs;
     /* GET /v1/jobs/ID */

@@ -86,6 +86,9 @@ assert_eq 413 "$CODE" "a 10 MB body (chunked)"
 assert_contains "$BODY" "8388608" "the limit is named"
 req POST /v1/jobs "$TOK_all" -H 'Content-Type: text/plain' --data-binary '{"type":"noop","payload":{}}'
 assert_eq 415 "$CODE" "Content-Type text/plain"
+pad=$(head -c 1000 /dev/zero | tr '\0' a)
+post_json /v1/jobs "$TOK_all" "{\"type\":\"noop\",\"queue\":\"$Q\",\"payload\":{}}" -H "X-Pad: $pad"
+assert_eq 201 "$CODE" "a request with 1,000 bytes more of headers"
 req GET /v1/nothing "$TOK_all"
 assert_eq 404 "$CODE" "an unknown path"
 req PUT /v1/jobs "$TOK_all"
