@@ -107,7 +107,8 @@ static void finish(sreq *r, int found)
 static void looked_up(sreq *r, int found)
 {
     struct sreq_lookup *l = r->look;
-    if (found <= 0 || !l->wait || serve_state_final(l->state) || l->timed_out) {
+    int hidden = found > 0 && r->token && !serve_token_allows_queue(r->token, l->queue);
+    if (found <= 0 || hidden || !l->wait || serve_state_final(l->state) || l->timed_out) {
         finish(r, found);
         return;
     }
@@ -115,8 +116,13 @@ static void looked_up(sreq *r, int found)
         l->recheck = 0;
         if (serve_lookup(r, looked_up))
             finish(r, -1);
+        return;
     }
-    /* else: still running; the finish message or the timer wakes it */
+    /* still running: the finish message or the timer wakes it; the body
+     * (up to a payload's limit) is not kept while it waits */
+    free(l->body);
+    l->body = NULL;
+    l->len = 0;
 }
 
 /* Something may have changed for waiter R: look again. */

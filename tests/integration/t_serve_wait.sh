@@ -11,6 +11,7 @@
 start_redis
 : >"$TMP/tokens"
 new_token all
+new_token scoped --queues other
 start_intake --tokens-file "$TMP/tokens"
 CH="$SLUICE_PREFIX:{$Q}:finished"
 wait_until 10 "[ \"\$(rcli pubsub numpat)\" -ge 1 ]" || die "the intake did not subscribe"
@@ -59,6 +60,10 @@ assert_eq delayed "$(jq_of .state)" "its state when the wait ran out"
 assert_le 1000 $((t1 - t0)) "ms before the answer"
 req GET "/v1/jobs/$id?wait=61" "$TOK_all"
 assert_eq 400 "$CODE" "?wait=61"
+
+# a token without the job's queue: 404 at once, not after the wait
+req GET "/v1/jobs/$id?wait=30" "$TOK_scoped" --max-time 10
+assert_eq 404 "$CODE" "?wait=30 with a token without the job's queue"
 
 # ---- woken by completion: the answer comes on the message, with the result
 id=$(post_one '')
