@@ -401,7 +401,13 @@ void serve_jobs_post(sreq *r)
     }
     if (array)
         cJSON_Delete(doc);
-    if (!bad && r->token) {
+    if (!bad && !sl_rconn_is_up(s->redis)) {
+        /* spool hook: the spool would take the jobs here */
+        r->retry_after = 1;
+        sreq_error(r, 503, NULL, "redis is unreachable: nothing was stored; try again");
+        bad = -1;
+    }
+    if (!bad && r->token) { /* last: a refused request takes nothing of the quota */
         int wait = serve_token_take(r->token, n, ev_now(s->loop));
         if (wait) {
             r->retry_after = wait;
@@ -411,14 +417,6 @@ void serve_jobs_post(sreq *r)
             sreq_error(r, 429, NULL, first_err);
             bad = -1;
         }
-    } else if (bad && !sl_rconn_is_up(s->redis)) {
-        /* nothing is sent anyway; the refusal stands */
-    }
-    if (!bad && !sl_rconn_is_up(s->redis)) {
-        /* spool hook: the spool would take the jobs here */
-        r->retry_after = 1;
-        sreq_error(r, 503, NULL, "redis is unreachable: nothing was stored; try again");
-        bad = -1;
     }
     if (bad > 0) {
         sl_buf *b = &r->resp;
