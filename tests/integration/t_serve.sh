@@ -60,6 +60,15 @@ post_json /v1/jobs "$TOK_all" "@$TMP/1001.json"
 assert_eq 400 "$CODE" "1,001 jobs"
 assert_eq jobs "$(jq_of .error.field)" "field of 1,001 jobs"
 
+# ---- concurrent POSTs share enqueue script calls
+calls() { rcli info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\).*/\1/p'; }
+c0=$(calls)
+got=$("$PY" "$(dirname "$0")/serve_burst.py" "$INTAKE_PORT" "$TOK_all" "$Q" 200)
+c1=$(calls)
+assert_eq 200 "$got" "200 concurrent single-job POSTs answered 201"
+assert_le $((c1 - c0)) 100 "enqueue script calls for them"
+say "# 200 concurrent POSTs: $((c1 - c0)) script calls"
+
 # ---- strict JSON
 post_json /v1/jobs "$TOK_all" '{"type":"noop","payload":{}} {"type":"noop","payload":{}}'
 assert_eq 400 "$CODE" "trailing data"
