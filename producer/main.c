@@ -60,7 +60,8 @@ static const sl_option options[] = {
 };
 
 static const char *synopsis =
-    "enqueue [--type T --payload JSON | --ndjson FILE|-] [options] | seal ID [options]";
+    "enqueue [--type T --payload JSON | --ndjson FILE|-] [options] | seal ID [options] | serve "
+    "[options] | token new [options]";
 static const char *description =
     "Enqueues jobs into Sluice. One job: --type and --payload (and the other job flags);\n"
     "prints the job id. Bulk: --ndjson reads one JSON envelope per line, prints one id per\n"
@@ -70,6 +71,7 @@ static const char *description =
     "the batch is sealed (no more jobs join it) unless --batch-open; once sealed and every\n"
     "job has ended (done or dead), the --batch-callback job is enqueued, once.\n"
     "seal ID: seals batch ID (optionally with --batch-callback) and prints its counts.\n"
+    "serve: the HTTP intake (sluice-producer serve --help); token new: a token for it.\n"
     "Every job is checked strictly before anything reaches Redis: one JSON value per line,\n"
     "valid UTF-8, no NUL, no duplicate member names, and numbers stored exactly as written\n"
     "(integers of up to 15 digits always are; past a double's precision a number is\n"

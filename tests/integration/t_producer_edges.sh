@@ -25,11 +25,15 @@ run_p() {
 }
 
 # ---- unknown commands and options
-run_p serve --help
-assert_eq 2 "$RC" "exit status, sluice-producer serve --help"
-assert_contains "$ERR" 'unknown command "serve"' "the unknown command is named"
+run_p frobnicate --help
+assert_eq 2 "$RC" "exit status, sluice-producer frobnicate --help"
+assert_contains "$ERR" 'unknown command "frobnicate"' "the unknown command is named"
 assert_contains "$ERR" "usage: sluice-producer" "the usage follows"
-assert_eq "" "$OUT" "no help on stdout for serve --help"
+assert_eq "" "$OUT" "no help on stdout for frobnicate --help"
+# serve is the HTTP intake's command (t_serve): its own help
+run_p serve --help
+assert_eq 0 "$RC" "exit status, sluice-producer serve --help"
+assert_contains "$OUT" "usage: sluice-producer serve" "serve --help is the intake's"
 run_p enqueue --type noop --help --bogus
 assert_eq 2 "$RC" "exit status, --bogus after --help"
 assert_contains "$ERR" '--bogus' "the unknown option is named"
@@ -46,8 +50,10 @@ usage_error() {
     assert_eq 0 "$(grep -c . "$TMP/b.out")" "sluice-$b $*: lines on stdout (no help)"
 }
 for b in producer worker scheduler bench ctl fake-platform; do
-    usage_error "$b" '"serve"' serve --help
-    usage_error "$b" '"serve"' serve
+    cmd=serve
+    [ "$b" = producer ] && cmd=frobnicate # sluice-producer serve is the intake
+    usage_error "$b" "\"$cmd\"" "$cmd" --help
+    usage_error "$b" "\"$cmd\"" "$cmd"
     usage_error "$b" '"--bogus"' --bogus
     usage_error "$b" '"--bogus"' --help --bogus
 done
