@@ -141,6 +141,15 @@ kill -HUP "$INTAKE_PID"
 wait_until 5 "grep -q 'tokens reloaded' '$TMP/intake.log'" || fail "no reload logged"
 post_json /v1/jobs "$TOK_late" '{"type":"noop","payload":{}}'
 assert_eq 201 "$CODE" "a token added, after SIGHUP"
+# a broken file on SIGHUP: the tokens in use stay
+cp "$TMP/tokens" "$TMP/tokens.good"
+echo '{"name":"broken"' >>"$TMP/tokens"
+kill -HUP "$INTAKE_PID"
+wait_until 5 "grep -q 'tokens not reloaded' '$TMP/intake.log'" || fail "no refusal logged"
+assert_contains "$(grep 'tokens not reloaded' "$TMP/intake.log")" "entry " "the bad entry is named"
+post_json /v1/jobs "$TOK_late" '{"type":"noop","payload":{}}'
+assert_eq 201 "$CODE" "the tokens stay after a SIGHUP with a broken file"
+cp "$TMP/tokens.good" "$TMP/tokens"
 
 # ---- idempotency key
 post_json /v1/jobs "$TOK_all" "{\"type\":\"noop\",\"queue\":\"$Q\",\"payload\":{}}" -H 'Idempotency-Key: order-77'
