@@ -29,8 +29,12 @@
 
 static void sha256(const void *data, size_t len, unsigned char out[32])
 {
+    /* fetched once: OpenSSL 3 would look the algorithm up on every call */
+    static EVP_MD *md;
+    if (!md && !(md = EVP_MD_fetch(NULL, "SHA256", NULL)))
+        abort(); /* no SHA-256 in libcrypto: a broken installation */
     unsigned int n = 32;
-    if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
+    if (!EVP_Digest(data, len, out, &n, md, NULL))
         abort(); /* only out of memory */
 }
 
@@ -160,7 +164,7 @@ int serve_tokens_load(serve_tokens *out, const char *path, char *err, size_t err
         }
         char why[300];
         if (parse_line(line, &ts.t[ts.n], why, sizeof why)) {
-            snprintf(err, errlen, "%s: entry %d: %s", path, lineno, why);
+            snprintf(err, errlen, "%s: line %d: %s", path, lineno, why);
             rc = -1;
             break;
         }
