@@ -63,7 +63,19 @@ assert_eq jobs "$(jq_of .error.field)" "field of 1,001 jobs"
 # ---- concurrent POSTs share enqueue script calls
 calls() { rcli info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\).*/\1/p'; }
 c0=$(calls)
-got=$("$PY" "$(dirname "$0")/serve_burst.py" "$INTAKE_PORT" "$TOK_all" "$Q" 200)
+mkdir "$TMP/burst"
+"$PY" "$(dirname "$0")/serve_burst.py" "$INTAKE_PORT" "$TOK_all" "$Q" 200 "$TMP/burst" \
+    >"$TMP/burst.out" 2>"$TMP/burst.log" &
+BURST=$!
+wait_until 30 "[ -e '$TMP/burst/connected' ]" || fail "the burst client did not connect"
+wait_until 10 "[ \$(ss -Htn state established '( sport = :$INTAKE_PORT )' | wc -l) -ge 200 ]" ||
+    fail "the intake did not accept the 200 connections"
+kill -STOP "$INTAKE_PID" # the requests wait in their sockets, then come in together
+touch "$TMP/burst/go"
+wait_until 30 "[ -e '$TMP/burst/sent' ]" || fail "the burst client did not send"
+kill -CONT "$INTAKE_PID"
+wait "$BURST"
+got=$(cat "$TMP/burst.out")
 c1=$(calls)
 assert_eq 200 "$got" "200 concurrent single-job POSTs answered 201"
 assert_le $((c1 - c0)) 100 "enqueue script calls for them"
@@ -146,7 +158,7 @@ cp "$TMP/tokens" "$TMP/tokens.good"
 echo '{"name":"broken"' >>"$TMP/tokens"
 kill -HUP "$INTAKE_PID"
 wait_until 5 "grep -q 'tokens not reloaded' '$TMP/intake.log'" || fail "no refusal logged"
-assert_contains "$(grep 'tokens not reloaded' "$TMP/intake.log")" "entry " "the bad entry is named"
+assert_contains "$(grep 'tokens not reloaded' "$TMP/intake.log")" "tokens: line " "the bad line is named"
 post_json /v1/jobs "$TOK_late" '{"type":"noop","payload":{}}'
 assert_eq 201 "$CODE" "the tokens stay after a SIGHUP with a broken file"
 cp "$TMP/tokens.good" "$TMP/tokens"
