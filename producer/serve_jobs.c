@@ -22,10 +22,11 @@ enum { MAX_JOBS = 1000, CALL_MAX_JOBS = 2000, MAX_ERRORS = 100 };
 
 /* What one request is owed. */
 struct sreq_jobs {
-    int n;       /* jobs */
-    int array;   /* {"jobs": [...]}: answer {"ids"} */
-    int waiting; /* jobs without an answer from Redis yet */
-    int redis_down;
+    int n;           /* jobs */
+    int array;       /* {"jobs": [...]}: answer {"ids"} */
+    int waiting;     /* jobs without an answer from Redis yet */
+    int unknown;     /* a call went without an answer: its jobs may be stored */
+    char why[200];   /* Redis's error, when it refused a call */
     char (*ids)[65]; /* per job: the id, or "" when refused */
     char **refused;  /* per job: Redis's reason, or NULL */
 };
@@ -52,6 +53,7 @@ struct call {
     serve *s;
     struct entry *e;
     int n;
+    int sent; /* 0: never sent (Redis was down): nothing of it stored */
 };
 
 void sreq_jobs_free(struct sreq_jobs *j)
@@ -90,11 +92,17 @@ static void answer(sreq *r)
         r->status = 503;
         r->retry_after = 1;
         sl_buf_puts(b, "{\"error\":{\"field\":null,\"message\":");
-        const char *msg =
-            stored ? "redis became unreachable during the request: the jobs with an id in "
-                     "\"ids\" were stored, the others may or may not be; resubmit with "
-                     "idempotency keys"
-                   : "redis is unreachable: nothing was stored; try again";
+        char msg[400];
+        const char *what =
+            j->unknown  ? "redis went away before it answered: the jobs may or may not be stored; "
+                          "resubmit with idempotency keys (the same key answers the first id)"
+            : j->why[0] ? "redis refused the call, nothing of it was stored: "
+                        : "redis is unreachable: nothing was stored; try again";
+        snprintf(msg, sizeof msg, "%s%s%s",
+                 stored ? "some jobs (with an id in \"ids\") were "
+                          "stored; for the others, "
+                        : "",
+                 what, j->unknown ? "" : j->why);
         sl_buf_json_str(b, msg, strlen(msg));
         sl_buf_puts(b, "}");
     } else if (refused) {
@@ -144,11 +152,17 @@ static void job_settled(sreq *r)
     }
 }
 
-/* Redis could not take the job (spool hook). */
-static void job_failed(sreq *r, int index)
+/* Redis did not take the job of R at INDEX (spool hook): the call was
+ * SENT without an answer, or refused with REPLY's error, or never sent. */
+static void job_failed(sreq *r, int index, int sent, const redisReply *reply)
 {
     (void)index;
-    r->jobs->redis_down = 1;
+    struct sreq_jobs *j = r->jobs;
+    if (sent && !reply)
+        j->unknown = 1;
+    else if (reply && !j->why[0])
+        sl_strlcpy(j->why, sl_reply_error(reply) ? sl_reply_error(reply) : "unexpected reply",
+                   sizeof j->why);
     job_settled(r);
 }
 
@@ -178,7 +192,7 @@ static void enqueue_cb(sl_rconn *c, redisReply *reply, void *priv)
         int idx = call->e[i].index;
         struct sreq_jobs *j = r->jobs;
         if (!ok) {
-            job_failed(r, idx);
+            job_failed(r, idx, call->sent, reply);
             continue;
         }
         const redisReply *el = reply->element[i];
@@ -205,6 +219,7 @@ static void send_queue(serve *s, struct queue_pending *q)
     call->s = s;
     call->e = q->e;
     call->n = q->n;
+    call->sent = 1;
     q->e = NULL;
     q->n = q->cap = 0;
     int rc = 0;
@@ -220,8 +235,10 @@ static void send_queue(serve *s, struct queue_pending *q)
         rc = sl_rconn_script(s->redis, SL_SCRIPT_ENQUEUE, enqueue_cb, call, SL_ENQUEUE_KEYS, argc,
                              argv, lens);
     sl_enqueue_batch_reset(&q->batch);
-    if (rc) /* down since the jobs were taken: answered 503 now */
+    if (rc) { /* down since the jobs were taken: answered 503 now */
+        call->sent = 0;
         enqueue_cb(NULL, NULL, call);
+    }
 }
 
 void serve_jobs_flush(serve *s)

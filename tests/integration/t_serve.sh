@@ -224,6 +224,26 @@ wait_until 15 "curl -sf '$I/readyz' >/dev/null" || fail "/readyz not back after 
 post_json /v1/jobs "$TOK_all" "{\"type\":\"noop\",\"queue\":\"$Q\",\"payload\":{}}"
 assert_eq 201 "$CODE" "POST once redis is back"
 
+# ---- Redis stops answering mid-request: the job may be stored, and the
+# answer says exactly that (here it is: Redis runs it once it goes on)
+P3=$(free_port)
+start_bg intake3 "$TMP/intake3.log" "$SLUICE_BIN/sluice-producer" serve --no-auth \
+    --redis-timeout-ms 500 --redis-url "redis://127.0.0.1:$REDIS_PORT" --listen "127.0.0.1:$P3"
+I3=$LAST_PID
+wait_until 10 "curl -sf 'http://127.0.0.1:$P3/readyz' >/dev/null" || fail "intake3 not ready"
+before=$(stat_of enqueued)
+kill -STOP "$REDIS_PID"
+code=$(curl -s -o "$TMP/hung.json" -w '%{http_code}' --max-time 20 -H 'Content-Type: application/json' \
+    -d "{\"type\":\"noop\",\"queue\":\"$Q\",\"payload\":{}}" "http://127.0.0.1:$P3/v1/jobs")
+kill -CONT "$REDIS_PID"
+assert_eq 503 "$code" "POST while redis does not answer"
+assert_contains "$(jq -r .error.message "$TMP/hung.json")" "may or may not be stored" \
+    "the answer says the job may be stored"
+wait_until 10 "[ \$(stat_of enqueued) -gt $before ]" &&
+    ok "the job was stored after all: the answer was right not to say otherwise" ||
+    say "# the job was not stored (it may or may not be)"
+stop "$I3"
+
 # ---- a Unix socket
 stop "$INTAKE_PID"
 assert_eq 0 "$STOP_STATUS" "the intake's exit status on SIGTERM"
