@@ -2,7 +2,7 @@
 # ends, woken by Redis pub/sub (PREFIX:{Q}:finished), never by polling:
 # answered at once for a job that ended already, at the end of S for one
 # that does not end, on the message for one that does (done, dead), with
-# its result; by a real worker when the ack/fail scripts publish; and
+# its result; by a real worker's ack and fail; and
 # 5,000 waiting requests at once cost no Redis commands while they wait
 # and are all released by the messages.
 . "$(dirname "$0")/lib.sh"
@@ -97,25 +97,21 @@ assert_eq "permanent: 403 Missing Access" "$(jq -r .last_error "$TMP/dead1")" "t
 req GET "/v1/jobs/$id?wait=30" "$TOK_all"
 assert_eq dead "$(jq_of .state)" "?wait on a dead job answers at once"
 
-# ---- a real worker, when the ack and fail scripts publish (issue 10's
-# results part); otherwise the wait answers when it runs out
-if grep -q ':finished' "$(dirname "$0")/../../shared/scripts/ack.lua" 2>/dev/null; then
-    id=$(post_one '')
-    bad=$(post_json /v1/jobs "$TOK_all" "{\"type\":\"fail\",\"queue\":\"$Q\",\"payload\":{\"permanent\":true}}"; jq_of .id)
-    bg_wait "$id" 30 w_done
-    p1=$BG
-    bg_wait "$bad" 30 w_dead
-    p2=$BG
-    sleep 0.5
-    start_worker w1 --redis-url "redis://127.0.0.1:$REDIS_PORT" --queues "$Q"
-    wait_until 20 "! alive $p1 && ! alive $p2" || fail "not answered after the worker ran the jobs"
-    wait "$p1" "$p2"
-    assert_eq done "$(jq -r .state "$TMP/w_done")" "a real worker: done"
-    assert_eq dead "$(jq -r .state "$TMP/w_dead")" "a real worker: dead"
-    stop "$(pid_of w1)"
-else
-    say "# skipped: the ack/fail scripts do not publish PREFIX:{Q}:finished yet"
-fi
+# ---- a real worker: its ack and fail calls publish the finish
+id=$(post_one '')
+bad=$(post_json /v1/jobs "$TOK_all" "{\"type\":\"fail\",\"queue\":\"$Q\",\"payload\":{\"permanent\":true}}"; jq_of .id)
+bg_wait "$id" 30 w_done
+p1=$BG
+bg_wait "$bad" 30 w_dead
+p2=$BG
+sleep 0.5
+start_worker w1 --redis-url "redis://127.0.0.1:$REDIS_PORT" --queues "$Q"
+wait_until 20 "! alive $p1 && ! alive $p2" || fail "not answered after the worker ran the jobs"
+wait "$p1" "$p2"
+assert_eq done "$(jq -r .state "$TMP/w_done")" "a real worker: done"
+assert_eq dead "$(jq -r .state "$TMP/w_dead")" "a real worker: dead"
+assert_contains "$(jq -r .last_error "$TMP/w_dead")" "permanent" "a real worker: the last error"
+stop "$(pid_of w1)"
 
 # ---- 5,000 waiting requests
 N=5000
