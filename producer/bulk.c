@@ -8,13 +8,19 @@
  * waiting (a frontend piping one job at a time sees it enqueued at once,
  * a fast pipe still fills batches), replies are read as they come, and
  * when Redis fails the summary says which lines were stored, which were
- * sent without an answer and which were not stored. */
+ * sent without an answer and which were not stored.
+ *
+ * With --spool, a Redis that is out of reach (gone, timing out, or
+ * answering LOADING/READONLY/OOM/MASTERDOWN) does not end the run: every
+ * job not confirmed yet, and every later line, goes to the spool in input
+ * order, its id fixed already, and its id is printed as if stored. */
 #include "producer.h"
 #include "enqueue.h"
 #include "job.h"
 #include "jsoncheck.h"
 #include "keys.h"
 #include "rsync.h"
+#include "spool.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -30,10 +36,18 @@ enum slot_state {
     DONE,   /* stored (id) or refused ("-") */
 };
 
+/* --spool: a line's job as it would go to the spool, kept until it is
+ * settled (one allocation: the strings follow the struct). */
+struct spool_rec {
+    sl_spool_job job;
+    char data[];
+};
+
 struct slot {
-    char id[65];         /* the stored job's id; "-" for a refused line */
-    unsigned char state; /* enum slot_state */
-    long lineno;         /* 1-based line of the input */
+    char id[65];           /* the stored job's id; "-" for a refused line */
+    unsigned char state;   /* enum slot_state */
+    long lineno;           /* 1-based line of the input */
+    struct spool_rec *rec; /* --spool, and not in a batch; else NULL */
 };
 
 struct queue_batch {
@@ -70,10 +84,17 @@ struct bulk {
     int head, count;
     long rejected;
     int failed;
-    char why[200];            /* failed: what Redis did */
+    char why[600];            /* failed: what Redis (or the spool) did */
     int out_errno;            /* writing ids failed with this */
     long out_lost_from;       /* out_errno: the first line whose id may be lost */
     producer_batches batches; /* every batch this run submits to */
+    int outage;               /* failed: Redis is out of reach (the spool may take over) */
+    int spooling;             /* every job goes to the spool now */
+    int spool_failed;         /* failed: the spool could not take them (why says) */
+    long *pending;            /* spooling: slots waiting for the next put */
+    long npending, cappending;
+    long spooled;        /* jobs put in the spool by this run */
+    char spool_why[600]; /* what Redis did that sent them there */
 };
 
 /* ---- ids out --------------------------------------------------------- */
@@ -110,6 +131,7 @@ static long slot_new(struct bulk *b, long lineno)
     b->slots[b->nslots].id[0] = '\0';
     b->slots[b->nslots].state = QUEUED;
     b->slots[b->nslots].lineno = lineno;
+    b->slots[b->nslots].rec = NULL;
     return b->nslots++;
 }
 
@@ -117,6 +139,8 @@ static void settle(struct bulk *b, long slot, const char *id)
 {
     sl_strlcpy(b->slots[slot].id, id, sizeof b->slots[slot].id);
     b->slots[slot].state = DONE;
+    free(b->slots[slot].rec);
+    b->slots[slot].rec = NULL;
 }
 
 static void reject(struct bulk *b, long slot, long lineno, const char *err)
@@ -140,6 +164,7 @@ static int redis_failed(struct bulk *b)
 {
     if (!b->failed) {
         b->failed = 1;
+        b->outage = 1; /* no answer at all */
         sl_rsync_error(b->rc, b->why, sizeof b->why);
     }
     return -1;
@@ -149,8 +174,9 @@ static int redis_failed(struct bulk *b)
 static void handle_reply(struct bulk *b, redisReply *r)
 {
     struct inflight *f = &b->flight[b->head];
-    if (f->n == -1) { /* the SADD registering a queue */
-        if (r->type == REDIS_REPLY_ERROR)
+    int passing = b->o->spool && r->type == REDIS_REPLY_ERROR && sl_rsync_outage(r->str);
+    if (f->n == -1) {                                 /* the SADD registering a queue */
+        if (r->type == REDIS_REPLY_ERROR && !passing) /* else the flush registers it */
             fprintf(stderr, "sluice-producer: registering the queue failed: %s\n", r->str);
     } else if (f->n == -2) {
         /* a failed open is reported; its jobs are refused one by one */
@@ -159,6 +185,13 @@ static void handle_reply(struct bulk *b, redisReply *r)
         if (producer_batch_opened(r, f->batch, cb) == 1) {
             int added;
             b->batches.sealed[producer_batches_add(&b->batches, f->batch, &added)] = 1;
+        }
+    } else if (passing && f->n > 0) {
+        /* nothing of the call was stored (a script's first write fails
+         * whole): its lines stay SENT and go to the spool */
+        if (!b->failed) {
+            b->failed = b->outage = 1;
+            snprintf(b->why, sizeof b->why, "%s", r->str);
         }
     } else if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != f->n) {
         fprintf(stderr, "sluice-producer: redis refused the batch: %s\n",
@@ -319,8 +352,12 @@ static int send_pending(struct bulk *b)
 
 /* Sends every job waiting in a queue's batch and waits for every answer:
  * called when no more input is waiting, and at the end. */
+static int spool_pending(struct bulk *b);
+
 static int flush_all(struct bulk *b)
 {
+    if (b->spooling)
+        return spool_pending(b);
     send_pending(b);
     while (b->count && !b->failed)
         read_one(b);
@@ -374,6 +411,119 @@ static void finish_batches(struct bulk *b)
     }
     if (producer_batches_seal(b->rc, b->o, &b->batches))
         b->failed = 1;
+}
+
+/* ---- the spool ------------------------------------------------------- */
+
+/* The record that spools JOB (completed) encoded as BODY. */
+static struct spool_rec *rec_new(const sl_job *job, const char *body, size_t len)
+{
+    size_t q = strlen(job->queue) + 1, i = strlen(job->id) + 1;
+    size_t k = job->idempotency_key ? strlen(job->idempotency_key) + 1 : 0;
+    struct spool_rec *r = sl_malloc(sizeof *r + q + i + k + len + 1);
+    char *p = r->data;
+    r->job = (sl_spool_job){.priority = job->priority,
+                            .delay_ms = job->delay_ms,
+                            .run_at_ms = job->run_at_ms,
+                            .len = len};
+    r->job.queue = memcpy(p, job->queue, q), p += q;
+    r->job.id = memcpy(p, job->id, i), p += i;
+    if (k)
+        r->job.idempotency_key = memcpy(p, job->idempotency_key, k), p += k;
+    memcpy(p, body, len);
+    p[len] = '\0';
+    r->job.body = p;
+    return r;
+}
+
+static void pending_add(struct bulk *b, long slot)
+{
+    if (b->npending == b->cappending) {
+        b->cappending = b->cappending ? b->cappending * 2 : 512;
+        b->pending = sl_realloc(b->pending, b->cappending * sizeof *b->pending);
+    }
+    b->pending[b->npending++] = slot;
+}
+
+/* Puts the pending jobs in the spool in one transaction and prints their
+ * ids. When they do not all fit, as many as fit go in, one by one in
+ * order, and the run stops: 0, or -1 with b->why naming the limit. */
+static int spool_pending(struct bulk *b)
+{
+    long n = b->npending;
+    if (!n)
+        return 0;
+    sl_spool_job *jobs = sl_malloc((size_t)n * sizeof *jobs);
+    for (long i = 0; i < n; i++)
+        jobs[i] = b->slots[b->pending[i]].rec->job;
+    char err[400];
+    int rc = sl_spool_put(b->o->spool, jobs, (int)n, err, sizeof err);
+    long stored = rc ? 0 : n;
+    if (rc == SL_ETOOBIG)
+        while (stored < n &&
+               (rc = sl_spool_put(b->o->spool, &jobs[stored], 1, err, sizeof err)) == 0)
+            stored++;
+    free(jobs);
+    for (long i = 0; i < stored; i++)
+        settle(b, b->pending[i], b->slots[b->pending[i]].rec->job.id);
+    b->spooled += stored;
+    memmove(b->pending, b->pending + stored, (size_t)(n - stored) * sizeof *b->pending);
+    b->npending -= stored;
+    print_ready(b);
+    if (!rc)
+        return 0;
+    b->failed = b->spool_failed = 1;
+    b->outage = 0;
+    if (rc == SL_ETOOBIG)
+        snprintf(b->why, sizeof b->why, "%s (--spool-max-mb %lld sets the limit)", err,
+                 b->o->spool_max_mb);
+    else
+        snprintf(b->why, sizeof b->why, "%s", err);
+    return -1;
+}
+
+/* Redis is out of reach (b->why): with --spool the run goes on into the
+ * spool. Every line not settled yet goes there in input order (those sent
+ * without an answer too: sent again with their id chosen, a copy that was
+ * stored refuses the second), and so does every later line. A job of a
+ * batch cannot wait (its batch lives in Redis): it is reported. Returns 1
+ * when the run goes on, 0 when it stops. */
+static int start_spooling(struct bulk *b)
+{
+    if (!b->o->spool || b->spooling || !b->outage)
+        return 0;
+    b->spooling = 1;
+    b->failed = b->outage = 0;
+    snprintf(b->spool_why, sizeof b->spool_why, "%s", b->why);
+    b->why[0] = '\0';
+    for (long i = b->printed; i < b->nslots; i++) {
+        struct slot *s = &b->slots[i];
+        if (s->state == DONE)
+            continue;
+        if (s->rec) {
+            pending_add(b, i);
+            continue;
+        }
+        fprintf(stderr, "%sline %ld: %s: its batch needs redis, so it is not spooled\n",
+                b->o->single ? "sluice-producer: " : "", s->lineno,
+                s->state == SENT ? "sent without an answer (may or may not be stored)"
+                                 : "not stored");
+        settle(b, i, "-");
+        b->rejected++;
+    }
+    for (int i = 0; i < b->nq; i++) {
+        free(b->q[i].lines);
+        b->q[i].lines = NULL;
+        b->q[i].nlines = b->q[i].caplines = 0;
+        sl_enqueue_batch_reset(&b->q[i].batch);
+    }
+    for (int i = 0; i < PIPELINE; i++) {
+        free(b->flight[i].lines);
+        b->flight[i].lines = NULL;
+    }
+    b->head = b->count = 0;
+    print_ready(b);
+    return 1;
 }
 
 /* ---- input ----------------------------------------------------------- */
@@ -443,7 +593,7 @@ static void report_failure(struct bulk *b, long lastline, int more)
     char hint[80] = "";
     if (strstr(b->why, SL_RSYNC_TIMED_OUT))
         snprintf(hint, sizeof hint, " (--redis-timeout-ms sets the limit)");
-    fprintf(stderr, "sluice-producer: redis: %s%s\n", b->why, hint);
+    fprintf(stderr, "sluice-producer: %s%s%s\n", b->spool_failed ? "" : "redis: ", b->why, hint);
     long first_open = b->printed < b->nslots ? b->slots[b->printed].lineno : lastline + 1;
     sl_buf unknown = {0}, unsent = {0};
     int nunknown = 0, nunsent = 0, queued_job = 0, sent_job = 0;
@@ -473,9 +623,10 @@ static void report_failure(struct bulk *b, long lastline, int more)
     } else {
         if (first_open > 1)
             fprintf(stderr,
-                    "sluice-producer: stored: lines 1-%ld but those refused above (%ld id%s "
+                    "sluice-producer: %s: lines 1-%ld but those refused above (%ld id%s "
                     "printed)\n",
-                    first_open - 1, b->ids_printed, b->ids_printed == 1 ? "" : "s");
+                    b->spooled ? "stored or spooled" : "stored", first_open - 1, b->ids_printed,
+                    b->ids_printed == 1 ? "" : "s");
         else
             fprintf(stderr, "sluice-producer: stored: no line\n");
         if (unknown.len)
@@ -495,10 +646,72 @@ static void report_failure(struct bulk *b, long lastline, int more)
 
 /* ---- the run --------------------------------------------------------- */
 
+/* Checks line LINENO (LINE, N bytes) and hands its job to its queue's
+ * batch, or to the spool. Returns 0, or -1 when Redis failed. */
+static int take_line(struct bulk *b, char *line, size_t n, long lineno, sl_buf *body)
+{
+    const producer_opts *o = b->o;
+    char err[512];
+    long slot = slot_new(b, lineno);
+    sl_jsoncheck_error je;
+    if (sl_jsoncheck(line, n, &je)) {
+        sl_jsoncheck_format(&je, NULL, err, sizeof err);
+        reject(b, slot, lineno, err);
+        return 0;
+    }
+    sl_job job;
+    if (sl_job_parse(&job, line, n, (size_t)o->max_payload, err, sizeof err)) {
+        reject(b, slot, lineno, err);
+        return 0;
+    }
+    if (b->spooling && (job.batch || o->batch)) {
+        snprintf(err, sizeof err,
+                 "batch: redis is out of reach (%.200s) and a job of a batch cannot wait in "
+                 "the spool: its batch lives in redis",
+                 b->spool_why);
+        reject(b, slot, lineno, err);
+        sl_job_deinit(&job);
+        return 0;
+    }
+    int st = job_batch(b, &job, slot, lineno);
+    if (st) {
+        sl_job_deinit(&job);
+        return st < 0 ? -1 : 0;
+    }
+    sl_job_complete(&job);
+    sl_buf_reset(body);
+    sl_job_encode(&job, body);
+    if (o->spool && !job.batch)
+        b->slots[slot].rec = rec_new(&job, body->data, body->len);
+    if (b->spooling) {
+        sl_job_deinit(&job);
+        pending_add(b, slot);
+        return b->npending >= o->batch_size ? spool_pending(b) : 0;
+    }
+    struct queue_batch *q = queue_for(b, job.queue);
+    if (!q) {
+        sl_job_deinit(&job);
+        return -1;
+    }
+    sl_enqueue_batch_add(&q->batch, &job, body->data, body->len);
+    if (q->nlines == q->caplines) {
+        q->caplines = q->caplines ? q->caplines * 2 : 512;
+        q->lines = sl_realloc(q->lines, q->caplines * sizeof *q->lines);
+    }
+    q->lines[q->nlines++] = slot;
+    sl_job_deinit(&job);
+    if (q->batch.jobs >= o->batch_size || q->batch.arena.len > (1u << 20))
+        send_pending(b);
+    return 0;
+}
+
 static long run(struct bulk *b, struct reader *in)
 {
     const producer_opts *o = b->o;
-    if (o->batch) {
+    if (o->spool_only) { /* the spool still holds jobs: these wait behind them */
+        b->spooling = 1;
+        snprintf(b->spool_why, sizeof b->spool_why, "%s", o->spool_only);
+    } else if (o->batch) {
         int added;
         producer_batches_add(&b->batches, o->batch, &added);
         open_batch(b, b->batches.ids[0], o->callback);
@@ -507,63 +720,40 @@ static long run(struct bulk *b, struct reader *in)
     size_t n;
     long lineno = 0;
     sl_buf body = {0};
-    char err[512];
     int st, read_failed = 0;
-    while (!b->failed && !b->out_errno && (st = next_line(b, in, &line, &n)) != 0) {
-        if (st < 0) { /* printed; what was read is still enqueued */
-            read_failed = 1;
-            break;
-        }
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-            line[--n] = '\0';
-        if (n == 0)
-            continue;
-        long slot = slot_new(b, lineno);
-        sl_jsoncheck_error je;
-        if (sl_jsoncheck(line, n, &je)) {
-            sl_jsoncheck_format(&je, NULL, err, sizeof err);
-            reject(b, slot, lineno, err);
-            continue;
-        }
-        sl_job job;
-        if (sl_job_parse(&job, line, n, (size_t)o->max_payload, err, sizeof err)) {
-            reject(b, slot, lineno, err);
-            continue;
-        }
-        if ((st = job_batch(b, &job, slot, lineno))) {
-            sl_job_deinit(&job);
-            if (st < 0)
+    for (;;) {
+        while (!b->failed && !b->out_errno && !read_failed &&
+               (st = next_line(b, in, &line, &n)) != 0) {
+            if (st < 0) { /* printed; what was read is still enqueued */
+                read_failed = 1;
                 break;
-            continue;
+            }
+            lineno++;
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+                line[--n] = '\0';
+            if (n > 0 && take_line(b, line, n, lineno, &body))
+                break;
         }
-        sl_job_complete(&job);
-        sl_buf_reset(&body);
-        sl_job_encode(&job, &body);
-        struct queue_batch *q = queue_for(b, job.queue);
-        if (!q) {
-            sl_job_deinit(&job);
-            break;
-        }
-        sl_enqueue_batch_add(&q->batch, &job, body.data, body.len);
-        if (q->nlines == q->caplines) {
-            q->caplines = q->caplines ? q->caplines * 2 : 512;
-            q->lines = sl_realloc(q->lines, q->caplines * sizeof *q->lines);
-        }
-        q->lines[q->nlines++] = slot;
-        sl_job_deinit(&job);
-        if (q->batch.jobs >= o->batch_size || q->batch.arena.len > (1u << 20))
-            send_pending(b);
+        if (!b->failed)
+            flush_all(b);
+        if (b->failed && start_spooling(b))
+            continue; /* the same lines, and the rest, into the spool */
+        break;
     }
-    if (!b->failed)
-        flush_all(b);
-    finish_batches(b);
+    if (!b->spooling)
+        finish_batches(b);
     if (b->out_errno)
         fprintf(stderr,
                 "sluice-producer: cannot write ids to standard output: %s; stopped after line "
                 "%ld: the lines read were enqueued, but ids from line %ld on may not have been "
                 "delivered\n",
                 strerror(b->out_errno), lineno, b->out_lost_from);
+    if (b->spooled)
+        fprintf(stderr,
+                "sluice-producer: spooled: %ld job%s to %s (redis: %s); the next run of "
+                "sluice-producer, or sluice-producer flush, sends %s\n",
+                b->spooled, b->spooled == 1 ? "" : "s", sl_spool_path(o->spool), b->spool_why,
+                b->spooled == 1 ? "it" : "them");
     if (b->failed && b->why[0]) {
         /* lines left unread: the reader stopped before its end */
         int more = !in->eof || in->start < in->len;
@@ -576,7 +766,10 @@ static long run(struct bulk *b, struct reader *in)
     }
     for (int i = 0; i < PIPELINE; i++)
         free(b->flight[i].lines);
+    for (long i = 0; i < b->nslots; i++)
+        free(b->slots[i].rec);
     free(b->slots);
+    free(b->pending);
     sl_buf_deinit(&body);
     fflush(b->out);
     return b->failed || b->out_errno || read_failed ? -1 : b->rejected;

@@ -1,5 +1,5 @@
 /* sluice-producer — enqueue jobs: one from flags, or many as NDJSON, alone
- * or in a batch; seal a batch. */
+ * or in a batch; seal a batch; flush the spool. */
 #include "producer.h"
 #include "batch.h"
 #include "config.h"
@@ -56,12 +56,16 @@ static const sl_option options[] = {
     {"idempotency-ttl-ms", "SLUICE_IDEMPOTENCY_TTL_MS", SL_OPT_INT, &o.idem_ttl_ms, "86400000",
      1000, 31536000000LL, "how long an idempotency key is remembered"},
     {"batch-size", NULL, SL_OPT_INT, &o.batch_size, "500", 1, 10000, "bulk: jobs per round trip"},
+    {"spool", "SLUICE_SPOOL", SL_OPT_STR, &o.spool_path, NULL, 0, 0,
+     "SQLite file where jobs wait while redis is out of reach"},
+    {"spool-max-mb", "SLUICE_SPOOL_MAX_MB", SL_OPT_INT, &o.spool_max_mb, "1024", 1, 1048576,
+     "refuse jobs that would grow the spool past this"},
     {0},
 };
 
 static const char *synopsis =
     "enqueue [--type T --payload JSON | --ndjson FILE|-] [options] | seal ID [options] | serve "
-    "[options] | token new [options]";
+    "[options] | token new [options] | flush --spool PATH";
 static const char *description =
     "Enqueues jobs into Sluice. One job: --type and --payload (and the other job flags);\n"
     "prints the job id. Bulk: --ndjson reads one JSON envelope per line, prints one id per\n"
@@ -79,8 +83,18 @@ static const char *description =
     "reason\". Ids are printed as soon as their jobs are stored; lines are sent as soon as\n"
     "no more input is waiting. If Redis fails mid-run, stderr says which lines were stored,\n"
     "which were sent without an answer and which were not stored.\n"
-    "Exit status: 0 all enqueued, 1 some jobs rejected (seal: no such batch), 2 usage or\n"
-    "Redis error.";
+    "Spool: with --spool PATH, when redis is out of reach (no connection, no answer within\n"
+    "--redis-timeout-ms, or LOADING, READONLY, OOM, MASTERDOWN) the jobs not yet stored wait\n"
+    "in the SQLite file PATH instead, in order, ids fixed: their ids are printed as usual,\n"
+    "stderr says \"spooled: N jobs to PATH\", and the exit status is 0. Every run first\n"
+    "sends what waits there (deleting rows only once redis confirmed them; a job stored\n"
+    "already refuses a second copy), and while some still wait every new job goes behind\n"
+    "them. Jobs of a batch are never spooled. A full spool (--spool-max-mb) stops the run\n"
+    "like a redis error. flush: sends what waits and says how many jobs went and how many\n"
+    "wait (sluice-ctl spool PATH lists them).\n"
+    "Exit status: 0 all enqueued or spooled (flush: the spool is empty), 1 some jobs\n"
+    "rejected (seal: no such batch; flush: another process is flushing), 2 usage, spool or\n"
+    "Redis error (flush: jobs still wait).";
 
 /* Builds one envelope from the flags and sends it through the same parser
  * and validator as NDJSON lines, so both report errors alike. */
@@ -140,6 +154,54 @@ static int enqueue_one(redisContext *rc)
     return rc_bulk < 0 ? 2 : rc_bulk > 0 ? 1 : 0;
 }
 
+/* Says how many jobs wait in the spool, on stderr. */
+static void print_waiting(void)
+{
+    char err[400];
+    sl_spool_depth d;
+    if (sl_spool_stat(o.spool, &d, err, sizeof err))
+        fprintf(stderr, "sluice-producer: %s\n", err);
+    else
+        fprintf(stderr, "sluice-producer: %lld job%s (%lld bytes) wait in %s\n", d.jobs,
+                d.jobs == 1 ? "" : "s", d.bytes, o.spool_path);
+}
+
+/* Sends what waits in the spool before anything else. FLUSH (the flush
+ * command): says what was done on stdout and returns its exit status.
+ * Else: says on stderr what was sent, sets o.spool_only when jobs still
+ * wait, and returns 0, or -1 on a spool error. */
+static int flush_first(redisContext *r, int flush)
+{
+    static char why[sizeof((producer_flushed *)0)->why + 64];
+    producer_flushed f;
+    int st = producer_flush(r, &o, &f);
+    if (f.busy) {
+        if (flush) {
+            fprintf(stderr, "sluice-producer: flush: another process is flushing %s\n",
+                    o.spool_path);
+            return 1;
+        }
+        return 0; /* that one sends them: ours go straight to redis */
+    }
+    long long moved = f.sent + f.already + f.refused;
+    if (flush)
+        printf("flushed: %lld job%s from %s (%lld sent, %lld stored already, %lld refused); "
+               "%lld waiting\n",
+               moved, moved == 1 ? "" : "s", o.spool_path, f.sent, f.already, f.refused, f.left);
+    else if (moved)
+        fprintf(stderr, "sluice-producer: flushed %lld spooled job%s from %s first\n", moved,
+                moved == 1 ? "" : "s", o.spool_path);
+    if (st == 1) {
+        fprintf(stderr, "sluice-producer: flush: redis: %s; %lld job%s still wait in %s\n", f.why,
+                f.left, f.left == 1 ? "" : "s", o.spool_path);
+        snprintf(why, sizeof why, "%s", f.why);
+        o.spool_only = why;
+    }
+    if (flush)
+        return st ? 2 : 0;
+    return st < 0 ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     /* the intake and its tokens have options of their own (serve.c) */
@@ -157,11 +219,12 @@ int main(int argc, char **argv)
         return 2;
     }
     int seal = npos > 0 && !strcmp(pos[0], "seal");
-    if (npos > 0 && strcmp(pos[0], "enqueue") && !seal) {
+    int flush = npos > 0 && !strcmp(pos[0], "flush");
+    if (npos > 0 && strcmp(pos[0], "enqueue") && !seal && !flush) {
         /* before --help: "serve --help" must not pass for a command */
         fprintf(stderr,
                 "sluice-producer: unknown command \"%.40s\" (the commands are enqueue, "
-                "seal, serve and token)\n",
+                "seal, flush, serve and token)\n",
                 pos[0]);
         sl_config_usage_line(stderr, "sluice-producer", synopsis);
         return 2;
@@ -169,6 +232,11 @@ int main(int argc, char **argv)
     if (rc == SL_CONFIG_HELP) {
         sl_config_usage(stdout, "sluice-producer", synopsis, description, options);
         return 0;
+    }
+    if (flush && (npos > 1 || !o.spool_path || o.batch || o.ndjson || o.type)) {
+        fprintf(stderr, "sluice-producer: flush takes --spool PATH (or SLUICE_SPOOL) and no "
+                        "job: usage: sluice-producer flush --spool PATH\n");
+        return 2;
     }
     if (seal ? npos != 2 : npos > 1) {
         fprintf(stderr, "sluice-producer: %s (usage: sluice-producer %s)\n",
@@ -183,7 +251,7 @@ int main(int argc, char **argv)
                            : "--batch-open");
         return 2;
     }
-    if (!seal && !o.ndjson && !o.type) {
+    if (!seal && !flush && !o.ndjson && !o.type) {
         fprintf(stderr, "sluice-producer: give --type (one job) or --ndjson FILE (bulk); see "
                         "--help\n");
         return 2;
@@ -219,16 +287,37 @@ int main(int argc, char **argv)
     sl_redis_addr addr;
     if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
         fprintf(stderr, "sluice-producer: --redis-url: %s\n", err);
-        return 2;
-    }
-    redisContext *r = sl_rsync_connect(&addr, (double)o.redis_timeout_ms / 1000, err, sizeof err);
-    if (!r) {
-        fprintf(stderr, "sluice-producer: %s%s\n", err,
-                strstr(err, SL_RSYNC_TIMED_OUT) ? " (--redis-timeout-ms sets the limit)" : "");
         producer_callback_free(cb);
         return 2;
     }
-    if (o.batch == batch_id) { /* a new batch: its id first, before the jobs' */
+    if (o.spool_path &&
+        !(o.spool = sl_spool_open(o.spool_path, o.spool_max_mb * 1024 * 1024, err, sizeof err))) {
+        fprintf(stderr, "sluice-producer: --spool: %s\n", err);
+        producer_callback_free(cb);
+        return 2;
+    }
+    redisContext *r = sl_rsync_connect(&addr, (double)o.redis_timeout_ms / 1000, err, sizeof err);
+    if (!r && o.spool && !seal && !flush && sl_rsync_outage(err)) {
+        o.spool_only = strncmp(err, "redis: ", 7) ? err : err + 7; /* every job: the spool */
+    } else if (!r) {
+        fprintf(stderr, "sluice-producer: %s%s\n", err,
+                strstr(err, SL_RSYNC_TIMED_OUT) ? " (--redis-timeout-ms sets the limit)" : "");
+        if (flush)
+            print_waiting();
+        sl_spool_close(o.spool);
+        producer_callback_free(cb);
+        return 2;
+    }
+    if (r && o.spool) {
+        int st = flush_first(r, flush);
+        if (flush || st < 0) {
+            redisFree(r);
+            sl_spool_close(o.spool);
+            producer_callback_free(cb);
+            return st < 0 ? 2 : st;
+        }
+    }
+    if (o.batch == batch_id && !o.spool_only) { /* a new batch: its id first, before the jobs' */
         printf("%s\n", batch_id);
         fflush(stdout);
     }
@@ -240,6 +329,7 @@ int main(int argc, char **argv)
         if (in < 0) {
             fprintf(stderr, "sluice-producer: --ndjson: cannot open %s: %m\n", o.ndjson);
             redisFree(r);
+            sl_spool_close(o.spool);
             producer_callback_free(cb);
             return 2;
         }
@@ -251,6 +341,7 @@ int main(int argc, char **argv)
         status = enqueue_one(r);
     }
     redisFree(r);
+    sl_spool_close(o.spool);
     producer_callback_free(cb);
     return status;
 }

@@ -1,12 +1,15 @@
 /* producer.h — sluice-producer's parts: main.c (options, one job from
  * flags, the seal command), bulk.c (NDJSON, pipelined), batch.c (the
- * batches a run submits to: open, seal, callback). The HTTP intake
- * (`serve`, `token new`) is serve*.c, with its own header serve.h. */
+ * batches a run submits to: open, seal, callback), flush.c (the spool's
+ * jobs sent to Redis). The HTTP intake (`serve`, `token new`) is serve*.c,
+ * with its own header serve.h. */
 #ifndef SL_PRODUCER_H
 #define SL_PRODUCER_H
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
+
+#include "spool.h"
 
 typedef struct producer_callback producer_callback;
 
@@ -25,6 +28,11 @@ typedef struct producer_opts {
     long long batch_ttl_ms, batch_keep_ms;
     int single; /* one job from flags: errors say "sluice-producer:", not "line 1:" */
     const producer_callback *callback; /* --batch-callback checked, or NULL */
+    const char *spool_path;            /* --spool, or NULL */
+    long long spool_max_mb;
+    sl_spool *spool;        /* open when --spool is given */
+    const char *spool_only; /* jobs still wait in the spool (this says why): */
+                            /* every job of this run goes behind them */
 } producer_opts;
 
 /* Enqueues jobs read as NDJSON from FD, one envelope a line, each checked
@@ -38,6 +46,13 @@ typedef struct producer_opts {
  * stderr says which lines were stored, sent without an answer, or not
  * stored) or OUT could not be written (reading stops). */
 long producer_bulk(redisContext *rc, const producer_opts *o, int fd, FILE *out);
+
+/* With O->spool, a Redis out of reach (no answer, or LOADING, READONLY,
+ * OOM, MASTERDOWN) sends every job not confirmed yet, and every later
+ * line, to the spool in input order; their ids are printed as if stored,
+ * and stderr says "spooled: N jobs to PATH". With O->spool_only every job
+ * goes there at once (RC may then be NULL). A full spool stops the run like
+ * a Redis failure, the summary saying what was stored, spooled or not. */
 
 /* The same for TEXT (LEN bytes) in memory: one job from flags. */
 long producer_bulk_text(redisContext *rc, const producer_opts *o, const char *text, size_t len,
@@ -82,5 +97,25 @@ int producer_batches_seal(redisContext *rc, const producer_opts *o, const produc
 /* `sluice-producer seal ID`: seals batch ID (with O->callback if given) and
  * prints its counts. Returns the exit status (0, 1 no such batch, 2). */
 int producer_seal(redisContext *rc, const producer_opts *o, const char *id);
+
+/* --- flush.c ---------------------------------------------------------- */
+
+typedef struct producer_flushed {
+    long long sent;    /* stored by this flush */
+    long long already; /* stored before (a reply lost): refused as a copy */
+    long long refused; /* refused for another reason (printed), removed */
+    long long left;    /* still waiting in the spool */
+    int busy;          /* another process was flushing: nothing done */
+    char why[300];     /* when jobs are left: what stopped the flush */
+} producer_flushed;
+
+/* Sends the jobs waiting in O->spool to Redis (RC, no reply pending), in
+ * order, many per call, each with its id chosen (enqueue.lua's "!") so a job
+ * stored already refuses a second copy; deletes rows only after Redis
+ * confirmed them. Registers each queue. Returns 0 when the spool is empty
+ * (or another process is flushing it: OUT->busy), 1 when Redis went out of
+ * reach (OUT->why; the rows not confirmed stay), -1 on any other error
+ * (printed). */
+int producer_flush(redisContext *rc, const producer_opts *o, producer_flushed *out);
 
 #endif

@@ -20,6 +20,23 @@ const char *sl_rsync_error(const redisContext *rc, char *buf, size_t len)
     return buf;
 }
 
+int sl_rsync_outage(const char *text)
+{
+    static const char *const codes[] = {"LOADING", "READONLY",   "OOM", "MASTERDOWN",
+                                        "BUSY",    "NOREPLICAS", NULL};
+    const char *refused = strstr(text, " refused: ");
+    if (refused)
+        text = refused + 10;
+    else if (!strncmp(text, "redis: ", 7))
+        return 1; /* sl_rsync_connect: no answer at all */
+    for (int i = 0; codes[i]; i++) {
+        size_t n = strlen(codes[i]);
+        if (!strncmp(text, codes[i], n) && (text[n] == ' ' || text[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
 static int simple(redisContext *rc, char *err, size_t errlen, const char *what, redisReply *r)
 {
     if (!r) {

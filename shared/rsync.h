@@ -23,6 +23,14 @@ redisContext *sl_rsync_connect(const sl_redis_addr *addr, double timeout_s, char
  * "Resource temporarily unavailable"). Returns BUF. */
 const char *sl_rsync_error(const redisContext *rc, char *buf, size_t len);
 
+/* 1 when TEXT says Redis is out of reach for now, so a job may wait in a
+ * spool and be sent later: an error reply whose code is LOADING, READONLY,
+ * OOM, MASTERDOWN, NOREPLICAS or BUSY (alone, or after "... refused: " as
+ * sl_rsync_connect writes it), or a failure of sl_rsync_connect other than
+ * a refusal (cannot connect, timed out, connection lost). A refusal for any
+ * other reason (WRONGPASS, NOPERM, ERR) gives 0. */
+int sl_rsync_outage(const char *text);
+
 /* Appends an EVALSHA of script ID to the output buffer (pipelining); the
  * reply is read later with redisGetReply. */
 void sl_rsync_append_script(redisContext *rc, enum sl_script_id id, int nkeys, int argc,
