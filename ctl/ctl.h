@@ -1,7 +1,8 @@
 /* ctl.h — sluice-ctl's parts: main.c parses options and dispatches,
  * common.c holds the Redis and output helpers every command shares, then one
  * file per group of commands (stats.c: stats and workers; show.c: show and
- * dead; jobs.c: retry, cancel, pause and resume; batch.c: batch; apps.c: app, apps).
+ * dead; jobs.c: retry, cancel, pause and resume; batch.c: batch; apps.c: app, apps;
+ * spool.c: spool, and the spool line of stats).
  *
  * Blocking hiredis, no event loop: each command is a handful of pipelined
  * round trips. Exit status: 0 done, 1 not found or wrong state, 2 usage or
@@ -27,6 +28,7 @@ typedef struct ctl_opts {
     int json;          /* --json */
     int all_dead;      /* retry --all-dead */
     long long limit;   /* dead --limit */
+    const char *spool; /* stats --spool: a producer's spool to show too */
 } ctl_opts;
 
 typedef struct ctl {
@@ -48,6 +50,12 @@ int ctl_resume(ctl *c, int npos, char **pos);
 int ctl_batch(ctl *c, int npos, char **pos);
 int ctl_app(ctl *c, int npos, char **pos);
 int ctl_apps(ctl *c, int npos, char **pos);
+/* spool PATH: needs no Redis (c->rc is NULL). */
+int ctl_spool(ctl *c, int npos, char **pos);
+
+/* The depth of the spool at PATH: added to DOC as "spool", or printed
+ * when DOC is NULL. CTL_OK, or CTL_FAIL after printing the problem. */
+int ctl_spool_stats(const char *path, cJSON *doc);
 
 /* --- common.c --------------------------------------------------------- */
 

@@ -1,5 +1,6 @@
 /* sluice-ctl — the operator's admin CLI: queue statistics, one job's state,
- * dead jobs, retry, cancel, pause and resume, workers, batches. main() parses
+ * dead jobs, retry, cancel, pause and resume, workers, batches, a
+ * producer's spool. main() parses
  * the options (one table per command, as config.h has them), connects and
  * dispatches; each command lives in stats.c, show.c, jobs.c or batch.c. */
 #include "ctl.h"
@@ -23,12 +24,17 @@ static ctl_opts o;
 #define OPT_LIMIT {"limit", NULL, SL_OPT_INT, &o.limit, "50", 1, 100000, "list at most N jobs"}
 #define OPT_ALL_DEAD                                                                              \
     {"all-dead", NULL, SL_OPT_BOOL, &o.all_dead, NULL, 0, 0, "revive every dead job of --queue"}
+#define OPT_SPOOL                                                                                 \
+    {"spool", "SLUICE_SPOOL", SL_OPT_STR, &o.spool, NULL, 0, 0,                                   \
+     "also show the depth of this producer spool (SQLite file)"}
 #define FIND_HELP "the job's queue (default: look in every known queue)"
 /* clang-format on */
 
 static const sl_option common_opts[] = {OPT_REDIS, OPT_PREFIX, {0}};
-static const sl_option all_opts[] = {OPT_REDIS,    OPT_PREFIX, OPT_QUEUE(""), OPT_JSON, OPT_LIMIT,
-                                     OPT_ALL_DEAD, {0}};
+static const sl_option all_opts[] = {OPT_REDIS, OPT_PREFIX,   OPT_QUEUE(""), OPT_JSON,
+                                     OPT_LIMIT, OPT_ALL_DEAD, OPT_SPOOL,     {0}};
+static const sl_option stats_opts[] = {OPT_JSON, OPT_SPOOL, OPT_REDIS, OPT_PREFIX, {0}};
+static const sl_option spool_opts[] = {OPT_LIMIT, OPT_JSON, {0}};
 static const sl_option json_opts[] = {OPT_JSON, OPT_REDIS, OPT_PREFIX, {0}};
 static const sl_option show_opts[] = {OPT_QUEUE(FIND_HELP), OPT_JSON, OPT_REDIS, OPT_PREFIX, {0}};
 static const sl_option dead_opts[] = {OPT_QUEUE("only this queue (default: every known queue)"),
@@ -53,11 +59,12 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"stats", "[--json]", "jobs in each state and counters, per queue",
+    {"stats", "[--json] [--spool PATH]", "jobs in each state and counters, per queue",
      "For every known queue: ready jobs by priority (CRITICAL..LOW), delayed, active, done\n"
      "and dead jobs, whether it is paused, then its counters (ENQUEUED..REVIVED, where DIED\n"
-     "counts jobs sent to dead); then the number of workers.",
-     json_opts, 0, 0, NULL, ctl_stats},
+     "counts jobs sent to dead); then the number of workers. With --spool (or SLUICE_SPOOL):\n"
+     "the jobs and bytes waiting in that producer spool, and the age of the oldest.",
+     stats_opts, 0, 0, NULL, ctl_stats},
     {"show", "ID [--queue Q] [--json]", "one job: its state, its result and its envelope",
      "Shows job ID: its state (ready, delayed, active, done, dead, cancelled, unknown) with\n"
      "the time that goes with it, then its envelope. Exit status 1 when there is no such job.",
@@ -101,6 +108,11 @@ static const command commands[] = {
      "Lists the workers that reported a heartbeat: host, pid, queues, jobs running, processed\n"
      "and failed, and seconds since the last heartbeat (\"gone\": its record expired).",
      json_opts, 0, 0, NULL, ctl_workers},
+    {"spool", "PATH [--limit N] [--json]", "jobs waiting in a producer's spool",
+     "Lists the jobs waiting in the SQLite spool PATH of sluice-producer (--spool), oldest\n"
+     "first: queue, id, how long it has waited and its size; then how many wait in all.\n"
+     "Reads the file only: works while redis is down. sluice-producer flush sends them.",
+     spool_opts, 1, 1, "spool PATH", ctl_spool},
     {0},
 };
 
@@ -220,6 +232,10 @@ int main(int argc, char **argv)
     if (parse_command(cmd, argc, argv, pos, &npos))
         return CTL_FAIL;
 
+    if (cmd->run == ctl_spool) { /* the one command that needs no redis */
+        ctl c = {.o = &o, .cmd = cmd->name};
+        return cmd->run(&c, npos - 1, pos + 1);
+    }
     sl_redis_addr addr;
     if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
         ctl_errorf("--redis-url: %s", err);

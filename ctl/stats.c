@@ -128,11 +128,14 @@ int ctl_stats(ctl *c, int npos, char **pos)
         read_queue(&qs[i], r + i * PER_QUEUE);
     }
     long long workers = ctl_reply_int(r[nr - 1], 0);
+    int status = CTL_OK;
     if (c->o->json) {
         cJSON *doc = cJSON_CreateObject(), *queues = cJSON_AddObjectToObject(doc, "queues");
         for (long i = 0; i < nq; i++)
             cJSON_AddItemToObject(queues, qs[i].name, queue_json(&qs[i]));
         cJSON_AddNumberToObject(doc, "workers", (double)workers);
+        if (c->o->spool && ctl_spool_stats(c->o->spool, doc))
+            status = CTL_FAIL;
         ctl_print_json(doc);
     } else if (nq == 0) {
         printf("no queues under prefix \"%s\" yet (a producer registers each queue it enqueues "
@@ -141,11 +144,13 @@ int ctl_stats(ctl *c, int npos, char **pos)
     } else {
         print_table(qs, nq, workers);
     }
+    if (!c->o->json && c->o->spool && ctl_spool_stats(c->o->spool, NULL))
+        status = CTL_FAIL;
     free(qs);
     ctl_free_replies(r, nr);
     free(r);
     ctl_queues_free(names, nq);
-    return CTL_OK;
+    return status;
 }
 
 /* Worker hash fields that hold numbers: shown as JSON numbers. */
