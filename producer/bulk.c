@@ -28,7 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { MAX_QUEUES = 64, PIPELINE = 4, READ_CHUNK = 65536 };
+/* SPOOL_BATCH: jobs per spool transaction, each an fsync; fewer when the
+ * input pauses (their ids are owed to the frontend at once) */
+enum { MAX_QUEUES = 64, PIPELINE = 4, READ_CHUNK = 65536, SPOOL_BATCH = 5000 };
 
 enum slot_state {
     QUEUED, /* in a queue's batch, not sent yet */
@@ -686,7 +688,7 @@ static int take_line(struct bulk *b, char *line, size_t n, long lineno, sl_buf *
     if (b->spooling) {
         sl_job_deinit(&job);
         pending_add(b, slot);
-        return b->npending >= o->batch_size ? spool_pending(b) : 0;
+        return b->npending >= SPOOL_BATCH ? spool_pending(b) : 0;
     }
     struct queue_batch *q = queue_for(b, job.queue);
     if (!q) {

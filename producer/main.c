@@ -192,8 +192,8 @@ static int flush_first(redisContext *r, int flush)
         fprintf(stderr, "sluice-producer: flushed %lld spooled job%s from %s first\n", moved,
                 moved == 1 ? "" : "s", o.spool_path);
     if (st == 1) {
-        fprintf(stderr, "sluice-producer: flush: redis: %s; %lld job%s still wait in %s\n", f.why,
-                f.left, f.left == 1 ? "" : "s", o.spool_path);
+        fprintf(stderr, "sluice-producer: flush: redis: %s; %lld job%s still waiting in %s\n",
+                f.why, f.left, f.left == 1 ? "" : "s", o.spool_path);
         snprintf(why, sizeof why, "%s", f.why);
         o.spool_only = why;
     }
