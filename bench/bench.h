@@ -7,7 +7,8 @@
  *   tests.c    the noop, io and message tests (bulk enqueue, then process)
  *   fake.c     the fake platform's control API (stats, reset) via curl
  *   latency.c  the latency test (paced single enqueues, start times)
- *   pdf.c      the pdf test (one-page documents rendered and filed) */
+ *   pdf.c      the pdf test (one-page documents rendered and filed)
+ *   spool.c    the spool test (SQLite spool writes, sluice-producer flush) */
 #ifndef SL_BENCH_H
 #define SL_BENCH_H
 
@@ -138,6 +139,7 @@ int bulk_test(bench *b, jobmaker *m, const char *unit, double *rate, double *ste
 int test_noop(bench *b);
 int test_io(bench *b);
 int test_message(bench *b);
+int test_spool(bench *b);
 int test_latency(bench *b);
 int test_pdf(bench *b);
 

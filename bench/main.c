@@ -55,7 +55,7 @@ static const sl_option options[] = {
     {0},
 };
 
-static const char *synopsis = "noop|latency|io|message|pdf [options]";
+static const char *synopsis = "noop|latency|io|message|pdf|spool [options]";
 static const char *description =
     "Tests (each prints one JSON object on stdout):\n"
     "  noop     enqueue --jobs no-op jobs in batches, then start --workers workers at\n"
@@ -71,17 +71,17 @@ static const char *description =
     "  pdf      --jobs one-page documents rendered by --workers workers (--pdf-threads\n"
     "           each) and filed under a temporary --pdf-dir: documents/s, CPU per\n"
     "           document, worker peak RSS\n"
+    "  spool    --jobs noop jobs into a producer spool (SQLite, synchronous=FULL): the\n"
+    "           library's puts of --batch jobs, sluice-producer --spool with Redis refusing\n"
+    "           connections, then sluice-producer flush into Redis: jobs/s each\n"
     "Runs against SLUICE_REDIS_URL and starts no Redis. Deletes the bench queue's keys\n"
     "when done.";
 
 static const struct {
     const char *name;
     int (*run)(bench *b);
-} tests[] = {{"noop", test_noop},
-             {"latency", test_latency},
-             {"io", test_io},
-             {"message", test_message},
-             {"pdf", test_pdf}};
+} tests[] = {{"noop", test_noop},       {"latency", test_latency}, {"io", test_io},
+             {"message", test_message}, {"pdf", test_pdf},         {"spool", test_spool}};
 
 static void member(bench *b, const char *name)
 {
@@ -215,13 +215,14 @@ int main(int argc, char **argv)
         if (npos == 1)
             fprintf(stderr,
                     "sluice-bench: unknown test \"%.40s\" (the tests are noop, latency, io, "
-                    "message and pdf)\n",
+                    "message, pdf and spool)\n",
                     pos[0]);
         else if (npos > 1)
             fprintf(stderr, "sluice-bench: unexpected argument \"%.40s\" (one test at a time)\n",
                     pos[1]);
         else
-            fprintf(stderr, "sluice-bench: name one test: noop, latency, io, message or pdf\n");
+            fprintf(stderr,
+                    "sluice-bench: name one test: noop, latency, io, message, pdf or spool\n");
         sl_config_usage_line(stderr, "sluice-bench", synopsis);
         return 2;
     }

@@ -4,7 +4,8 @@
 # prints one JSON object per line on stdout (progress goes to stderr). Builds
 # nothing: `make bench` has built bin/ first. SLUICE_BIN picks other binaries;
 # BENCH_NOOP_JOBS, BENCH_NOOP2_JOBS, BENCH_IO_JOBS, BENCH_MESSAGE_JOBS,
-# BENCH_MESSAGE2_JOBS, BENCH_PDF_JOBS and BENCH_LATENCY_SECONDS shrink or grow the set;
+# BENCH_MESSAGE2_JOBS, BENCH_PDF_JOBS, BENCH_SPOOL_JOBS and BENCH_LATENCY_SECONDS shrink
+# or grow the set;
 # BENCH_ONLY="message" (names of sluice-bench tests) runs only those. The
 # message tests deliver to a private sluice-fake-platform as Discord.
 # BENCH_ONLY="fleet" runs only the two busy-machine fleet runs (3 workers,
@@ -101,6 +102,9 @@ run noop --jobs "${BENCH_NOOP2_JOBS:-500000}" --workers 2 --concurrency 1000
 # One-page PDFs rendered on one worker's two pool threads and filed under a
 # temporary --pdf-dir (the workers' temporary files must all be gone after).
 run pdf --jobs "${BENCH_PDF_JOBS:-3000}" --workers 1 --concurrency 100 --pdf-threads 2
+# The producer's SQLite spool (synchronous=FULL): puts of 500 jobs, the CLI
+# spooling with Redis refusing connections, then sluice-producer flush.
+run spool --jobs "${BENCH_SPOOL_JOBS:-100000}" --batch 500
 
 # The fake Discord. The token is random, kept in a private file, and reaches
 # the workers only as that file's name.
