@@ -258,13 +258,16 @@ int sl_spool_peek(sl_spool *s, long long after_rowid, int max, sl_spool_rows *ou
     sqlite3_stmt *st = s->peek;
     sqlite3_bind_int64(st, 1, after_rowid);
     sqlite3_bind_int(st, 2, max);
-    int rc;
+    int rc, ocap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (out->n == out->cap) {
             out->cap = out->cap ? out->cap * 2 : 256;
             out->jobs = sl_realloc(out->jobs, out->cap * sizeof *out->jobs);
         }
-        o = sl_realloc(o, out->cap * sizeof *o);
+        if (out->n == ocap) {
+            ocap = out->cap;
+            o = sl_realloc(o, (size_t)ocap * sizeof *o);
+        }
         sl_spool_job *j = &out->jobs[out->n];
         struct offs *f = &o[out->n];
         memset(j, 0, sizeof *j);
