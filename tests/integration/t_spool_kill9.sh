@@ -1,11 +1,12 @@
 # t_spool_kill9: `sluice-producer flush` killed with SIGKILL in the middle
-# of a flush, five times at random points, then a last flush: every spooled
+# of a flush, up to five times at random points (after a random number of
+# its enqueue calls ran in Redis), then a last flush: every spooled
 # job is in Redis exactly once (each id once in the ready list, each payload
 # marker once, one job key each), with and without idempotency keys, and
 # the spool is empty.
 . "$(dirname "$0")/lib.sh"
 
-N=60000
+N=100000
 start_redis
 SPOOL=$TMP/spool.db
 
@@ -20,19 +21,33 @@ for i in range(1, int(sys.argv[1]) + 1):
 assert_eq $N "$(grep -c . "$TMP/ids")" "ids printed while redis is down"
 _redis_launch || die "redis-server does not restart"
 
+# enqueue calls Redis has run so far (each carries up to 500 spooled jobs)
+calls() {
+    local n
+    n=$(rcli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p')
+    echo "${n:-0}"
+}
+spooled() { "$SLUICE_BIN/sluice-ctl" spool "$SPOOL" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["jobs"])'; }
+killed=0
+left=$N
 for round in 1 2 3 4 5; do
+    # the random point of the kill: after 1 to 3/4 of the calls this
+    # flush would make (copies sent again count as calls too)
+    ncalls=$(((left + 499) / 500))
+    target=$(($(calls) + 1 + RANDOM % (ncalls > 4 ? ncalls * 3 / 4 : 1)))
     "$SLUICE_BIN/sluice-producer" flush --spool "$SPOOL" >>"$TMP/flush.out" 2>>"$TMP/producer.log" &
     pid=$!
     ALL_PIDS+=("$pid")
-    ms=$((50 + RANDOM % 1200))
-    sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))" # the random point of the kill
+    wait_until 60 "[ \"\$(calls)\" -ge $target ] || ! alive $pid"
     kill -KILL "$pid" 2>/dev/null
     reap "$pid"
-    left=$("$SLUICE_BIN/sluice-ctl" spool "$SPOOL" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["jobs"])')
-    say "# round $round: killed after ${ms} ms (status $STOP_STATUS), $left jobs still spooled, $(ready_total) in redis"
+    [ "$STOP_STATUS" = 137 ] && killed=$((killed + 1))
+    left=$(spooled)
+    say "# round $round: killed after call $target (status $STOP_STATUS), $left jobs still spooled, $(ready_total) in redis"
+    [ "$left" -gt 0 ] || break
 done
-[ "$left" -gt 0 ] && ok "the last kill came before the flush ended ($left left)" ||
-    say "# every job was flushed before the last kill"
+[ "$killed" -ge 3 ] && ok "$killed flushes killed in the middle" ||
+    fail "only $killed of the flushes were killed before they ended"
 
 producer flush --spool "$SPOOL" >"$TMP/last.out" || fail "the last flush failed"
 cat "$TMP/last.out"
