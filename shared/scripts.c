@@ -54,27 +54,32 @@ static const struct sl_embedded *find(const char *name, size_t len)
     return e;
 }
 
-/* The text Redis runs for E: E's own, or with the file named by its
- * "-- include: NAME.lua" line in front (kept for the life of the process). */
+/* The text Redis runs for E: E's own, or with the files named by its
+ * "-- include: NAME.lua" lines in front, in the order named (kept for the
+ * life of the process). tools/funclib.sh resolves the same lines for the
+ * function library. */
 static void compose(sl_script *s, const struct sl_embedded *e)
 {
     static const char mark[] = "\n-- include: ";
-    const char *at = memmem(e->text, e->len, mark, sizeof mark - 1);
     s->text = e->text;
     s->len = e->len;
-    if (!at)
+    sl_buf text = {0};
+    const char *at = e->text, *end = e->text + e->len;
+    while ((at = memmem(at, (size_t)(end - at), mark, sizeof mark - 1))) {
+        const char *name = at + sizeof mark - 1;
+        const char *eol = memchr(name, '\n', (size_t)(end - name));
+        size_t n = eol ? (size_t)(eol - name) : (size_t)(end - name);
+        if (n > 4 && !memcmp(name + n - 4, ".lua", 4))
+            n -= 4;
+        const struct sl_embedded *lib = find(name, n);
+        sl_buf_append(&text, lib->text, lib->len);
+        at = name;
+    }
+    if (!text.len)
         return;
-    const char *name = at + sizeof mark - 1;
-    const char *end = memchr(name, '\n', e->len - (size_t)(name - e->text));
-    size_t n = end ? (size_t)(end - name) : e->len - (size_t)(name - e->text);
-    if (n > 4 && !memcmp(name + n - 4, ".lua", 4))
-        n -= 4;
-    const struct sl_embedded *lib = find(name, n);
-    char *text = sl_malloc(lib->len + e->len + 1);
-    memcpy(text, lib->text, lib->len);
-    memcpy(text + lib->len, e->text, e->len + 1);
-    s->text = text;
-    s->len = lib->len + e->len;
+    sl_buf_append(&text, e->text, e->len);
+    s->text = text.data; /* kept: a script's text lives as long as the process */
+    s->len = text.len;
 }
 
 static void load(void)

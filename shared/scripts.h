@@ -1,7 +1,8 @@
 /* scripts.h — the Lua scripts in shared/scripts/, compiled in, called with
  * EVALSHA. Each script's header comment lists its KEYS and ARGV. A script
- * with the line "-- include: NAME.lua" runs with NAME's text in front of its
- * own (lib_batch.lua: shared helpers, not a script of its own). */
+ * with lines "-- include: NAME.lua" runs with each NAME's text in front of
+ * its own, in the order named (lib_*.lua: shared code, not scripts of their
+ * own; lib_enqueue.lua is also part of the function library, func.h). */
 #ifndef SL_SCRIPTS_H
 #define SL_SCRIPTS_H
 
