@@ -32,7 +32,8 @@ PDF_CFLAGS = $(patsubst -I%,-isystem %,$(call pdf_pkg,--cflags))
 PDF_LIBS   = $(call pdf_pkg,--libs)
 
 LIB_SRC := $(wildcard shared/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o $(BUILD)/gen/schemas_gen.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o $(BUILD)/gen/schemas_gen.o \
+           $(BUILD)/gen/functions_gen.o
 LIB     := $(BUILD)/libsluice.a
 
 PRODUCER_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard producer/*.c))
@@ -74,6 +75,17 @@ JOB_SCHEMAS := $(sort $(filter-out schemas/openapi.json,$(wildcard schemas/*.jso
 $(BUILD)/gen/schemas_gen.c: $(JOB_SCHEMAS) tools/embed.sh
 	@mkdir -p $(@D)
 	sh tools/embed.sh sl_schema_sources $@ $(JOB_SCHEMAS)
+
+# The Redis Function library (sluice-ctl install): shared/functions/sluice.lua
+# with the scripts it includes (lib_enqueue.lua: the CLI's enqueue) and the
+# job types of schemas/, then compiled in like the scripts.
+$(BUILD)/gen/sluice.lua: shared/functions/sluice.lua $(wildcard shared/scripts/*.lua) \
+                         $(wildcard schemas/*.json) tools/funclib.sh
+	@mkdir -p $(@D)
+	sh tools/funclib.sh $@ shared/functions/sluice.lua shared/scripts schemas
+
+$(BUILD)/gen/functions_gen.c: $(BUILD)/gen/sluice.lua tools/embed.sh
+	sh tools/embed.sh sl_function_sources $@ $<
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<

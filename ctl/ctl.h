@@ -2,7 +2,8 @@
  * common.c holds the Redis and output helpers every command shares, then one
  * file per group of commands (stats.c: stats and workers; show.c: show and
  * dead; jobs.c: retry, cancel, pause and resume; batch.c: batch; apps.c: app, apps;
- * spool.c: spool, and the spool line of stats).
+ * spool.c: spool, and the spool line of stats; install.c: install, the Redis
+ * Function library).
  *
  * Blocking hiredis, no event loop: each command is a handful of pipelined
  * round trips. Exit status: 0 done, 1 not found or wrong state, 2 usage or
@@ -29,6 +30,8 @@ typedef struct ctl_opts {
     int all_dead;      /* retry --all-dead */
     long long limit;   /* dead --limit */
     const char *spool; /* stats --spool: a producer's spool to show too */
+    int print;         /* install --print */
+    int check;         /* install --check */
 } ctl_opts;
 
 typedef struct ctl {
@@ -56,6 +59,10 @@ int ctl_spool(ctl *c, int npos, char **pos);
 /* The depth of the spool at PATH: added to DOC as "spool", or printed
  * when DOC is NULL. CTL_OK, or CTL_FAIL after printing the problem. */
 int ctl_spool_stats(const char *path, cJSON *doc);
+int ctl_install(ctl *c, int npos, char **pos);
+
+/* `sluice-ctl install --print`: the library's text on stdout, no Redis. */
+int ctl_install_print(void);
 
 /* --- common.c --------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* sluice-ctl — the operator's admin CLI: queue statistics, one job's state,
  * dead jobs, retry, cancel, pause and resume, workers, batches, a
- * producer's spool. main() parses
- * the options (one table per command, as config.h has them), connects and
+ * producer's spool, and the install of the Redis Function library. main()
+ * parses the options (one table per command, as config.h has them), connects and
  * dispatches; each command lives in stats.c, show.c, jobs.c or batch.c. */
 #include "ctl.h"
 #include "config.h"
@@ -27,14 +27,21 @@ static ctl_opts o;
 #define OPT_SPOOL                                                                                 \
     {"spool", "SLUICE_SPOOL", SL_OPT_STR, &o.spool, NULL, 0, 0,                                   \
      "also show the depth of this producer spool (SQLite file)"}
+#define OPT_PRINT                                                                                 \
+    {"print", NULL, SL_OPT_BOOL, &o.print, NULL, 0, 0,                                             \
+     "print the library (for FUNCTION LOAD by hand) instead of loading it"}
+#define OPT_CHECK                                                                                 \
+    {"check", NULL, SL_OPT_BOOL, &o.check, NULL, 0, 0,                                             \
+     "only say which version Redis has; exit status 1 when older than this one's or none"}
 #define FIND_HELP "the job's queue (default: look in every known queue)"
 /* clang-format on */
 
 static const sl_option common_opts[] = {OPT_REDIS, OPT_PREFIX, {0}};
-static const sl_option all_opts[] = {OPT_REDIS, OPT_PREFIX,   OPT_QUEUE(""), OPT_JSON,
-                                     OPT_LIMIT, OPT_ALL_DEAD, OPT_SPOOL,     {0}};
+static const sl_option all_opts[] = {OPT_REDIS,    OPT_PREFIX, OPT_QUEUE(""), OPT_JSON,  OPT_LIMIT,
+                                     OPT_ALL_DEAD, OPT_SPOOL,  OPT_PRINT,     OPT_CHECK, {0}};
 static const sl_option stats_opts[] = {OPT_JSON, OPT_SPOOL, OPT_REDIS, OPT_PREFIX, {0}};
 static const sl_option spool_opts[] = {OPT_LIMIT, OPT_JSON, {0}};
+static const sl_option install_opts[] = {OPT_PRINT, OPT_CHECK, OPT_REDIS, {0}};
 static const sl_option json_opts[] = {OPT_JSON, OPT_REDIS, OPT_PREFIX, {0}};
 static const sl_option show_opts[] = {OPT_QUEUE(FIND_HELP), OPT_JSON, OPT_REDIS, OPT_PREFIX, {0}};
 static const sl_option dead_opts[] = {OPT_QUEUE("only this queue (default: every known queue)"),
@@ -113,6 +120,15 @@ static const command commands[] = {
      "first: queue, id, how long it has waited and its size; then how many wait in all.\n"
      "Reads the file only: works while redis is down. sluice-producer flush sends them.",
      spool_opts, 1, 1, "spool PATH", ctl_spool},
+    {"install", "[--print | --check]", "load or upgrade the Redis Function library",
+     "Loads the Redis Function library \"sluice\" (Redis 7+) that this sluice-ctl carries, or\n"
+     "upgrades an older one (FUNCTION LOAD REPLACE); then any Redis client enqueues with\n"
+     "  FCALL sluice_enqueue 1 PREFIX:{QUEUE} ENVELOPE_JSON [ENVELOPE_JSON ...]\n"
+     "(the same enqueue as sluice-producer; README: \"Enqueue from any language\").\n"
+     "Idempotent: prints \"installed version N\", \"upgraded from version M to N\" or \"already\n"
+     "at version N\". A newer library in Redis is left as it is (exit status 1). Functions\n"
+     "are not per prefix: one library serves every prefix.",
+     install_opts, 0, 0, NULL, ctl_install},
     {0},
 };
 
@@ -232,10 +248,12 @@ int main(int argc, char **argv)
     if (parse_command(cmd, argc, argv, pos, &npos))
         return CTL_FAIL;
 
-    if (cmd->run == ctl_spool) { /* the one command that needs no redis */
+    if (cmd->run == ctl_spool) { /* needs no redis (nor does install --print) */
         ctl c = {.o = &o, .cmd = cmd->name};
         return cmd->run(&c, npos - 1, pos + 1);
     }
+    if (cmd->run == ctl_install && o.print)
+        return ctl_install_print(); /* no Redis needed */
     sl_redis_addr addr;
     if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
         ctl_errorf("--redis-url: %s", err);
