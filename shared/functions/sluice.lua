@@ -267,20 +267,17 @@ local function read_number(s, i)
         bad_json(i, fmt('a number of %d characters (at most %d)', #t, MAX_NUMBER))
     end
     local d = tonumber(t)
-    if plain and int_end - i - (byte(s, i) == 45 and 1 or 0) <= 15 then
-        return (d == 0 and '0' or t), d, j
-    end
-    local printed
+    -- cJSON 1.7.15's print_number: %1.15g, or %1.17g when that does not
+    -- read back as the same double; an integer of up to 15 digits is
+    -- printed as written ("-0" too)
+    if plain and int_end - i - (byte(s, i) == 45 and 1 or 0) <= 15 then return t, d, j end
     if d ~= d or d == math.huge or d == -math.huge then
         bad_json(i, 'number ' .. t .. ' is out of range (it would be stored as null)')
-    elseif d == math.floor(d) and d >= -2147483648 and d <= 2147483647 then
-        printed = fmt('%d', d)
-    else
-        printed = fmt('%1.15g', d)
-        local back = tonumber(printed)
-        if math.abs(back - d) > math.max(math.abs(back), math.abs(d)) * DBL_EPSILON then
-            printed = fmt('%1.17g', d)
-        end
+    end
+    local printed = fmt('%1.15g', d)
+    local back = tonumber(printed)
+    if math.abs(back - d) > math.max(math.abs(back), math.abs(d)) * DBL_EPSILON then
+        printed = fmt('%1.17g', d)
     end
     if decimal(t) ~= decimal(printed) then
         bad_json(i, 'number ' .. t .. ' would be stored as ' .. printed ..
