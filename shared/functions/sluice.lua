@@ -523,6 +523,9 @@ end
 -- bits, Crockford's base 32, so ids sort by creation time. Within one
 -- millisecond the random part counts up (its first character stays below
 -- 16 so it never wraps): ids from this Redis are unique and in order.
+-- Redis seeds Lua's generator the same way at every start, so init() seeds
+-- it again from the time of the first call: two Redis servers, or one
+-- restarted, do not draw the same sequence.
 local DIGITS = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 local last_ms, rnd = -1, {}
 
@@ -584,6 +587,8 @@ end
 local function init()
     find, byte, sub, fmt = string.find, string.byte, string.sub, string.format
     match, gsub, concat = string.match, string.gsub, table.concat
+    local t = redis.call('TIME')
+    math.randomseed((tonumber(t[1]) * 1000003 + tonumber(t[2])) % 2147483647)
     cjson_escape, sl_escape = {['"'] = '\\"', ['\\'] = '\\\\'}, {['"'] = '\\"', ['\\'] = '\\\\'}
     for c = 0, 31 do
         cjson_escape[string.char(c)] = fmt('\\u%04x', c)
