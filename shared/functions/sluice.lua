@@ -3,7 +3,8 @@
 -- client enqueues Sluice jobs with one FCALL, no Sluice binary on its side:
 --
 --   FCALL sluice_enqueue 1 PREFIX:{QUEUE} ENVELOPE_JSON [ENVELOPE_JSON ...]
---   FCALL_RO sluice_version 0
+--   FCALL_RO sluice_job 1 PREFIX:{QUEUE} ID     -> {state, envelope JSON}
+--   FCALL_RO sluice_version 0                   -> the library's version
 --
 -- sluice_enqueue checks each envelope (schemas/envelope.json) as
 -- sluice-producer does, completes it (id, queue, created_ms: Redis TIME)
@@ -603,10 +604,12 @@ end
 
 local PREFIX_RULE = '^[a-z][a-z0-9_-]*$'
 
-local function enqueue(keys, args)
+-- The one key, PREFIX:{QUEUE}: its prefix, queue and the queue's base
+-- "PREFIX:{QUEUE}:" (FUNC names the function, for the message).
+local function queue_key(keys, func, usage)
     if #keys ~= 1 then
-        raise('give one key, PREFIX:{QUEUE} (FCALL sluice_enqueue 1 sluice:{message} ' ..
-            'ENVELOPE_JSON ...), got ' .. #keys)
+        raise('give one key, PREFIX:{QUEUE} (FCALL ' .. func .. ' 1 sluice:{message} ' ..
+            usage .. '), got ' .. #keys)
     end
     local prefix, queue = match(keys[1], '^([^{}:]*):{([^{}]*)}$')
     if not prefix or not find(prefix, PREFIX_RULE) or #prefix > 64 or
@@ -614,13 +617,17 @@ local function enqueue(keys, args)
         raise('key: "' .. keys[1] .. '" is not PREFIX:{QUEUE} (each 1..64 of a-z, 0-9, ' ..
             "'_', '-', starting with a letter; e.g. sluice:{message})")
     end
+    return prefix, queue, prefix .. ':{' .. queue .. '}:'
+end
+
+local function enqueue(keys, args)
+    local prefix, queue, base = queue_key(keys, 'sluice_enqueue', 'ENVELOPE_JSON ...')
     if #args == 0 then raise('no envelope: FCALL sluice_enqueue 1 PREFIX:{QUEUE} ENVELOPE_JSON ...') end
     if #args > MAX_ENVELOPES then
         raise(fmt('%d envelopes in one call, the limit is %d', #args, MAX_ENVELOPES))
     end
     local t = redis.call('TIME')
     local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    local base = prefix .. ':{' .. queue .. '}:'
     local argv = {base, IDEM_TTL_MS, prefix .. ':scheduler:notify'}
     for n, text in ipairs(args) do
         local ok, job = pcall(parse_envelope, text, queue)
@@ -652,15 +659,55 @@ local function enqueue(keys, args)
     return out
 end
 
-redis.register_function('sluice_enqueue', function(keys, args)
-    if not find then init() end
-    local ok, res = pcall(enqueue, keys, args)
-    if ok then return res end
-    if type(res) == 'table' and res.sluice then
-        return redis.error_reply('ERR sluice: ' .. res.sluice)
+-- sluice_job: {state, envelope} of job ID of the key's queue, as
+-- sluice-ctl show finds them: state is ready, delayed, active, done, dead,
+-- cancelled or unknown; the envelope (the job key's JSON: attempts,
+-- last_error, and a result once the job has one) or false when gone.
+local function job(keys, args)
+    local _, _, base = queue_key(keys, 'sluice_job', 'ID')
+    local id = args[1]
+    if #args ~= 1 or id == '' then raise('give one job id: FCALL_RO sluice_job 1 PREFIX:{QUEUE} ID') end
+    local body = redis.call('GET', base .. 'job:' .. id)
+    local state = 'unknown'
+    for _, set in ipairs({'active', 'delayed', 'done', 'dead'}) do
+        if redis.call('ZSCORE', base .. set, id) then
+            state = set
+            break
+        end
     end
-    error(res, 0) -- Redis's own (OOM, READONLY...): as it came
-end)
+    if state == 'unknown' and body then
+        for _, p in ipairs({'critical', 'high', 'normal', 'low'}) do
+            if redis.call('LPOS', base .. 'ready:' .. p, id) then
+                state = 'ready'
+                break
+            end
+        end
+    end
+    if state == 'dead' and body then
+        local ok, doc = pcall(cjson.decode, body)
+        if ok and type(doc) == 'table' and type(doc.last_error) == 'string' and
+            sub(doc.last_error, 1, 9) == 'cancelled' then
+            state = 'cancelled'
+        end
+    end
+    return {state, body or false}
+end
 
+-- Runs F, turning what raise() raised into "ERR sluice: ..." replies.
+local function guarded(f)
+    return function(keys, args)
+        if not find then init() end
+        local ok, res = pcall(f, keys, args)
+        if ok then return res end
+        if type(res) == 'table' and res.sluice then
+            return redis.error_reply('ERR sluice: ' .. res.sluice)
+        end
+        error(res, 0) -- Redis's own (OOM, READONLY...): as it came
+    end
+end
+
+redis.register_function('sluice_enqueue', guarded(enqueue))
+redis.register_function{function_name = 'sluice_job', flags = {'no-writes'},
+    callback = guarded(job)}
 redis.register_function{function_name = 'sluice_version', flags = {'no-writes'},
     callback = function() return SLUICE_VERSION end}

@@ -1,6 +1,7 @@
 # t_func: enqueue through the Redis Function library (FCALL sluice_enqueue),
 # as a frontend in any language would, with redis-cli:
-#  - sluice-ctl install: --check before, installed, then already at version
+#  - sluice-ctl install: --check before, installed, then already at version;
+#    FCALL_RO sluice_job reads a job's state and envelope
 #  - one job of each type the workers run (noop, sleep, message, pdf,
 #    interview, fail) runs through a real worker against the fake platform:
 #    done, or dead for fail; a delayed job is promoted by the scheduler
@@ -65,6 +66,14 @@ wait_until 20 "[ \"\$(state_of ${IDS[fail]} fail)\" = dead ]" || true
 assert_eq dead "$(state_of "${IDS[fail]}" fail)" "state of the fail job"
 wait_until 20 "[ \"\$(state_of $delayed noop)\" = done ]" || true
 assert_eq done "$(state_of "$delayed" noop)" "state of the delayed job (promoted by the scheduler)"
+# sluice_job: the state and the envelope, read-only
+job=$(rcli fcall_ro sluice_job 1 "$SLUICE_PREFIX:{message}" "${IDS[message]}")
+assert_eq done "$(echo "$job" | head -1)" "FCALL_RO sluice_job: state"
+assert_contains "$(echo "$job" | tail -1)" "\"id\":\"${IDS[message]}\"" "FCALL_RO sluice_job: the envelope"
+assert_eq dead "$(rcli fcall_ro sluice_job 1 "$SLUICE_PREFIX:{fail}" "${IDS[fail]}" | head -1)" \
+    "sluice_job: the fail job is dead"
+assert_eq unknown "$(rcli fcall_ro sluice_job 1 "$SLUICE_PREFIX:{noop}" nope | head -1)" \
+    "sluice_job: no such job"
 [ -s "$TMP/pdf/fcall.pdf" ] && ok "the pdf job wrote fcall.pdf" || fail "no fcall.pdf"
 assert_eq 1 "$(curl -s "$U/_fake/stats" | jq '[.requests.create_message // {} | .[]] | add // 0' 2>/dev/null | awk '{print ($1 >= 1)}')" \
     "the fake platform received the messages"
@@ -97,6 +106,8 @@ c=$(fcall $Q '{"type":"noop","priority":"critical","payload":{}}')
 h=$(fcall $Q '{"type":"noop","priority":"high","payload":{}}')
 l=$(fcall $Q '{"type":"noop","priority":"low","payload":{}}')
 assert_eq "$c" "$(rcli lrange "$(k ready:critical)" 0 -1)" "critical job in ready:critical"
+assert_eq ready "$(rcli fcall_ro sluice_job 1 "$SLUICE_PREFIX:{$Q}" "$c" | head -1)" "sluice_job: ready"
+assert_eq delayed "$(rcli fcall_ro sluice_job 1 "$SLUICE_PREFIX:{$Q}" "$d" | head -1)" "sluice_job: delayed"
 assert_eq "$h" "$(rcli lrange "$(k ready:high)" 0 -1)" "high job in ready:high"
 assert_eq "$l" "$(rcli lrange "$(k ready:low)" 0 -1)" "low job in ready:low"
 body=$(job_body "$h")
