@@ -21,6 +21,8 @@
 # 10 private chats x 20 messages at Telegram's 1 per second per chat, each
 # beside the CPU-bound process; BENCH_APPS_RUNS repeats them (default 1).
 # BENCH_ONLY="intake" measures the HTTP intake with wrk (tools/bench_intake.sh).
+# BENCH_ONLY="fcall" enqueues BENCH_FCALL_JOBS (200,000) with FCALL
+# sluice_enqueue from one redis-py client pipelining 100 (bench/fcall.py).
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -300,6 +302,14 @@ esac
 case " ${BENCH_ONLY:-} " in
 *" intake "*)
     sh "$here/tools/bench_intake.sh" || status=1
+    ;;
+esac
+# FCALL sluice_enqueue (issue 10) from one redis-py client pipelining 100
+# calls of one envelope each: jobs/s and Redis CPU per job.
+case " ${BENCH_ONLY:-} " in
+*" fcall "*)
+    "$bin/sluice-ctl" install >&2 || status=1
+    /usr/bin/python3 "$here/bench/fcall.py" "$port" "${BENCH_FCALL_JOBS:-200000}" 100 || status=1
     ;;
 esac
 exit "$status"

@@ -291,8 +291,10 @@ end
 
 -- Skips JSON white space from I; refuses other control bytes.
 local function skip_ws(s, i)
-    i = find(s, '[^ \t\n\r]', i) or #s + 1
     local b = byte(s, i)
+    if b and b > 32 and b ~= 127 then return i end -- compact JSON: no white space
+    i = find(s, '[^ \t\n\r]', i) or #s + 1
+    b = byte(s, i)
     if b and (b < 32 or b == 127) then
         bad_json(i, b == 0 and 'NUL byte outside a string' or
             fmt('control character 0x%02x outside a string', b))
@@ -428,7 +430,8 @@ local function check_field(name, kind, v, text)
             raise(name .. ': ' .. text .. ' is above the maximum ' .. fmt('%d', f.max))
         end
     elseif want == 'string' then
-        local _, chars = gsub(v, '[^\128-\191]', '')
+        local chars = #v
+        if find(v, '[\128-\255]') then chars = select(2, gsub(v, '[^\128-\191]', '')) end
         if f.min and chars < f.min then
             raise(fmt('%s: %d character%s, the minimum is %d', name, chars,
                 chars == 1 and '' or 's', f.min))
@@ -529,6 +532,7 @@ end
 -- restarted, do not draw the same sequence.
 local DIGITS = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 local last_ms, rnd = -1, {}
+local stamp, stamp_ms, digit = '', -1, {} -- digit[0..31]: filled by init()
 
 local function new_id(ms)
     if ms <= last_ms then
@@ -545,13 +549,17 @@ local function new_id(ms)
         for k = 2, 16 do rnd[k] = math.random(0, 31) end
         last_ms = ms
     end
-    local t = {}
-    for k = 10, 1, -1 do
-        local d = ms % 32
-        t[k] = sub(DIGITS, d + 1, d + 1)
-        ms = (ms - d) / 32
+    if ms ~= stamp_ms then -- the time part, once per millisecond
+        local t, m = {}, ms
+        for k = 10, 1, -1 do
+            local d = m % 32
+            t[k] = sub(DIGITS, d + 1, d + 1)
+            m = (m - d) / 32
+        end
+        stamp, stamp_ms = concat(t), ms
     end
-    for k = 1, 16 do t[10 + k] = sub(DIGITS, rnd[k] + 1, rnd[k] + 1) end
+    local t = {stamp}
+    for k = 1, 16 do t[k + 1] = digit[rnd[k]] end
     return concat(t)
 end
 
@@ -588,6 +596,7 @@ end
 local function init()
     find, byte, sub, fmt = string.find, string.byte, string.sub, string.format
     match, gsub, concat = string.match, string.gsub, table.concat
+    for d = 0, 31 do digit[d] = sub(DIGITS, d + 1, d + 1) end
     local t = redis.call('TIME')
     math.randomseed((tonumber(t[1]) * 1000003 + tonumber(t[2])) % 2147483647)
     cjson_escape, sl_escape = {['"'] = '\\"', ['\\'] = '\\\\'}, {['"'] = '\\"', ['\\'] = '\\\\'}
@@ -630,9 +639,14 @@ local function enqueue(keys, args)
     local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     local argv = {base, IDEM_TTL_MS, prefix .. ':scheduler:notify'}
     for n, text in ipairs(args) do
-        local ok, job = pcall(parse_envelope, text, queue)
+        local ok, job = true, nil
+        if #args == 1 then
+            job = parse_envelope(text, queue)
+        else -- the error names the envelope
+            ok, job = pcall(parse_envelope, text, queue)
+        end
         if not ok then
-            if #args > 1 and type(job) == 'table' and job.sluice then
+            if type(job) == 'table' and job.sluice then
                 job.sluice = 'envelope ' .. n .. ': ' .. job.sluice
             end
             error(job, 0)
