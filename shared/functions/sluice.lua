@@ -146,15 +146,22 @@ end
 local unescape = {['"'] = '"', ['\\'] = '\\', ['/'] = '/', b = '\b', f = '\f', n = '\n',
     r = '\r', t = '\t'}
 
--- Reads the string whose opening quote is at I: its decoded text and the
--- index after its closing quote.
+-- Reads the string whose opening quote is at I: its decoded text, the
+-- index after its closing quote, and true when the text between the quotes
+-- is already as cJSON prints it (nothing escaped, no control character).
 local function read_string(s, i)
-    local j = find(s, '[%z\1-\31"\\]', i + 1)
-    if j and byte(s, j) == 34 then -- the common case: nothing escaped
+    local j = find(s, '"', i + 1, true)
+    if j then -- the common case: nothing escaped (plain finds are fast)
         local raw = sub(s, i + 1, j - 1)
-        if find(raw, '[\128-\255]') then check_utf8(s, i + 1, j - 1) end
-        return raw, j + 1
+        if not find(raw, '\\', 1, true) then
+            if not find(raw, '[%z\1-\31\128-\255]') then return raw, j + 1, true end
+            if not find(raw, '[%z\1-\31]') then
+                check_utf8(s, i + 1, j - 1)
+                return raw, j + 1, true
+            end
+        end
     end
+    j = find(s, '[%z\1-\31"\\]', i + 1)
     local parts, from = {}, i + 1
     while true do
         if not j then bad_json(i, 'unterminated string') end
@@ -330,16 +337,18 @@ read_value = function(s, i, out)
                     bad_json(i, byte(s, i) and 'expected a member name in quotes, got ' ..
                         show(s, i) or 'unexpected end: expected a member name in quotes')
                 end
-                local key, at = nil, i
-                key, i = read_string(s, i)
+                local key, at, plain = nil, i, false
+                key, i, plain = read_string(s, i)
                 path[depth] = key
                 if seen[key] then
                     bad_json(at, 'duplicate member name (first at byte ' .. (seen[key] - 1) .. ')')
                 end
                 seen[key] = at
+                if n > 0 then out[#out + 1] = ',' end
+                out[#out + 1] = plain and sub(s, at, i - 1) or quote(key, cjson_escape)
+                out[#out + 1] = ':'
                 i = skip_ws(s, i)
                 if byte(s, i) ~= 58 then bad_json(i, "expected ':' after the member name") end
-                out[#out + 1] = (n > 0 and ',' or '') .. quote(key, cjson_escape) .. ':'
                 i = skip_ws(s, i + 1)
             else
                 path[depth] = n
@@ -359,9 +368,9 @@ read_value = function(s, i, out)
         out[#out + 1] = object and '}' or ']'
         return i + 1, object and 'object' or 'array'
     elseif c == 34 then
-        local v
-        v, i = read_string(s, i)
-        out[#out + 1] = quote(v, cjson_escape)
+        local v, at, plain = nil, i, false
+        v, i, plain = read_string(s, i)
+        out[#out + 1] = plain and sub(s, at, i - 1) or quote(v, cjson_escape)
         return i, 'string', v
     elseif c == 45 or (c and c >= 48 and c <= 57) then
         local text, v
@@ -484,7 +493,9 @@ local function parse_envelope(text, queue)
             local n0 = #out
             local kind, v
             i, kind, v = read_value(text, i, out)
-            members[#members + 1] = {key, kind, v, out[n0 + 1]}
+            local m = #members
+            members[m + 1], members[m + 2], members[m + 3], members[m + 4] = key, kind, v,
+                out[n0 + 1] or false
             job[key] = key == 'payload' and concat(out) or v
             i = skip_ws(text, i)
             local b = byte(text, i)
@@ -507,7 +518,9 @@ local function parse_envelope(text, queue)
     -- document order; the first problem is the one reported
     if not seen.type then raise('type: missing (required)') end
     if not seen.payload then raise('payload: missing (required)') end
-    for _, m in ipairs(members) do check_field(m[1], m[2], m[3], m[4]) end
+    for m = 1, #members, 4 do
+        check_field(members[m], members[m + 1], members[m + 2], members[m + 3])
+    end
     if not SLUICE_TYPES[job.type] then
         raise('type: unknown job type "' .. job.type .. '" (known: ' .. SLUICE_TYPE_LIST .. ')')
     end
