@@ -1,11 +1,29 @@
 /* worker.h — sluice-worker: one libev loop, a command connection and a
- * pub/sub connection to Redis, many jobs in flight.
+ * pub/sub connection to Redis, many jobs in flight. docs/ARCHITECTURE.md
+ * follows a job through these files.
  *
- *   fetch.c   which queue to claim from, claims, wake-ups on pub/sub
- *   run.c     a job's life in the process: start, timeout, finish
- *   settle.c  batched acks, retries and hand-backs to Redis
- *   lease.c   lease renewal and heartbeats
- *   main.c    options, start-up, signals, drain */
+ *   main.c     options, start-up, signals, the SIGTERM drain
+ *   fetch.c    which queue to claim from, claims, wake-ups on pub/sub
+ *   run.c      a job's life in the process: start, timeout, finish
+ *   settle.c   batched acks, retries and hand-backs to Redis
+ *   lease.c    lease renewal and heartbeats
+ *   spawn.c    jobs that jobs make (spawn.h): validated, enqueued per queue
+ *   call.c     a job's request to Discord or Telegram (call.h): gate, HTTP,
+ *              report to the shared limits, 429s waited out, one verdict
+ *   gate.c     in-process queues in front of the fleet-wide rate limits
+ *              (gate.h): one rl_acquire.lua call for a bot's waiting gates
+ *
+ * The job types:
+ *   handlers/basic.c        noop, sleep, fail
+ *   handlers/message.c      message: send, edit or delete on Discord or Telegram
+ *   handlers/interview.c    interview: find or create the channel, intro, follow-up
+ *   handlers/followup.c     followup: a reminder, unless an image came or it was decided
+ *   handlers/approval.c     approval: one sweep over the pending applications
+ *   handlers/app.c          what those three share: records, templates (app.h)
+ *   handlers/pdf.c          pdf: a place under the fleet's cap, the render on a
+ *                           pool thread, its temporary file (pdfjob.h, pdf_private.h)
+ *   handlers/pdf_deliver.c  where a rendered PDF goes: Discord, Telegram, a
+ *                           directory, an HTTP PUT */
 #ifndef SL_WORKER_H
 #define SL_WORKER_H
 
