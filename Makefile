@@ -122,6 +122,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 	python3 tests/schema/crosscheck.py
+	python3 tests/docs/check_architecture.py
 
 integration: $(PROGS)
 	SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
