@@ -8,7 +8,7 @@ it in the row (`worker/lease.c`: `lease_cb()`), unless "in `FILE`" follows
 it (`task_abandon()` in `worker/run.c`). A definition is a C function whose
 name starts a line's declaration and whose body follows (`{` before any
 `;`), or a Lua `local function NAME(`. The rows the issue asked for must be
-there.
+there, and every file named elsewhere in the document must exist.
 
 Then the tables of contents: worker/worker.h names every file of the worker
 (worker/*.c, worker/handlers/*.c), and the README's Layout section names
@@ -139,8 +139,19 @@ def check_row(doc, lineno, what, row):
         problem(f"{where}: the row names no file")
 
 
+def check_paths(doc, text):
+    """Every file named anywhere in DOC (a `dir/name.ext` token) exists."""
+    for lineno, line in enumerate(text.split("\n"), 1):
+        for m in TOKEN.finditer(line):
+            tok = m.group(1)
+            if PATH.match(tok) and "." in os.path.basename(tok) and not line.startswith("|"):
+                if not os.path.isfile(os.path.join(ROOT, tok)):
+                    problem(f"{doc}:{lineno}: no file {tok}")
+
+
 def check_table(doc):
     text = read(doc)
+    check_paths(doc, text)
     rows = table_rows(text)
     for lineno, what, row in rows:
         check_row(doc, lineno, what, row)
