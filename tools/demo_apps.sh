@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The application bot's scenario (README, What it is for): 140
 # applications arrive at once; Sluice opens an interview channel for each
-# (one guild listing for all), posts the intros, reminds applicants who post
-# no image, watches for approval (a role on the member, or the frontend's
-# answer) and posts the decision. The fake Discord has the latencies the
+# (a guild listing per worker for all its jobs), posts the intros, reminds
+# applicants who post no image, watches for approval (a role on the member,
+# or the frontend's answer) and posts the decision. The fake Discord has the latencies the
 # bot's author reported (open 200 ms, list 100 ms, send 200 ms) and Discord's
 # global limit (50/s) and route buckets. Live progress, then a summary with
 # per-stage timings against the floor the limits allow.
+# The applications arrive as a real frontend sends them: HTTP POSTs to the
+# intake (sluice-producer serve) with a bearer token made by `token new`
+# (kept in a mode-600 file, never shown) and an Idempotency-Key each; the
+# frontend then reads outcomes back with GET /v1/jobs/ID and ?wait.
 # Run by `make demo` (after the core demo) or alone: bash tools/demo_apps.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +66,26 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 ' "$sport" "$VAR/status.json" & pids+=($!)
 
 echo "== fake Discord on $U: global 50/s, buckets, open 200 ms, list 100 ms, send 200 ms"
+
+# the HTTP intake, with one token for the frontend: its hash goes into the
+# tokens file, the token itself into a mode-600 file only the frontend reads
+(
+    umask 077
+    "$BIN/sluice-producer" token new --queues interview --types interview --rate 500 \
+        --name apps-frontend 2>/dev/null >"$VAR/token.new"
+    sed -n 1p "$VAR/token.new" >"$VAR/frontend.token"
+    sed -n 2p "$VAR/token.new" >"$VAR/tokens"
+    rm -f "$VAR/token.new"
+)
+iport=$(freeport)
+I="http://127.0.0.1:$iport"
+"$BIN/sluice-producer" serve --listen "127.0.0.1:$iport" --tokens-file "$VAR/tokens" \
+    >"$VAR/intake.log" 2>&1 & intake_pid=$!
+pids+=($intake_pid)
+for _ in $(seq 100); do curl -sf "$I/readyz" >/dev/null && break; sleep 0.05; done
+curl -sf "$I/readyz" >/dev/null || { echo "demo: the intake did not start:"; tail -5 "$VAR/intake.log"; exit 1; }
+echo "== HTTP intake (sluice-producer serve) on $I; the frontend's token: var/demo-apps/frontend.token (mode 600, not shown)"
+
 "$BIN/sluice-scheduler" --reap-ms 200 --approval-interval-ms 10000 >"$VAR/scheduler.log" 2>&1 & pids+=($!)
 for i in 1 2; do
     "$BIN/sluice-worker" --id "apps-worker-$i" --queues approval,interview,followup,message,pdf \
@@ -91,9 +115,74 @@ with open(var + "/apps.ndjson", "w") as f:
             "approval": approval}}) + "\n")
 PY
 
-t0=$(python3 -c 'import time;print(int(time.time()*1000))')
-"$BIN/sluice-producer" enqueue --ndjson "$VAR/apps.ndjson" >"$VAR/ids.txt"
-echo "== $N applications enqueued at once; the frontend's actions play out below"
+# the bot frontend: posts each application to the intake as it arrives, over
+# 4 keep-alive connections, with its bearer token and an Idempotency-Key per
+# application; re-sends one (as after a lost answer); then holds a ?wait on
+# the last application's job until its interview is open
+python3 - "$VAR" "$iport" <<'PY' >"$VAR/frontend.log" 2>&1 &
+import http.client, json, os, queue, sys, threading, time
+var, iport = sys.argv[1], int(sys.argv[2])
+token = open(var + "/frontend.token").read().strip()
+apps = [json.loads(l) for l in open(var + "/apps.ndjson")]
+posts = open(var + "/posts.log", "w", buffering=1)  # "i status ms" per answer
+lock, ids, todo = threading.Lock(), [None] * len(apps), queue.Queue()
+for i in range(len(apps)):
+    todo.put(i)
+def post(conn, app):
+    body = json.dumps(app).encode()
+    while True:
+        conn.request("POST", "/v1/jobs", body, {
+            "Authorization": "Bearer " + token, "Content-Type": "application/json",
+            "Idempotency-Key": "apply:" + app["payload"]["application_id"]})
+        resp = conn.getresponse()
+        answer = json.loads(resp.read() or b"{}")
+        if resp.status == 429:  # over the token's quota: as told, then again
+            time.sleep(float(resp.getheader("Retry-After", "1")))
+            continue
+        return resp.status, answer
+def sender():
+    conn = http.client.HTTPConnection("127.0.0.1", iport, timeout=30)
+    while True:
+        try:
+            i = todo.get_nowait()
+        except queue.Empty:
+            return conn.close()
+        t = time.time()
+        status, answer = post(conn, apps[i])
+        ms = (time.time() - t) * 1000
+        with lock:
+            ids[i] = answer.get("id")
+            posts.write("%d %d %.2f%s\n" % (i, status, ms, "" if status == 201 else " " + json.dumps(answer)))
+t0 = time.time()
+with open(var + "/first-post.ms.tmp", "w") as f:
+    f.write("%d\n" % (t0 * 1000))
+os.replace(var + "/first-post.ms.tmp", var + "/first-post.ms")
+threads = [threading.Thread(target=sender) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+took = (time.time() - t0) * 1000
+with open(var + "/ids.txt", "w") as f:
+    f.write("".join("%s\n" % i for i in ids))
+conn = http.client.HTTPConnection("127.0.0.1", iport, timeout=90)
+status, again = post(conn, apps[5])
+def get(path):
+    conn.request("GET", path, headers={"Authorization": "Bearer " + token})
+    resp = conn.getresponse()
+    return resp.status, json.loads(resp.read())
+last = len(apps) - 1
+t = time.time()
+wstatus, waited = get("/v1/jobs/%s?wait=30" % ids[last])
+answered = time.time()
+json.dump({"t0_ms": int(t0 * 1000), "took_ms": took, "resent": {"app": 5, "status": status, "id": again.get("id"), "first": ids[5]},
+           "wait": {"app": last, "id": ids[last], "status": wstatus, "sent": t, "answered": answered,
+                    "job": waited}}, open(var + "/frontend.json", "w"))
+PY
+front_pid=$!
+pids+=($front_pid)
+for _ in $(seq 400); do [ -s "$VAR/first-post.ms" ] || ! kill -0 "$front_pid" 2>/dev/null && break; sleep 0.05; done
+[ -s "$VAR/first-post.ms" ] || { echo "demo: the frontend did not start:"; tail -5 "$VAR/frontend.log"; exit 1; }
+t0=$(cat "$VAR/first-post.ms")
+echo "== $N applications arrive at once, POSTed to the intake; the frontend's actions play out below"
 
 # the applicants and reviewers: images, roles, frontend decisions over time
 python3 - "$VAR" "$N" "$U" "$port" <<'PY' >"$VAR/actors.log" 2>&1 &
@@ -136,9 +225,14 @@ while :; do
     fu=$(R HGET 'apps:{followup}:stats' processed)
     msgs=$(R HGET 'apps:{message}:stats' processed)
     st=$(curl -s "$U/_fake/stats")
-    printf '\r   %3d.%ds  interviews open %s/%s  pending %-4s  follow-up checks %-4s decision messages %-4s | fake: requests %-5s 429s %s ' \
-        $((el / 1000)) $((el % 1000 / 100)) "${opened:-0}" "$N" "$pend" "${fu:-0}" "${msgs:-0}" \
+    acc=$(grep -c '^[0-9]* 201 ' "$VAR/posts.log" 2>/dev/null || true)
+    printf '\r   %3d.%ds  intake 201s %s/%s  interviews open %s/%s  pending %-4s  follow-up checks %-4s decision messages %-4s | fake: requests %-5s 429s %s ' \
+        $((el / 1000)) $((el % 1000 / 100)) "${acc:-0}" "$N" "${opened:-0}" "$N" "$pend" "${fu:-0}" "${msgs:-0}" \
         "$(jq .requests_total <<<"$st")" "$(jq '[.rate_limited[]] | add // 0' <<<"$st")"
+    if [ "${acc:-0}" -lt "$N" ] && ! kill -0 "$front_pid" 2>/dev/null; then
+        echo; echo "demo: the intake accepted ${acc:-0} of $N applications:"
+        grep -v '^[0-9]* 201 ' "$VAR/posts.log" | head -3; tail -3 "$VAR/frontend.log"; exit 1
+    fi
     [ "${opened:-0}" -ge "$N" ] && [ -z "${t_open:-}" ] && t_open=$el
     if [ "${opened:-0}" -ge "$N" ] && [ "$pend" = 0 ] && [ "$(R ZCARD 'apps:{app}:notify')" = 0 ] &&
         [ "$(R LLEN 'apps:{message}:ready:high')" = 0 ] && [ "$(R ZCARD 'apps:{message}:active')" = 0 ]; then
@@ -185,10 +279,13 @@ done
 t_pdf=$(python3 -c 'import time;print(int(time.time()*1000))')
 echo "   $npdf PDFs rendered and delivered in $((t_pdf - t_dec)) ms from enqueue ($(R ZCARD 'apps:{pdf}:dead') dead); summary: var/demo-apps/reports/summary.pdf"
 
+wait "$front_pid" || { echo "demo: the frontend failed:"; tail -5 "$VAR/frontend.log"; exit 1; }
 echo "== summary"
-python3 - "$VAR" "$N" "$port" "$U" "$t0" <<'PY'
-import json, subprocess, sys, urllib.request
-var, n, port, u, t0 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+python3 - "$VAR" "$N" "$port" "$U" "$iport" <<'PY'
+import http.client, json, statistics, subprocess, sys, urllib.request
+var, n, port, u, iport = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+fe = json.load(open(var + "/frontend.json"))
+t0 = fe["t0_ms"]  # the frontend's first POST
 def r(*a):
     return subprocess.run(["redis-cli", "-p", port, *a], capture_output=True, text=True).stdout.split("\n")[:-1]
 log = [json.loads(l) for l in open(var + "/fake.jsonl")]
@@ -206,7 +303,19 @@ end_open = intro_times[-1] if len(intro_times) >= n else None
 reqs = len(creates) + len(listings) + n
 floor = (reqs - 1) / 50.0 + 0.2 + 0.1  # the limit spaces them; the last answer takes its latency
 took = (end_open - t0) / 1000.0 if end_open else float("nan")
-print(f"   interview stage: {n} applications opened (channel + intro) in {took:.2f} s from enqueue")
+# the intake: what the frontend's POSTs got
+posts = [l.split() for l in open(var + "/posts.log")]
+codes = {}
+for p in posts:
+    codes[p[1]] = codes.get(p[1], 0) + 1
+ms = sorted(float(p[2]) for p in posts)
+print(f"   intake: {len(posts)} POST /v1/jobs over 4 keep-alive connections (bearer token, Idempotency-Key each): "
+      + ", ".join(f"{c} x {k}" for k, c in sorted(codes.items())) + f" in {fe['took_ms']:.0f} ms"
+      + f" (per POST median {statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms)")
+rs = fe["resent"]
+print(f"     app-{rs['app']} re-sent with its Idempotency-Key: {rs['status']}, "
+      + ("the same job id, no second interview" if rs["id"] == rs["first"] else f"a new id {rs['id']} (not the first {rs['first']})"))
+print(f"   interview stage: {n} applications opened (channel + intro) in {took:.2f} s from the first POST")
 print(f"     requests: {len(listings)} guild listing(s), {len(creates)} channel creates, {n} intros = {reqs}")
 print(f"     floor set by the fake: {reqs} requests at 50/s + last latencies = {floor:.2f} s -> {took / floor:.2f}x the floor")
 print(f"     the bot's author (README, What it is for): 280-420 s one at a time, 5-10 s with 50 threads and no limits")
@@ -217,5 +326,25 @@ print(f"   follow-ups: {r('HGET', 'apps:{followup}:stats', 'processed')[0]} chec
 print(f"   decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
 print(f"   fake: {st['requests_total']} requests, 429s {st['rate_limited']}, duplicates {st['duplicates']}, "
       f"max {st['max_global_per_second']} requests in one second (limit 50)")
+# the frontend learns outcomes from the intake: one GET, and the ?wait it held
+token = open(var + "/frontend.token").read().strip()
+ids = [l.strip() for l in open(var + "/ids.txt")]
+conn = http.client.HTTPConnection("127.0.0.1", iport, timeout=10)
+conn.request("GET", "/v1/jobs/" + ids[0], headers={"Authorization": "Bearer " + token})
+resp = conn.getresponse()
+job = json.loads(resp.read())
+res = job.get("result") or {}
+same = res.get("channel_id") == r("HGET", "apps:{app}:app:app-0", "channel")[0]
+print(f"   GET /v1/jobs/{ids[0]} (app-0): {resp.status}, state {job.get('state')}, "
+      f"result {json.dumps(res)}" + (" = the app's channel" if same else " (not the app's channel!)"))
+w = fe["wait"]
+wj = w["job"]
+after = w["answered"] * 1000 - wj["finished_ms"] if wj.get("finished_ms") else float("nan")
+print(f"   GET /v1/jobs/{w['id']}?wait=30 (app-{w['app']}): held {w['answered'] - w['sent']:.2f} s, answered "
+      f"{after:.0f} ms after the job finished: {w['status']}, state {wj.get('state')}, channel {(wj.get('result') or {}).get('channel_id')}")
 PY
-echo "== stopping workers, scheduler, fake and redis"
+kill -TERM "$intake_pid"
+irc=0
+wait "$intake_pid" || irc=$?
+echo "== intake stopped (SIGTERM, exit $irc); stopping workers, scheduler, fake and redis"
+[ "$irc" = 0 ]
