@@ -47,6 +47,10 @@ static const sl_option options[] = {
      "memory per connection for the request's headers and the answer's: 2048 takes ~1.2 KB "
      "of request headers (more: 431, or the connection closed); a waiting request costs "
      "this plus ~1.5 KB"},
+    {"spool", "SLUICE_SPOOL", SL_OPT_STR, &o.spool_path, NULL, 0, 0,
+     "SQLite file where jobs wait while redis is out of reach (answered 202 \"spooled\")"},
+    {"spool-max-mb", "SLUICE_SPOOL_MAX_MB", SL_OPT_INT, &o.spool_max_mb, "1024", 1, 1048576,
+     "refuse jobs that would grow the spool past this (503)"},
     {0},
 };
 
@@ -61,7 +65,12 @@ static const char *description =
     "  DELETE /v1/jobs/ID       cancels a job still waiting (ready or delayed)\n"
     "  GET    /v1/queues        the figures of sluice-ctl stats --json\n"
     "  GET    /v1/batches/ID    a batch's counts\n"
-    "  GET    /healthz, /readyz process up; Redis reachable\n"
+    "  GET    /healthz, /readyz process up; Redis reachable (or the spool has room)\n"
+    "Spool: with --spool PATH, jobs Redis cannot take (unreachable, timing out, LOADING,\n"
+    "READONLY, OOM, MASTERDOWN, or a call whose answer was lost) are written to PATH\n"
+    "(SQLite, synchronous=FULL) with their ids fixed, and answered 202 {\"id\" or \"ids\",\n"
+    "\"spooled\": true}. The intake sends them in order, exactly once, when Redis is back;\n"
+    "new jobs wait behind them meanwhile. A full spool (--spool-max-mb) answers 503.\n"
     "Errors are JSON: {\"error\": {\"field\": ..., \"message\": ...}}. Tokens are sent as\n"
     "Authorization: Bearer TOKEN. schemas/openapi.json describes it all. TLS is the\n"
     "reverse proxy's job: listen on loopback or a Unix socket.";
@@ -339,6 +348,10 @@ int serve_main(int argc, char **argv)
     sl_rconn_set_state_cb(s.redis, redis_state_cb, &s);
     s.sub = sl_rconn_new(s.loop, &addr, "intake-sub");
     serve_wait_init(&s);
+    if (serve_spool_open(&s, err, sizeof err)) {
+        fprintf(stderr, "sluice-producer: --spool: %s\n", err);
+        return 2;
+    }
 
     char where[300];
     sl_redis_addr_describe(&addr, where, sizeof where);
@@ -352,6 +365,7 @@ int serve_main(int argc, char **argv)
     sl_rconn_free(s.sub);
     sl_rconn_free(s.redis);
     s.sub = s.redis = NULL;
+    serve_spool_close(&s); /* calls left unanswered: the spool takes their jobs */
     serve_wait_release_all(&s);
     for (int i = 0; i < 3; i++)
         MHD_run(s.mhd);

@@ -10,7 +10,10 @@
  *   serve_admin.c   DELETE /v1/jobs/ID, /v1/queues, /v1/batches/ID
  *   serve_tokens.c  bearer tokens: the file, SHA-256, scopes, quotas;
  *                   `sluice-producer token new`
- * One thread: nothing here blocks, every wait is a watcher on the loop. */
+ *   serve_spool.c   --spool: jobs Redis could not take go to SQLite (on a
+ *                   pool thread), and the flusher sends them back in order
+ * One thread runs the loop: nothing on it blocks, every wait is a watcher;
+ * SQLite runs on the spool's own pool thread. */
 #ifndef SL_SERVE_H
 #define SL_SERVE_H
 
@@ -40,6 +43,8 @@ typedef struct serve_opts {
     long long max_conns;
     long long conn_memory;
     long long redis_timeout_ms;
+    const char *spool_path; /* NULL: no spool */
+    long long spool_max_mb;
 } serve_opts;
 
 /* ---- serve_tokens.c ---------------------------------------------------- */
@@ -104,6 +109,7 @@ struct serve {
     struct queue_pending *queues;  /* every queue seen (registered in Redis) */
     char queues_key[SL_KEY_MAX];
     struct serve_waiters *waiters; /* serve_wait.c */
+    struct serve_spool *spool;     /* serve_spool.c; NULL without --spool */
 };
 
 /* Resumes R's connection once its answer is set (serve_http.c). */
@@ -163,6 +169,33 @@ void serve_jobs_flush(serve *s);
 void serve_jobs_redis_up(serve *s);
 void serve_jobs_free(serve *s);
 void sreq_jobs_free(struct sreq_jobs *j);
+/* The spool's answer for the job of R at INDEX: RC 0 (spooled) or an
+ * error (ERR says which, with the limit when full). */
+void serve_jobs_spooled(sreq *r, int index, int rc, const char *err);
+/* The record the spool keeps for the job of R at INDEX, or NULL (no spool,
+ * or a job of a batch: its batch lives in Redis). */
+const struct sl_spool_job *serve_jobs_record(sreq *r, int index);
+
+/* ---- serve_spool.c ----------------------------------------------------- */
+
+/* Opens --spool (when given), its thread and the flusher's timer. 0, or -1
+ * with the reason in ERR. */
+int serve_spool_open(serve *s, char *err, size_t errlen);
+/* New jobs must go to the spool: Redis is down, or spooled jobs still wait
+ * (new ones go behind them, so the order holds). 0 without --spool. */
+int serve_spool_first(serve *s);
+/* Queues the job of R at INDEX for this turn's put (one transaction for
+ * every job queued in a turn); serve_jobs_spooled answers it later. */
+void serve_spool_add(serve *s, sreq *r, int index);
+/* Once per loop turn: starts the turn's put, and the flusher when rows wait
+ * and Redis is up. */
+void serve_spool_turn(serve *s);
+/* Appends ,"spool":{...} (the depth) to B; nothing without --spool. Sets
+ * *ROOM to whether the spool has room for one more job of the largest
+ * payload (--max-payload-bytes + 1 KiB); 0 without --spool. */
+void serve_spool_json(serve *s, sl_buf *b, int *room);
+/* After the loop: settles every put still owed, closes the spool. */
+void serve_spool_close(serve *s);
 
 /* ---- serve_lookup.c ---------------------------------------------------- */
 

@@ -394,14 +394,18 @@ void serve_batch_get(sreq *r, const char *id)
 
 /* ---- /readyz ------------------------------------------------------------- */
 
+/* Ready when Redis is reachable, or when the spool (--spool) has room for
+ * the jobs Redis cannot take; the answer says which, and the spool's depth. */
 void serve_readyz(sreq *r)
 {
-    if (sl_rconn_is_up(r->s->redis)) {
-        const char *ok = "{\"status\":\"ready\",\"redis\":\"up\"}";
-        sreq_json(r, 200, ok, strlen(ok));
-        return;
-    }
-    r->retry_after = 1;
-    const char *no = "{\"status\":\"not ready\",\"redis\":\"down\"}";
-    sreq_json(r, 503, no, strlen(no));
+    int up = sl_rconn_is_up(r->s->redis), room;
+    sl_buf spool = {0};
+    serve_spool_json(r->s, &spool, &room);
+    int ready = up || room;
+    r->status = ready ? 200 : 503;
+    r->retry_after = ready ? 0 : 1;
+    sl_buf_reset(&r->resp);
+    sl_buf_printf(&r->resp, "{\"status\":\"%s\",\"redis\":\"%s\"%s}", ready ? "ready" : "not ready",
+                  up ? "up" : "down", spool.data ? spool.data : "");
+    sl_buf_deinit(&spool);
 }

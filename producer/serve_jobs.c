@@ -6,14 +6,20 @@
  * per loop turn. Concurrent POSTs that arrive in one turn share a call,
  * which is what keeps Redis's CPU per job low (31 µs alone, ~4 µs shared).
  *
- * The spool hook: a job Redis could not take (down, or the call failed
- * without an answer) is answered 503 + Retry-After in job_failed(); the
- * SQLite spool takes it there instead when it is wired in. */
+ * With --spool (serve_spool.c), a job Redis could not take (down, an
+ * outage error, or a call sent whose answer was lost) goes to the spool in
+ * job_failed(), with the id and idempotency key it already has, and its
+ * request is answered 202 {"spooled": true}. While spooled jobs wait, new
+ * ones go behind them. Without a spool, or when it is full, the answer is
+ * 503 + Retry-After. Jobs of a batch are never spooled (the batch lives in
+ * Redis). */
 #include "serve.h"
 #include "job.h"
 #include "jsoncheck.h"
 #include "keys.h"
 #include "log.h"
+#include "rsync.h"
+#include "spool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +28,16 @@ enum { MAX_JOBS = 1000, CALL_MAX_JOBS = 2000, MAX_ERRORS = 100 };
 
 /* What one request is owed. */
 struct sreq_jobs {
-    int n;           /* jobs */
-    int array;       /* {"jobs": [...]}: answer {"ids"} */
-    int waiting;     /* jobs without an answer from Redis yet */
-    int unknown;     /* a call went without an answer: its jobs may be stored */
-    char why[200];   /* Redis's error, when it refused a call */
-    char (*ids)[65]; /* per job: the id, or "" when refused */
-    char **refused;  /* per job: Redis's reason, or NULL */
+    int n;               /* jobs */
+    int array;           /* {"jobs": [...]}: answer {"ids"} */
+    int waiting;         /* jobs without an answer from Redis yet */
+    int unknown;         /* a call went without an answer: its jobs may be stored */
+    char why[200];       /* Redis's error, when it refused a call */
+    char (*ids)[65];     /* per job: the id, or "" when refused */
+    char **refused;      /* per job: Redis's reason, or NULL */
+    sl_spool_job **recs; /* --spool: per job, what the spool keeps (NULL: a batch's) */
+    int spooled;         /* jobs the spool took */
+    char spool_err[500]; /* the spool refused: why */
 };
 
 /* One queue: the jobs gathered in this turn, and whether the queue is in
@@ -64,6 +73,10 @@ void sreq_jobs_free(struct sreq_jobs *j)
         for (int i = 0; i < j->n; i++)
             free(j->refused[i]);
     free(j->refused);
+    if (j->recs)
+        for (int i = 0; i < j->n; i++)
+            free(j->recs[i]);
+    free(j->recs);
     free(j->ids);
     free(j);
 }
@@ -87,8 +100,17 @@ static void answer(sreq *r)
     }
     sl_buf *b = &r->resp;
     sl_buf_reset(b);
-    if (lost) {
-        /* spool hook: these jobs are where the spool would take them */
+    if (lost && j->spool_err[0]) {
+        r->status = 503;
+        r->retry_after = 1;
+        char msg[700];
+        snprintf(msg, sizeof msg, "%sredis could not take %d job%s and the spool refused them: %s",
+                 stored ? "some jobs (with an id in \"ids\") were stored or spooled; " : "", lost,
+                 lost == 1 ? "" : "s", j->spool_err);
+        sl_buf_puts(b, "{\"error\":{\"field\":null,\"message\":");
+        sl_buf_json_str(b, msg, strlen(msg));
+        sl_buf_puts(b, "}");
+    } else if (lost) {
         r->status = 503;
         r->retry_after = 1;
         sl_buf_puts(b, "{\"error\":{\"field\":null,\"message\":");
@@ -121,16 +143,17 @@ static void answer(sreq *r)
             sl_buf_puts(b, "]");
         }
     } else {
-        r->status = 201;
+        /* 202: some (or all) of them wait in the spool, sent when Redis is back */
+        r->status = j->spooled ? 202 : 201;
         if (!j->array) {
             sl_buf_puts(b, "{\"id\":");
             sl_buf_json_str(b, j->ids[0], strlen(j->ids[0]));
-            sl_buf_puts(b, "}");
+            sl_buf_puts(b, j->spooled ? ",\"spooled\":true}" : "}");
             return;
         }
     }
     if (j->array) {
-        sl_buf_puts(b, r->status == 201 ? "{\"ids\":[" : ",\"ids\":[");
+        sl_buf_puts(b, r->status == 201 || r->status == 202 ? "{\"ids\":[" : ",\"ids\":[");
         for (int i = 0; i < j->n; i++) {
             if (i)
                 sl_buf_puts(b, ",");
@@ -140,6 +163,8 @@ static void answer(sreq *r)
                 sl_buf_puts(b, "null");
         }
         sl_buf_puts(b, "]");
+        if (r->status == 202)
+            sl_buf_puts(b, ",\"spooled\":true");
     }
     sl_buf_puts(b, "}");
 }
@@ -152,12 +177,18 @@ static void job_settled(sreq *r)
     }
 }
 
-/* Redis did not take the job of R at INDEX (spool hook): the call was
- * SENT without an answer, or refused with REPLY's error, or never sent. */
+/* Redis did not take the job of R at INDEX: the call was SENT without an
+ * answer, or refused with REPLY's error, or never sent. With --spool, an
+ * outage sends it to the spool (a call sent without an answer too: the
+ * flusher's "!" refuses the copy if it was stored). */
 static void job_failed(sreq *r, int index, int sent, const redisReply *reply)
 {
-    (void)index;
     struct sreq_jobs *j = r->jobs;
+    const char *e = reply ? sl_reply_error(reply) : NULL;
+    if (j->recs && j->recs[index] && (!reply || (e && sl_rsync_outage(e)))) {
+        serve_spool_add(r->s, r, index);
+        return;
+    }
     if (sent && !reply)
         j->unknown = 1;
     else if (reply && !j->why[0])
@@ -249,6 +280,7 @@ void serve_jobs_flush(serve *s)
         q->on_list = 0;
         send_queue(s, q);
     }
+    serve_spool_turn(s);
 }
 
 void serve_jobs_redis_up(serve *s)
@@ -282,12 +314,57 @@ static struct queue_pending *queue_get(serve *s, const char *name)
     return q;
 }
 
-/* Puts JOB (checked, completed) of R, at INDEX, in its queue's batch. */
-static void gather(serve *s, sreq *r, int index, sl_job *job, sl_buf *body)
+/* What the spool keeps of JOB (completed) encoded as BODY. */
+static sl_spool_job *rec_new(const sl_job *job, const char *body, size_t len)
 {
-    struct queue_pending *q = queue_get(s, job->queue);
+    size_t q = strlen(job->queue) + 1, i = strlen(job->id) + 1;
+    size_t k = job->idempotency_key ? strlen(job->idempotency_key) + 1 : 0;
+    sl_spool_job *r = sl_malloc(sizeof *r + q + i + k + len + 1);
+    char *p = (char *)(r + 1);
+    *r = (sl_spool_job){.priority = job->priority,
+                        .delay_ms = job->delay_ms,
+                        .run_at_ms = job->run_at_ms,
+                        .len = len};
+    r->queue = memcpy(p, job->queue, q), p += q;
+    r->id = memcpy(p, job->id, i), p += i;
+    if (k)
+        r->idempotency_key = memcpy(p, job->idempotency_key, k), p += k;
+    memcpy(p, body, len);
+    p[len] = '\0';
+    r->body = p;
+    return r;
+}
+
+const sl_spool_job *serve_jobs_record(sreq *r, int index)
+{
+    return r->jobs && r->jobs->recs ? r->jobs->recs[index] : NULL;
+}
+
+void serve_jobs_spooled(sreq *r, int index, int rc, const char *err)
+{
+    struct sreq_jobs *j = r->jobs;
+    if (!rc) {
+        sl_strlcpy(j->ids[index], j->recs[index]->id, sizeof j->ids[index]);
+        j->spooled++;
+    } else if (!j->spool_err[0]) {
+        sl_strlcpy(j->spool_err, err, sizeof j->spool_err);
+    }
+    job_settled(r);
+}
+
+/* Puts JOB (checked, completed) of R, at INDEX, in its queue's batch, or
+ * in the spool when TO_SPOOL. */
+static void gather(serve *s, sreq *r, int index, sl_job *job, sl_buf *body, int to_spool)
+{
     sl_buf_reset(body);
     sl_job_encode(job, body);
+    if (r->jobs->recs && !job->batch)
+        r->jobs->recs[index] = rec_new(job, body->data, body->len);
+    if (to_spool) {
+        serve_spool_add(s, r, index);
+        return;
+    }
+    struct queue_pending *q = queue_get(s, job->queue);
     sl_enqueue_batch_add(&q->batch, job, body->data, body->len);
     if (q->n == q->cap) {
         q->cap = q->cap ? q->cap * 2 : 64;
@@ -418,10 +495,18 @@ void serve_jobs_post(sreq *r)
     }
     if (array)
         cJSON_Delete(doc);
-    if (!bad && !sl_rconn_is_up(s->redis)) {
-        /* spool hook: the spool would take the jobs here */
+    /* while spooled jobs wait (or Redis is down) new ones go behind them;
+     * a job of a batch cannot wait (its batch lives in Redis) */
+    int to_spool = !bad && serve_spool_first(s);
+    for (int i = 0; to_spool && i < n; i++)
+        if (jobs[i].batch)
+            to_spool = 0;
+    if (!bad && !to_spool && !sl_rconn_is_up(s->redis)) {
         r->retry_after = 1;
-        sreq_error(r, 503, NULL, "redis is unreachable: nothing was stored; try again");
+        sreq_error(r, 503, NULL,
+                   s->spool ? "redis is unreachable and jobs of a batch are not spooled: nothing "
+                              "was stored; try again"
+                            : "redis is unreachable: nothing was stored; try again");
         bad = -1;
     }
     if (!bad && r->token) { /* last: a refused request takes nothing of the quota */
@@ -463,11 +548,13 @@ void serve_jobs_post(sreq *r)
     j->array = array;
     j->waiting = n;
     j->ids = sl_calloc((size_t)n, sizeof *j->ids);
+    if (s->spool)
+        j->recs = sl_calloc((size_t)n, sizeof *j->recs);
     r->jobs = j;
     sreq_suspend(r);
     sl_buf body = {0};
     for (int i = 0; i < n; i++) {
-        gather(s, r, i, &jobs[i], &body);
+        gather(s, r, i, &jobs[i], &body, to_spool);
         sl_job_deinit(&jobs[i]);
     }
     sl_buf_deinit(&body);
