@@ -4,8 +4,9 @@
 #     every request is answered 201 or 202 "spooled", and a worker runs
 #     every accepted job exactly once (each id and each payload marker once
 #     among the done jobs, processed = accepted).
-#  2. The intake killed with SIGKILL in the middle of its flush, 3 to 5
-#     times, and started again: every spooled job is in Redis once.
+#  2. 50,000 jobs spooled; the intake killed with SIGKILL in the middle of
+#     its flush, 3 to 5 times (after a random number of its enqueue calls
+#     ran), and started again: each job in Redis once, run once.
 #  3. The spool full: 503 + Retry-After naming --spool-max-mb; nothing of
 #     the refused request is spooled; /readyz ready with Redis down and room
 #     in the spool, not ready once it is full.
@@ -76,11 +77,11 @@ assert_eq 0 "$STOP_KILLED" "the intake stopped on SIGTERM"
 
 # ---- 2. kill -9 in the middle of the flush ------------------------------
 rcli flushall >/dev/null
-N=20000
+N=50000
 stop "$REDIS_PID" 15
 start_intake --no-auth --spool "$SPOOL"
 ANS=$TMP/answers2
-"$PY" "$(dirname "$0")/serve_spool_client.py" "$I" "$ANS" 0 20 1000 2 1 || fail "client"
+"$PY" "$(dirname "$0")/serve_spool_client.py" "$I" "$ANS" 0 50 1000 2 1 || fail "client"
 assert_eq $N "$(awk '$1 == 202' "$ANS" | grep -c .)" "jobs spooled while redis is down"
 calls() {
     local n
@@ -92,8 +93,10 @@ _redis_launch || die "redis-server does not restart"
 killed=0
 left=$N
 for round in 1 2 3 4 5; do
+    # the random point of the kill: after 1 to 1/2 of the calls this flush
+    # would make (500 jobs a call)
     ncalls=$(((left + 499) / 500))
-    target=$(($(calls) + 1 + RANDOM % (ncalls > 4 ? ncalls * 3 / 4 : 1)))
+    target=$(($(calls) + 1 + RANDOM % (ncalls > 4 ? ncalls / 2 : 1)))
     start_bg intake "$TMP/intake.log" "$SLUICE_BIN/sluice-producer" serve --no-auth \
         --redis-url "redis://127.0.0.1:$REDIS_PORT" --listen "127.0.0.1:$INTAKE_PORT" --spool "$SPOOL"
     pid=$LAST_PID
