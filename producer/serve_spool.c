@@ -223,6 +223,11 @@ static void delete_done(sl_pool_work *w, int status)
     sp->state = F_IDLE;
     if (!status)
         sp->d = sp->fd;
+    if (!status && !sp->d.jobs) {
+        sl_info("flush: the spool is empty sent=%lld already=%lld refused=%lld", sp->sent,
+                sp->already, sp->refused);
+        sp->sent = sp->already = sp->refused = 0;
+    }
     if (sp->failed && sp->ferr[0])
         sl_warn("flush: deleting sent rows failed (sent again later, refused as copies) "
                 "error=\"%s\"",
@@ -235,8 +240,6 @@ static void delete_done(sl_pool_work *w, int status)
 static void chunk_answered(struct serve_spool *sp)
 {
     if (sp->ndone) {
-        sl_info("flush: sent spooled jobs jobs=%d sent=%lld already=%lld refused=%lld", sp->ndone,
-                sp->sent, sp->already, sp->refused);
         sp->state = F_DELETE;
         sp->fw.data = sp;
         sl_pool_submit(sp->pool, &sp->fw, delete_run, delete_done);

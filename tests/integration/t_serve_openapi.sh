@@ -77,6 +77,16 @@ req DELETE "/v1/jobs/$id" "$TOK_all" && rec delete "/v1/jobs/{id}"
 req GET /v1/queues "$TOK_all" && rec get /v1/queues
 req GET "/v1/batches/$b" "$TOK_all" && rec get "/v1/batches/{id}"
 
+# --spool with redis still down: 202 "spooled", and /readyz with the spool
+stop "$INTAKE_PID"
+start_intake --tokens-file "$TMP/tokens" --spool "$TMP/spool.db"
+post_json /v1/jobs "$TOK_all" "$J" && rec post /v1/jobs
+assert_eq 202 "$CODE" "one job spooled"
+post_json /v1/jobs "$TOK_all" "{\"jobs\":[$J,$J]}" && rec post /v1/jobs
+assert_eq 202 "$CODE" "an array spooled"
+req GET /readyz "" && rec get /readyz
+assert_eq 200 "$CODE" "ready with redis down and room in the spool"
+
 if out=$("$PY" "$ROOT/tests/clients/openapi/check_responses.py" "$ROOT/schemas/openapi.json" \
     "$TMP/records"); then
     ok "live answers match openapi.json: $(tail -1 <<<"$out")"
