@@ -59,6 +59,24 @@ fail() {
     say "FAIL: $*"
 }
 
+# npm_ci DIR: installs DIR's locked npm packages (npm ci) for a test that
+# drives a real client. Returns 0 when installed; 2 when the npm registry
+# cannot be reached from this machine (no route, no DNS, or a TLS proxy
+# whose certificate this root does not trust, as in a bare debootstrap
+# root behind an intercepting proxy), with the reason in NPM_WHY: the
+# caller skips that part, saying so; 1 on any other failure (a broken lock
+# file fails the test).
+npm_ci() {
+    if (cd "$1" && npm ci --no-audit --no-fund --loglevel=error) >"$1/npm.log" 2>&1; then
+        return 0
+    fi
+    NPM_WHY=$(grep -o -m1 -E 'SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT[A-Z_]*|CERT_[A-Z_]+|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH' \
+        "$1/npm.log")
+    [ -n "$NPM_WHY" ] && return 2
+    NPM_WHY=$(tail -5 "$1/npm.log")
+    return 1
+}
+
 # A failure after which the rest of the test makes no sense.
 die() {
     fail "$*"

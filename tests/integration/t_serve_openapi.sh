@@ -9,9 +9,13 @@
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 command -v npm >/dev/null || die "npm not found (make deps installs nodejs and npm)"
 cp "$ROOT"/tests/clients/openapi/{package.json,package-lock.json,validate.mjs} "$TMP/"
-(cd "$TMP" && npm ci --no-audit --no-fund >"$TMP/npm.log" 2>&1) ||
-    die "npm ci failed: $(tail -5 "$TMP/npm.log")"
-if out=$(cd "$TMP" && node validate.mjs "$ROOT/schemas/openapi.json" "$ROOT/schemas"); then
+rc=0
+npm_ci "$TMP" || rc=$?
+if [ "$rc" = 2 ]; then
+    say "# SKIPPED the reference validator: the npm registry cannot be reached from here ($NPM_WHY); the live answers are still checked"
+elif [ "$rc" != 0 ]; then
+    die "npm ci failed: $NPM_WHY"
+elif out=$(cd "$TMP" && node validate.mjs "$ROOT/schemas/openapi.json" "$ROOT/schemas"); then
     ok "openapi.json is valid OpenAPI 3.1 ($out)"
 else
     fail "openapi.json: $out"
