@@ -80,9 +80,9 @@ $(BUILD)/gen/schemas_gen.c: $(JOB_SCHEMAS) tools/embed.sh
 # with the scripts it includes (lib_enqueue.lua: the CLI's enqueue) and the
 # job types of schemas/, then compiled in like the scripts.
 $(BUILD)/gen/sluice.lua: shared/functions/sluice.lua $(wildcard shared/scripts/*.lua) \
-                         $(wildcard schemas/*.json) tools/funclib.sh
+                         $(JOB_SCHEMAS) tools/funclib.sh
 	@mkdir -p $(@D)
-	sh tools/funclib.sh $@ shared/functions/sluice.lua shared/scripts schemas
+	sh tools/funclib.sh $@ shared/functions/sluice.lua shared/scripts $(JOB_SCHEMAS)
 
 $(BUILD)/gen/functions_gen.c: $(BUILD)/gen/sluice.lua tools/embed.sh
 	sh tools/embed.sh sl_function_sources $@ $<

@@ -1,14 +1,17 @@
 #!/bin/sh
-# funclib.sh OUT LIBRARY SCRIPTS_DIR SCHEMAS_DIR: writes the Redis Function
+# funclib.sh OUT LIBRARY SCRIPTS_DIR SCHEMA...: writes the Redis Function
 # library LIBRARY (shared/functions/sluice.lua) with its includes resolved,
 # as sluice-ctl install loads it: each line "-- include: NAME.lua" becomes
 # the text of SCRIPTS_DIR/NAME.lua (the same text scripts.c puts in front of
 # the EVALSHA scripts, so the CLI and the functions run one enqueue), and
-# the line "-- include-types" the job types SCHEMAS_DIR describes (every
-# schema but envelope.json) as SLUICE_TYPES and SLUICE_TYPE_LIST.
+# the line "-- include-types" the job types the SCHEMA files describe (the
+# Makefile's JOB_SCHEMAS, the list compiled into the C programs: every file
+# of schemas/ but openapi.json; envelope.json is skipped here) as
+# SLUICE_TYPES and SLUICE_TYPE_LIST.
 set -eu
-out=$1 lib=$2 scripts=$3 schemas=$4
-types=$(for f in "$schemas"/*.json; do n=$(basename "$f" .json); [ "$n" = envelope ] || echo "$n"; done)
+out=$1 lib=$2 scripts=$3
+shift 3
+types=$(for f in "$@"; do n=$(basename "$f" .json); [ "$n" = envelope ] || echo "$n"; done)
 tmp=$out.tmp
 while IFS= read -r line || [ -n "$line" ]; do
     case $line in

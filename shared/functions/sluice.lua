@@ -40,7 +40,9 @@
 
 -- Raised with every change of what the functions take or return;
 -- sluice-ctl install compares it with the one loaded.
-local SLUICE_VERSION = 1
+--   1: the first
+--   2: job types are those of the job schemas (1 also took "openapi")
+local SLUICE_VERSION = 2
 
 local IDEM_TTL_MS = '86400000'   -- sluice-producer --idempotency-ttl-ms default
 local MAX_PAYLOAD = 65536        -- sluice-producer --max-payload-bytes default

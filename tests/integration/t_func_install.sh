@@ -1,8 +1,8 @@
 # t_func_install: sluice-ctl install upgrades what an older Sluice loaded and
 # never downgrades:
 #  - an older library (version 0, whose sluice_enqueue answers "old"): install
-#    says "upgraded from version 0 to 1", FCALL then enqueues for real, and a
-#    second install says "already at version 1"
+#    says "upgraded from version 0 to V" (V: this build's version), FCALL
+#    then enqueues for real, and a second install says "already at version V"
 #  - a library named sluice without sluice_version: "upgraded from a library
 #    without a version"
 #  - a newer library (version 99): left as it is, exit status 1
@@ -11,6 +11,9 @@
 . "$(dirname "$0")/lib.sh"
 
 CTL=$SLUICE_BIN/sluice-ctl
+# the version this build carries
+V=$("$CTL" install --print | sed -n 's/^local SLUICE_VERSION = \([0-9]*\).*/\1/p')
+[[ $V =~ ^[0-9]+$ ]] || fail "no SLUICE_VERSION in sluice-ctl install --print"
 start_redis --aof
 
 # fake LIBRARY_TEXT: loads a hand-written library named sluice
@@ -23,18 +26,18 @@ redis.register_function{function_name = "sluice_version", flags = {"no-writes"},
 assert_eq old "$(rcli fcall sluice_enqueue 1 "$SLUICE_PREFIX:{q}" '{}')" "the old library answers"
 out=$("$CTL" install --check 2>&1)
 assert_eq 1 "$?" "install --check exit status with version 0"
-assert_contains "$out" "version 0 loaded (this sluice-ctl has version 1): run sluice-ctl install" "install --check"
-assert_eq "sluice function library: upgraded from version 0 to 1" "$("$CTL" install 2>&1)" \
+assert_contains "$out" "version 0 loaded (this sluice-ctl has version $V): run sluice-ctl install" "install --check"
+assert_eq "sluice function library: upgraded from version 0 to $V" "$("$CTL" install 2>&1)" \
     "install over version 0"
 id=$(rcli fcall sluice_enqueue 1 "$SLUICE_PREFIX:{q}" '{"type":"noop","payload":{}}')
 [[ $id =~ ^[0-9A-Z]{26}$ ]] && ok "after the upgrade FCALL enqueues ($id)" || fail "FCALL replied '$id'"
 assert_eq 1 "$(llen normal)" "the job is in ready:normal"
-assert_eq "sluice function library: already at version 1" "$("$CTL" install 2>&1)" "install again"
+assert_eq "sluice function library: already at version $V" "$("$CTL" install 2>&1)" "install again"
 assert_eq 1 "$(rcli function list | grep -c '^sluice$')" "one library named sluice"
 
 fake '#!lua name=sluice
 redis.register_function("sluice_enqueue", function() return "older" end)'
-assert_eq "sluice function library: upgraded from a library without a version to 1" \
+assert_eq "sluice function library: upgraded from a library without a version to $V" \
     "$("$CTL" install 2>&1)" "install over a library without a version"
 
 fake '#!lua name=sluice
@@ -42,7 +45,7 @@ redis.register_function{function_name = "sluice_version", flags = {"no-writes"},
     callback = function() return 99 end}'
 out=$("$CTL" install 2>&1)
 assert_eq 1 "$?" "install exit status with a newer library"
-assert_contains "$out" "Redis has version 99, newer than this sluice-ctl's 1: left as it is" \
+assert_contains "$out" "Redis has version 99, newer than this sluice-ctl's $V: left as it is" \
     "a newer library is not replaced"
 assert_eq 99 "$(rcli fcall_ro sluice_version 0)" "version 99 still loaded"
 
@@ -52,11 +55,11 @@ assert_eq '#!lua name=sluice' "$(head -1 "$TMP/sluice.lua")" "install --print: t
 grep -q '^local function enqueue_jobs(keys, argv)$' "$TMP/sluice.lua" &&
     ok "the library carries lib_enqueue.lua's enqueue_jobs" || fail "no enqueue_jobs in the library"
 rcli -x function load replace <"$TMP/sluice.lua" >/dev/null
-assert_eq 1 "$(rcli fcall_ro sluice_version 0)" "the printed library loads by hand"
+assert_eq "$V" "$(rcli fcall_ro sluice_version 0)" "the printed library loads by hand"
 
 restart_redis
-assert_eq 1 "$(rcli fcall_ro sluice_version 0)" "the library after a Redis restart"
-assert_eq "sluice function library: already at version 1" "$("$CTL" install 2>&1)" \
+assert_eq "$V" "$(rcli fcall_ro sluice_version 0)" "the library after a Redis restart"
+assert_eq "sluice function library: already at version $V" "$("$CTL" install 2>&1)" \
     "install after the restart"
 
 assert_nothing_running
