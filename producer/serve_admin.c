@@ -1,5 +1,6 @@
 /* serve_admin.c — DELETE /v1/jobs/ID (cancel.lua, as sluice-ctl cancel),
- * GET /v1/queues (the figures of sluice-ctl stats --json), GET
+ * GET /v1/queues (the figures of sluice-ctl stats --json, and the spool's
+ * depth with --spool), GET
  * /v1/batches/ID (as sluice-ctl batch --json) and /readyz. Each reads what
  * it shows in one MULTI, without blocking the loop. */
 #include "serve.h"
@@ -221,7 +222,10 @@ static void stats_cb(sl_rconn *c, redisReply *reply, void *priv)
                 sl_buf_puts(b, ",");
             queue_json(b, q->names[i], reply->element + (size_t)i * PER_QUEUE);
         }
-        sl_buf_printf(b, "},\"workers\":%lld}", reply_int(reply->element[want - 1]));
+        sl_buf_printf(b, "},\"workers\":%lld", reply_int(reply->element[want - 1]));
+        int room;
+        serve_spool_json(r->s, b, &room); /* with --spool: what waits in it */
+        sl_buf_puts(b, "}");
     }
     qstats_free(q);
     serve_resume(r->s, r);

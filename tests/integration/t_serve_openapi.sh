@@ -90,6 +90,13 @@ post_json /v1/jobs "$TOK_all" "{\"jobs\":[$J,$J]}" && rec post /v1/jobs
 assert_eq 202 "$CODE" "an array spooled"
 req GET /readyz "" && rec get /readyz
 assert_eq 200 "$CODE" "ready with redis down and room in the spool"
+# redis back: the intake flushes its spool; GET /v1/queues shows the spool
+restart_redis
+wait_until 30 "[ \"\$(curl -s '$I/readyz' | jq -r .spool.jobs)\" = 0 ]" ||
+    fail "the intake's spool still holds $(curl -s "$I/readyz" | jq -r .spool.jobs) jobs"
+req GET /v1/queues "$TOK_all" && rec get /v1/queues
+assert_eq "200 0 true" "$CODE $(jq_of '"\(.spool.jobs) \(.spool.room)"')" \
+    "GET /v1/queues shows the intake's spool (flushed: 0 jobs)"
 
 if out=$("$PY" "$ROOT/tests/clients/openapi/check_responses.py" "$ROOT/schemas/openapi.json" \
     "$TMP/records"); then
