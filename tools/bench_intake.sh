@@ -8,7 +8,9 @@
 # sleep jobs at 400/s run by a sluice-worker, each held by a GET ?wait; the
 # time from the job's finished line to the GET's answer). Each wrk line
 # also says how many jobs Redis holds after the run (every 201 is a job
-# stored) and Redis's CPU per job. BENCH_INTAKE_SECONDS sets a run's length.
+# stored) and Redis's CPU per job. Last, the intake's flusher: 50,000 jobs
+# spooled by the CLI, then sent by an intake started on the spool.
+# BENCH_INTAKE_SECONDS sets a wrk run's length.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SLUICE_BIN:-$here/bin}
@@ -79,3 +81,28 @@ redis-cli -p "$port" flushall >/dev/null
 wpid=$!
 echo "bench: intake wait (uptime: $(uptime | sed 's/.*load/load/'))" >&2
 python3 "$here/bench/wait.py" "$iport" "$token" "$port" intakewait 2000 400 50
+
+# The intake's flusher: 50,000 jobs spooled by the CLI while Redis refused
+# connections, then a second intake started on that spool; the time from
+# its start to the last job stored (start-up included).
+kill $wpid 2>/dev/null && wait $wpid 2>/dev/null
+wpid=""
+python3 -c 'import json
+for i in range(50000): print(json.dumps({"type": "noop", "queue": "flushbench", "payload": {"i": i}}))' \
+    >"$dir/50k.ndjson"
+"$bin/sluice-producer" --redis-url redis://127.0.0.1:1 --spool "$dir/spool.db" --ndjson "$dir/50k.ndjson" \
+    >/dev/null 2>&1
+fport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo "bench: intake flush (uptime: $(uptime | sed 's/.*load/load/'))" >&2
+t0=$(date +%s%N)
+"$bin/sluice-producer" serve --no-auth --listen "127.0.0.1:$fport" --spool "$dir/spool.db" \
+    2>"$dir/flush.log" &
+wpid=$!
+n=0
+while [ "$n" != 50000 ]; do
+    kill -0 $wpid 2>/dev/null || { echo "bench: the flushing intake died" >&2; cat "$dir/flush.log" >&2; exit 1; }
+    sleep 0.02
+    n=$(redis-cli -p "$port" hget 'sluice:{flushbench}:stats' enqueued | sed 's/^$/0/')
+done
+t1=$(date +%s%N)
+awk -v ns="$((t1 - t0))" 'BEGIN {printf "{\"test\":\"intake-flush\",\"jobs\":50000,\"seconds\":%.3f,\"jobs_per_s\":%.0f}\n", ns / 1e9, 50000 / (ns / 1e9)}'
