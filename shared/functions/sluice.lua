@@ -151,8 +151,11 @@ local unescape = {['"'] = '"', ['\\'] = '\\', ['/'] = '/', b = '\b', f = '\f', n
 -- Reads the string whose opening quote is at I: its decoded text, the
 -- index after its closing quote, and true when the text between the quotes
 -- is already as cJSON prints it (nothing escaped, no control character).
+local clean = false -- the envelope has no backslash, control or non-ASCII byte
+
 local function read_string(s, i)
     local j = find(s, '"', i + 1, true)
+    if j and clean then return sub(s, i + 1, j - 1), j + 1, true end
     if j then -- the common case: nothing escaped (plain finds are fast)
         local raw = sub(s, i + 1, j - 1)
         if not find(raw, '\\', 1, true) then
@@ -464,6 +467,8 @@ local function parse_envelope(text, queue)
         raise(fmt('payload: the job is %d bytes, the payload limit is %d', #text, MAX_PAYLOAD))
     end
     depth = 0
+    -- most envelopes: strings need no check but for their closing quote
+    clean = not find(text, '[%z\1-\31\\\128-\255]')
     local i = skip_ws(text, 1)
     if byte(text, i) ~= 123 then
         if i > #text then bad_json(i, 'no JSON value (empty)') end
@@ -547,10 +552,18 @@ end
 -- restarted, do not draw the same sequence.
 local DIGITS = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 local last_ms, rnd = -1, {}
-local stamp, stamp_ms, digit = '', -1, {} -- digit[0..31]: filled by init()
+local digit = {} -- digit[0..31]: filled by init()
+-- the id but its last character: made again only when the time or the
+-- random part's first 15 characters change (once in 32 ids at most)
+local head = ''
 
 local function new_id(ms)
     if ms <= last_ms then
+        local last = rnd[16] + 1
+        if last < 32 then
+            rnd[16] = last
+            return head .. digit[last]
+        end
         ms = last_ms
         local k = 16
         while true do
@@ -564,28 +577,26 @@ local function new_id(ms)
         for k = 2, 16 do rnd[k] = math.random(0, 31) end
         last_ms = ms
     end
-    if ms ~= stamp_ms then -- the time part, once per millisecond
-        local t, m = {}, ms
-        for k = 10, 1, -1 do
-            local d = m % 32
-            t[k] = sub(DIGITS, d + 1, d + 1)
-            m = (m - d) / 32
-        end
-        stamp, stamp_ms = concat(t), ms
+    local t, m = {}, ms
+    for k = 10, 1, -1 do -- the time part
+        local d = m % 32
+        t[k] = digit[d]
+        m = (m - d) / 32
     end
-    local t = {stamp}
-    for k = 1, 16 do t[k + 1] = digit[rnd[k]] end
-    return concat(t)
+    for k = 1, 15 do t[k + 10] = digit[rnd[k]] end
+    head = concat(t)
+    return head .. digit[rnd[16]]
 end
 
 -- ---- the functions --------------------------------------------------------
 
 -- job.c's sl_job_encode: fixed field order, payload last.
+-- The id, type and queue match patterns that leave nothing to escape.
 local function encode(job, id, queue, created)
-    local t = {'{"id":', quote(id, sl_escape), ',"type":', quote(job.type, sl_escape),
-        ',"queue":', quote(queue, sl_escape), ',"priority":"', job.priority or 'normal',
-        '","max_attempts":', fmt('%d', job.max_attempts or 8),
-        ',"timeout_ms":', fmt('%d', job.timeout_ms or 30000)}
+    local t = {'{"id":"', id, '","type":"', job.type, '","queue":"', queue, '","priority":"',
+        job.priority or 'normal', '","max_attempts":',
+        job.max_attempts and fmt('%d', job.max_attempts) or '8',
+        ',"timeout_ms":', job.timeout_ms and fmt('%d', job.timeout_ms) or '30000'}
     if job.run_at_ms and job.run_at_ms ~= 0 then
         t[#t + 1] = ',"run_at_ms":' .. fmt('%d', job.run_at_ms)
     end
@@ -679,7 +690,7 @@ local function enqueue(keys, args)
         argv[#argv + 1] = job.idempotency_key or ''
     end
     local out = enqueue_jobs({base .. 'ready:critical', base .. 'ready:high',
-        base .. 'ready:normal', base .. 'ready:low', base .. 'delayed', base .. 'stats'}, argv)
+        base .. 'ready:normal', base .. 'ready:low', base .. 'delayed', base .. 'stats'}, argv, now)
     redis.call('SADD', prefix .. ':queues', queue)
     for n, v in ipairs(out) do
         if byte(v) == 33 then out[n] = redis.error_reply('ERR sluice: ' .. sub(v, 2)) end

@@ -18,15 +18,20 @@
 -- Returns one entry per job: its id; for an idempotency key seen before, the
 -- id of the job that used it; "!" .. reason when the job was refused (its
 -- idempotency key is then not kept).
-local function enqueue_jobs(keys, argv)
+-- NOW, when given, is Redis's TIME in ms as the caller read it in this call.
+-- The tables a call of one job does not need are made on first use: a
+-- call costs Redis ~1 us a table (sluice_enqueue sends one job a call).
+local function enqueue_jobs(keys, argv, now)
     local base, ttl, schedch = argv[1], tonumber(argv[2]), argv[3]
-    local t = redis.call('TIME')
-    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    local out, ready, n, earliest = {}, {{}, {}, {}, {}}, 0, nil
-    local mset, seen = {}, {}
-    local prefix, refusal, totals = batch_prefix(base), {}, {}
+    if not now then
+        local t = redis.call('TIME')
+        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    local out, ready, n, earliest = {}, {}, 0, nil
+    local mset, seen, prefix, refusal, totals = {}, nil, nil, nil, nil
     -- why jobs of BATCH are refused, or false: looked up once per call
     local function batch_refusal(batch)
+        if not refusal then refusal, prefix = {}, batch_prefix(base) end
         local why = refusal[batch]
         if why == nil then
             local s = redis.call('HMGET', batch_key(prefix, batch), 'created_ms', 'sealed')
@@ -61,7 +66,7 @@ local function enqueue_jobs(keys, argv)
         end
         if take then
             local why = false
-            if chosen and (seen[id] or redis.call('EXISTS', base .. 'job:' .. id) == 1) then
+            if chosen and ((seen and seen[id]) or redis.call('EXISTS', base .. 'job:' .. id) == 1) then
                 why = '!id: a job with id ' .. id .. ' exists already'
             elseif batch ~= '' then
                 why = batch_refusal(batch)
@@ -71,7 +76,10 @@ local function enqueue_jobs(keys, argv)
                 if k then redis.call('DEL', k) end
             else
                 -- generated ids are unique by construction: one MSET for all
-                if chosen then seen[id] = true end
+                if chosen then
+                    seen = seen or {}
+                    seen[id] = true
+                end
                 mset[#mset + 1] = base .. 'job:' .. id
                 mset[#mset + 1] = body
                 if at > due then due = at end
@@ -80,9 +88,16 @@ local function enqueue_jobs(keys, argv)
                     if not earliest or due < earliest then earliest = due end
                 else
                     local r = ready[prio + 1]
+                    if not r then
+                        r = {}
+                        ready[prio + 1] = r
+                    end
                     r[#r + 1] = id
                 end
-                if batch ~= '' then totals[batch] = (totals[batch] or 0) + 1 end
+                if batch ~= '' then
+                    totals = totals or {}
+                    totals[batch] = (totals[batch] or 0) + 1
+                end
                 out[#out + 1] = id
                 n = n + 1
             end
@@ -91,10 +106,10 @@ local function enqueue_jobs(keys, argv)
     for j = 1, #mset, 1000 do
         redis.call('MSET', unpack(mset, j, math.min(j + 999, #mset)))
     end
-    for b, c in pairs(totals) do redis.call('HINCRBY', batch_key(prefix, b), 'total', c) end
+    for b, c in pairs(totals or {}) do redis.call('HINCRBY', batch_key(prefix, b), 'total', c) end
     local wake = false
     for p = 1, 4 do
-        local ids = ready[p]
+        local ids = ready[p] or {}
         for j = 1, #ids, 1000 do
             local last = math.min(j + 999, #ids)
             local len = redis.call('RPUSH', keys[p], unpack(ids, j, last))

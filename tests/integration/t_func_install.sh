@@ -52,7 +52,7 @@ assert_eq 99 "$(rcli fcall_ro sluice_version 0)" "version 99 still loaded"
 # --print: what FUNCTION LOAD takes, with the CLI's enqueue inside
 "$CTL" install --print >"$TMP/sluice.lua" || fail "install --print"
 assert_eq '#!lua name=sluice' "$(head -1 "$TMP/sluice.lua")" "install --print: the library's first line"
-grep -q '^local function enqueue_jobs(keys, argv)$' "$TMP/sluice.lua" &&
+grep -q '^local function enqueue_jobs(keys, argv, now)$' "$TMP/sluice.lua" &&
     ok "the library carries lib_enqueue.lua's enqueue_jobs" || fail "no enqueue_jobs in the library"
 rcli -x function load replace <"$TMP/sluice.lua" >/dev/null
 assert_eq "$V" "$(rcli fcall_ro sluice_version 0)" "the printed library loads by hand"
