@@ -25,6 +25,14 @@ static void renew_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     wqueue *q = r->q;
     uint64_t last = r->last;
     free(r);
+    const char *err = reply ? sl_reply_error(reply) : NULL;
+    if (err) {
+        /* the leases were not renewed: said, as each one counts */
+        sl_warn("renew refused queue=%s error=\"%s\" (leases run out unless a later renew "
+                "gets through)",
+                q->keys.queue, err);
+        return;
+    }
     if (!rc || !reply || reply->type != REDIS_REPLY_ARRAY || !reply->elements)
         return;
     /* Few ids at most, unless the worker was paused or cut off past its

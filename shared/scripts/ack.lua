@@ -27,6 +27,7 @@
 -- Returns {acknowledged, stale, an id of a stale one or "", 1 when the
 -- channel had a subscriber else 0 (the worker makes LINES only then)}.
 -- include: lib_batch.lua
+-- include: lib_many.lua
 local base, keep = ARGV[1], tonumber(ARGV[2])
 -- (counters, not #t: the length operator searches; this is the hot path)
 local ids, n = {}, 0
@@ -53,7 +54,7 @@ end
 if total == 0 then return {0, 0, '', 0} end
 -- the lease field exists exactly while the job is active (every script
 -- that takes a job out of active deletes it), so it answers both questions
-local held = redis.call('HMGET', KEYS[4], unpack(ids))
+local held = call_many('HMGET', KEYS[4], ids, total)
 local mine, m, sample = {}, 0, ''
 i, n = 6, 0
 while i <= last do
@@ -92,8 +93,8 @@ end
 local stale = total - m
 if stale > 0 then redis.call('HINCRBY', KEYS[3], 'stale', stale) end
 if m == 0 then return {0, stale, sample, 0} end
-redis.call('ZREM', KEYS[1], unpack(mine))
-redis.call('HDEL', KEYS[4], unpack(mine))
+call_many('ZREM', KEYS[1], mine, m)
+call_many('HDEL', KEYS[4], mine, m)
 if keep > 0 then
     local t = redis.call('TIME')
     local now = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
@@ -102,12 +103,12 @@ if keep > 0 then
         za[2 * j - 1] = now
         za[2 * j] = mine[j]
     end
-    redis.call('ZADD', KEYS[2], unpack(za))
+    call_many('ZADD', KEYS[2], za, 2 * m)
     for j = bare + 1, m do redis.call('SET', base .. 'job:' .. mine[j], ARGV[with[j - bare] + 3]) end
 else
     local keys = {}
     for j = 1, m do keys[j] = base .. 'job:' .. mine[j] end
-    redis.call('UNLINK', unpack(keys))
+    call_many('UNLINK', false, keys, m)
 end
 redis.call('HINCRBY', KEYS[3], 'processed', m)
 -- tell subscribers, when there are any: asking costs far less than the

@@ -15,6 +15,7 @@
 -- (lib_batch.lua's dead_line; ack.lua publishes the done ones).
 -- Returns {moved, stale, an id of a stale one or ""}.
 -- include: lib_batch.lua
+-- include: lib_many.lua
 local base, schedch = ARGV[1], ARGV[2]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -25,7 +26,7 @@ local lines, nl = {}, 0
 local ids = {}
 for i = 3, #ARGV, 7 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {0, 0, ''} end
-local held = redis.call('HMGET', KEYS[9], unpack(ids))
+local held = call_many('HMGET', KEYS[9], ids, #ids)
 local stale, sample = 0, ''
 for j, id in ipairs(ids) do
     local i = 3 + 7 * (j - 1)

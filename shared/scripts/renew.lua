@@ -5,13 +5,14 @@
 -- ARGV: lease ms, then pairs (id, token)
 -- Returns the ids whose lease this caller no longer holds (the scheduler
 -- took them back; they may run elsewhere now).
+-- include: lib_many.lua
 local lease = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local deadline = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + lease)
 local ids = {}
 for i = 2, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then return {} end
-local held = redis.call('HMGET', KEYS[3], unpack(ids))
+local held = call_many('HMGET', KEYS[3], ids, #ids)
 local za, lost = {}, {}
 for i, id in ipairs(ids) do
     if held[i] == ARGV[2 * i + 1] then
@@ -21,6 +22,6 @@ for i, id in ipairs(ids) do
         lost[#lost + 1] = id
     end
 end
-if #za > 0 then redis.call('ZADD', KEYS[1], 'XX', 'GT', unpack(za)) end
+if #za > 0 then call_many('ZADD', KEYS[1], za, #za, 'XX', 'GT') end
 if #lost > 0 then redis.call('HINCRBY', KEYS[2], 'stale', #lost) end
 return lost
