@@ -54,9 +54,16 @@ static int64_t int_field(const cJSON *doc, const char *name, int64_t dflt)
 int sl_job_check_payload(sl_job *job, size_t max_payload, char *err, size_t errlen)
 {
     const cJSON *schema = sl_schema_get(job->type);
-    /* "envelope" names the envelope's own schema, not a payload's */
-    if (schema && strcmp(job->type, "envelope") &&
-        sl_schema_validate(schema, job->payload, "payload", err, errlen))
+    /* "envelope" names the envelope's own schema, not a payload's; a type
+     * with no schema is no Sluice job type (FCALL sluice_enqueue says the
+     * same): refused here rather than dead at the worker */
+    if (!schema || !strcmp(job->type, "envelope")) {
+        char known[256];
+        sl_schema_job_types(known, sizeof known);
+        snprintf(err, errlen, "type: unknown job type \"%s\" (known: %s)", job->type, known);
+        return SL_EINVAL;
+    }
+    if (sl_schema_validate(schema, job->payload, "payload", err, errlen))
         return SL_EINVAL;
     if (max_payload) {
         if (!job->payload_json) {

@@ -46,7 +46,8 @@ void sl_job_init(sl_job *job);
 void sl_job_deinit(sl_job *job);
 
 /* Parses TEXT (LEN bytes) into JOB (initialised by the call), validating the
- * envelope and, when schemas/TYPE.json exists, the payload. MAX_PAYLOAD > 0
+ * envelope and the payload against schemas/TYPE.json (a type with no schema
+ * is refused: "type: unknown job type ..."). MAX_PAYLOAD > 0
  * also bounds the payload's compact size. Returns 0, or SL_EINVAL /
  * SL_ETOOBIG with a message in ERR naming the field and the limit; on failure
  * JOB holds nothing that needs freeing. */

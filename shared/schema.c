@@ -632,6 +632,21 @@ const cJSON *sl_schema_get(const char *name)
     return NULL;
 }
 
+void sl_schema_job_types(char *out, size_t outlen)
+{
+    size_t len = 0;
+    if (outlen)
+        out[0] = '\0';
+    for (const struct sl_embedded *e = sl_schema_sources; e->name != NULL; e++) {
+        if (!strcmp(e->name, "envelope"))
+            continue;
+        int n = snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", e->name);
+        if (n < 0 || (size_t)n >= outlen - len)
+            return; /* cut */
+        len += (size_t)n;
+    }
+}
+
 /* ---- validation ---- */
 
 /* One step of the path to the value being checked: a field name, or an array

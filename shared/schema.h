@@ -16,6 +16,11 @@
  * sl_schema_init(). */
 const cJSON *sl_schema_get(const char *name);
 
+/* The job types: the payload schemas compiled in (every schema but
+ * "envelope"), as "approval, fail, ..." in OUT (cut at OUTLEN). The
+ * function library's SLUICE_TYPE_LIST is the same list (tools/funclib.sh). */
+void sl_schema_job_types(char *out, size_t outlen);
+
 /* Parses every embedded schema up front; aborts on a schema that does not
  * parse (a build defect). Call once at start-up, before threads. */
 void sl_schema_init(void);

@@ -26,6 +26,14 @@ assert_contains "$ERR" "line 1: (document): a second JSON value after the first"
 assert_eq "" "$OUT" "no id for two values on a line"
 assert_eq 0 "$(jobs_in two)" "jobs stored from two values on a line"
 
+# a type with no schema (none of schemas/): refused, as FCALL sluice_enqueue
+# and the intake refuse it, instead of dead at the worker
+run_p enqueue --type nope --queue unknown --payload '{}'
+assert_eq 1 "$RC" "exit status, an unknown job type"
+assert_contains "$ERR" 'type: unknown job type "nope" (known: approval, fail, followup, interview, message, noop, pdf, sleep)' \
+    "an unknown type refused, the known ones named"
+assert_eq 0 "$(jobs_in unknown)" "jobs stored of an unknown type"
+
 # --payload with trailing data
 run_p enqueue --type sleep --queue trail --payload '{"ms":5} trailing'
 assert_eq 1 "$RC" "exit status, --payload with trailing data"

@@ -97,6 +97,11 @@ post_json /v1/jobs "$TOK_all" '{"type":"sleep","payload":{"ms":"5"}}'
 assert_eq 400 "$CODE" "a payload of the wrong type"
 assert_eq payload.ms "$(jq_of .error.field)" "the field named"
 assert_eq "expected integer, got string" "$(jq_of .error.message)" "the message"
+# a type with no schema is no job type: refused as FCALL refuses it
+post_json /v1/jobs "$TOK_all" '{"type":"nope","payload":{}}'
+assert_eq "400 type" "$CODE $(jq_of .error.field)" "an unknown job type"
+assert_contains "$(jq_of .error.message)" 'unknown job type "nope" (known: approval, fail, followup' \
+    "an unknown job type: the known ones named"
 
 # ---- size, type
 head -c 10485760 /dev/zero | tr '\0' ' ' >"$TMP/10mb.json"
