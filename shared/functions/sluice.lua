@@ -337,12 +337,29 @@ read_value = function(s, i, out)
             return i + 1, object and 'object' or 'array'
         end
         while true do
-            if object then
+            -- a clean envelope (no escape, control or non-ASCII byte: no
+            -- white space but spaces) reads a member's name, its colon and
+            -- the spaces around it in one match
+            local key, after = nil, nil
+            if object and clean then key, after = match(s, '^"([^"]*)" *: *()', i) end
+            if key then
+                path[depth] = key
+                if seen[key] then
+                    bad_json(i, 'duplicate member name (first at byte ' .. (seen[key] - 1) .. ')')
+                end
+                seen[key] = i
+                local m = #out
+                if n > 0 then
+                    out[m + 1], m = ',', m + 1
+                end
+                out[m + 1], out[m + 2], out[m + 3] = '"', key, '":'
+                i = after
+            elseif object then
                 if byte(s, i) ~= 34 then
                     bad_json(i, byte(s, i) and 'expected a member name in quotes, got ' ..
                         show(s, i) or 'unexpected end: expected a member name in quotes')
                 end
-                local key, at, plain = nil, i, false
+                local at, plain = i, false
                 key, i, plain = read_string(s, i)
                 path[depth] = key
                 if seen[key] then
@@ -373,6 +390,14 @@ read_value = function(s, i, out)
         out[#out + 1] = object and '}' or ']'
         return i + 1, object and 'object' or 'array'
     elseif c == 34 then
+        if clean then
+            local v, after = match(s, '^"([^"]*)"()', i)
+            if v then
+                local m = #out
+                out[m + 1], out[m + 2], out[m + 3] = '"', v, '"'
+                return after, 'string', v
+            end
+        end
         local v, at, plain = nil, i, false
         v, i, plain = read_string(s, i)
         out[#out + 1] = plain and sub(s, at, i - 1) or quote(v, cjson_escape)
