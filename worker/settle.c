@@ -21,7 +21,7 @@
 
 enum { ACK, FAIL };
 
-struct call {
+struct settle_call {
     worker *w;
     wqueue *q;
     int kind;
@@ -32,10 +32,8 @@ struct call {
     const char **argv;
     size_t *lens;
     int cap;
-    struct call *next; /* free list */
+    struct settle_call *next; /* worker.settle_spare */
 };
-
-static struct call *free_calls;
 
 void pending_add(struct pending *p, const char *s, size_t n)
 {
@@ -137,19 +135,19 @@ int settle_idle(const worker *w)
     return 1;
 }
 
-static void call_free(struct call *c)
+static void call_free(struct settle_call *c)
 {
     pending_reset(&c->p);
     pending_reset(&c->pb);
     pending_reset(&c->pr);
     sl_buf_reset(&c->lines);
-    c->next = free_calls;
-    free_calls = c;
+    c->next = c->w->settle_spare;
+    c->w->settle_spare = c;
 }
 
 static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
-    struct call *c = priv;
+    struct settle_call *c = priv;
     worker *w = c->w;
     w->settle_calls--;
     const char *err = sl_reply_error(reply);
@@ -194,7 +192,7 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
 /* C's message for PREFIX:{Q}:finished (ack.lua): one NDJSON line per job,
  * {"id":"ID","state":"done"} or with ,"result":R. Ids are plain (run.c
  * refuses others), so nothing needs escaping. */
-static void make_lines(struct call *c)
+static void make_lines(struct settle_call *c)
 {
     static const char head[] = "{\"id\":\"", tail[] = "\",\"state\":\"done\"}\n";
     const struct pending *p = &c->p;
@@ -240,9 +238,9 @@ static void send_call(worker *w, wqueue *q, int kind)
     if ((!src->jobs && (kind != ACK || (!q->backs.jobs && !q->rets.jobs))) ||
         !sl_rconn_is_up(w->redis))
         return;
-    struct call *c = free_calls;
+    struct settle_call *c = w->settle_spare;
     if (c)
-        free_calls = c->next;
+        w->settle_spare = c->next;
     else
         c = sl_calloc(1, sizeof *c);
     c->w = w;

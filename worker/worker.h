@@ -139,6 +139,10 @@ struct worker {
     ev_signal sigterm, sigint;
     int64_t started_ms;
     FILE *latency_log; /* --latency-log: "id start_us" per run, for sluice-bench */
+
+    /* What the files named keep for this worker, passed with it rather than
+     * hidden in globals (as curl's GlobalInfo or libuv's loop) */
+    struct settle_call *settle_spare; /* settle.c: ended ack/fail calls, for reuse */
 };
 
 /* fetch.c */
