@@ -143,6 +143,7 @@ struct worker {
     /* What the files named keep for this worker, passed with it rather than
      * hidden in globals (as curl's GlobalInfo or libuv's loop) */
     struct settle_call *settle_spare; /* settle.c: ended ack/fail calls, for reuse */
+    struct listing *listings;         /* handlers/interview.c: guild channel listings */
 };
 
 /* fetch.c */

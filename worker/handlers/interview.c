@@ -61,21 +61,20 @@ struct listing {
     struct listing *next;
 };
 
-static struct listing *listings;
-
 static void iv_free(struct iv *v);
 static void finish(struct iv *v, enum task_result r, const char *error);
 
 /* ------------------------------------------------------------ listings */
 
-/* The listing of BOT's GUILD, made if new. Listings unused for a minute are
- * dropped on the way, so a worker that meets many guilds keeps few. */
-static struct listing *listing_of(const char *bot, const char *guild, double now)
+/* The listing of BOT's GUILD in W (worker.listings), made if new. Listings
+ * unused for a minute are dropped on the way, so a worker that meets many
+ * guilds keeps few. */
+static struct listing *listing_of(worker *w, const char *bot, const char *guild, double now)
 {
     char key[96];
     snprintf(key, sizeof key, "%s/%s", bot, guild);
     struct listing *found = NULL;
-    for (struct listing **pp = &listings; *pp;) {
+    for (struct listing **pp = &w->listings; *pp;) {
         struct listing *l = *pp;
         if (!strcmp(l->key, key)) {
             found = l;
@@ -92,8 +91,8 @@ static struct listing *listing_of(const char *bot, const char *guild, double now
     struct listing *l = sl_calloc(1, sizeof *l);
     sl_strlcpy(l->key, key, sizeof l->key);
     l->started = -1e9;
-    l->next = listings;
-    listings = l;
+    l->next = w->listings;
+    w->listings = l;
     return l;
 }
 
@@ -170,7 +169,8 @@ static void listing_fetch(struct listing *l)
 /* V needs the channels of its guild, as listed after NEED_AFTER. */
 static void listing_get(struct iv *v, double need_after)
 {
-    struct listing *l = listing_of(v->bot->name, v->guild, ev_now(v->j.t->w->loop));
+    worker *w = v->j.t->w;
+    struct listing *l = listing_of(w, v->bot->name, v->guild, ev_now(w->loop));
     if (l->channels && l->started >= need_after) {
         found_listing(v, l->channels);
         return;
@@ -207,7 +207,8 @@ static void listing_leave(struct iv *v)
 /* A channel this worker made joins the listing at once. */
 static void listing_add(struct iv *v)
 {
-    struct listing *l = listing_of(v->bot->name, v->guild, ev_now(v->j.t->w->loop));
+    worker *w = v->j.t->w;
+    struct listing *l = listing_of(w, v->bot->name, v->guild, ev_now(w->loop));
     if (!l->channels)
         return;
     cJSON *ch = cJSON_CreateObject();
