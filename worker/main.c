@@ -384,7 +384,7 @@ int main(int argc, char **argv)
     ev_signal_stop(w.loop, &w.sigint);
     sl_rconn_free(w.subs);
     sl_rconn_free(w.redis);
-    pdf_deinit();
+    pdf_deinit(&w);
     pcall_deinit();
     gates_free();
     for (int i = 0; i < w.nqueues; i++) {

@@ -144,6 +144,7 @@ struct worker {
      * hidden in globals (as curl's GlobalInfo or libuv's loop) */
     struct settle_call *settle_spare; /* settle.c: ended ack/fail calls, for reuse */
     struct listing *listings;         /* handlers/interview.c: guild channel listings */
+    struct pdf_shared *pdf;           /* handlers/pdf.c: renders' places, threads (pdf_init) */
 };
 
 /* fetch.c */

@@ -23,66 +23,49 @@
 #define RETRY_FULL_MS 50    /* all places taken: ask again after this (plus jitter) */
 #define RETRY_ERROR_MS 1000 /* Redis failed */
 
-static struct {
-    worker *w;
-    pdf_opts o;
-    sl_pool *pool;
-    char key[SL_KEY_MAX]; /* the semaphore */
-    pdfjob *head, *tail;  /* waiting for a place */
-    int acquiring;        /* a sem_acquire call in flight */
-    int held;             /* places this process holds */
-    int max_held;         /* at most this many: renders running or queued */
-    unsigned seq;         /* holder names */
-    int stopping;         /* pdf_deinit: Redis is gone */
-    ev_timer retry;
-} P;
-
-const pdf_opts *pdf_options(void)
-{
-    return &P.o;
-}
-
 static void park(pdfjob *j, int on)
 {
     if (j->parked == on)
         return;
     j->parked = on;
-    P.w->parked += on ? 1 : -1;
+    j->shared->w->parked += on ? 1 : -1;
 }
 
 /* ---- the queue for a place ---- */
 
 static void queue_push(pdfjob *j, int front)
 {
+    pdf_shared *P = j->shared;
     j->stage = PDF_WAITING;
     j->prev = j->next = NULL;
     if (front) {
-        j->next = P.head;
-        if (P.head)
-            P.head->prev = j;
+        j->next = P->head;
+        if (P->head)
+            P->head->prev = j;
         else
-            P.tail = j;
-        P.head = j;
+            P->tail = j;
+        P->head = j;
     } else {
-        j->prev = P.tail;
-        if (P.tail)
-            P.tail->next = j;
+        j->prev = P->tail;
+        if (P->tail)
+            P->tail->next = j;
         else
-            P.head = j;
-        P.tail = j;
+            P->head = j;
+        P->tail = j;
     }
 }
 
 static void queue_remove(pdfjob *j)
 {
+    pdf_shared *P = j->shared;
     if (j->prev)
         j->prev->next = j->next;
     else
-        P.head = j->next;
+        P->head = j->next;
     if (j->next)
         j->next->prev = j->prev;
     else
-        P.tail = j->prev;
+        P->tail = j->prev;
     j->prev = j->next = NULL;
 }
 
@@ -118,22 +101,23 @@ void pdf_defer(pdfjob *j, long ms, const char *why)
     task_defer(t, ms, copy);
 }
 
-static void pump(void);
+static void pump(pdf_shared *P);
 
 /* Gives J's place back (when the run ends, or its render ends). */
 static void release(pdfjob *j)
 {
+    pdf_shared *P = j->shared;
     if (!j->holds)
         return;
     j->holds = 0;
-    P.held--;
-    if (P.stopping) /* the place runs out on its own */
+    P->held--;
+    if (P->stopping) /* the place runs out on its own */
         return;
-    const char *argv[] = {"ZREM", P.key, j->holder};
-    sl_rconn_command(P.w->redis, NULL, NULL, 3, argv, NULL);
+    const char *argv[] = {"ZREM", P->key, j->holder};
+    sl_rconn_command(P->w->redis, NULL, NULL, 3, argv, NULL);
     /* a place just freed: the next in line asks at once */
-    ev_timer_stop(P.w->loop, &P.retry);
-    pump();
+    ev_timer_stop(P->w->loop, &P->retry);
+    pump(P);
 }
 
 /* ---- rendering, on a pool thread ---- */
@@ -141,7 +125,7 @@ static void release(pdfjob *j)
 static void render_run(sl_pool_work *work)
 {
     pdfjob *j = work->data;
-    const pdf_opts *o = &P.o; /* not changed after pdf_init */
+    const pdf_opts *o = &j->shared->o; /* not changed after pdf_init */
     int64_t start = sl_monotonic_us();
     j->rc = sl_pdf_render(j->doc, j->path, &o->render, &j->info, j->err, sizeof j->err);
     if (!j->rc && j->target == PDF_TO_FILE)
@@ -162,7 +146,7 @@ static void render_done(sl_pool_work *work, int status)
     release(j);
     cJSON_Delete(j->doc);
     j->doc = NULL;
-    if (!j->t || P.stopping) { /* abandoned meanwhile, or the loop is over */
+    if (!j->t || j->shared->stopping) { /* abandoned meanwhile, or the loop is over */
         job_free(j);
         return;
     }
@@ -189,9 +173,9 @@ static void render(pdfjob *j)
     ev_timer_set(&t->timeout, (double)t->job.timeout_ms / 1000.0, 0);
     ev_timer_start(t->w->loop, &t->timeout);
     j->doc = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t->job.payload, "document"), 1);
-    sl_tmpfile_name(j->path, sizeof j->path, P.o.tmp_dir, "pdf-", t->job.id, ".pdf");
+    sl_tmpfile_name(j->path, sizeof j->path, j->shared->o.tmp_dir, "pdf-", t->job.id, ".pdf");
     j->work.data = j;
-    if (sl_pool_submit(P.pool, &j->work, render_run, render_done)) {
+    if (sl_pool_submit(j->shared->pool, &j->work, render_run, render_done)) {
         release(j);
         pdf_finish(j, TASK_RETRY, "pdf: the worker is stopping");
     }
@@ -202,7 +186,8 @@ static void render(pdfjob *j)
 static void acquire_cb(sl_rconn *c, redisReply *reply, void *priv)
 {
     pdfjob *j = priv;
-    P.acquiring = 0;
+    pdf_shared *P = j->shared;
+    P->acquiring = 0;
     if (!c) { /* the connection is being freed: the worker is stopping */
         if (!j->t)
             job_free(j);
@@ -214,18 +199,18 @@ static void acquire_cb(sl_rconn *c, redisReply *reply, void *priv)
               reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[0]->integer == 1;
     if (got) {
         j->holds = 1;
-        P.held++;
+        P->held++;
     }
     if (!j->t) { /* abandoned while asking */
         release(j);
         job_free(j);
-        pump();
+        pump(P);
         return;
     }
     if (got) {
         park(j, 0);
         render(j);
-        pump();
+        pump(P);
         return;
     }
     const char *error = reply ? sl_reply_error(reply) : "no answer";
@@ -233,34 +218,35 @@ static void acquire_cb(sl_rconn *c, redisReply *reply, void *priv)
         sl_warn("pdf: cannot ask redis for a render place: %s", error);
     queue_push(j, 1);
     double ms = error ? RETRY_ERROR_MS : RETRY_FULL_MS + rand() % RETRY_FULL_MS;
-    ev_timer_set(&P.retry, ms / 1000.0, 0);
-    ev_timer_start(P.w->loop, &P.retry);
+    ev_timer_set(&P->retry, ms / 1000.0, 0);
+    ev_timer_start(P->w->loop, &P->retry);
 }
 
-static void pump(void)
+static void pump(pdf_shared *P)
 {
-    if (P.stopping || P.acquiring || !P.head || P.held >= P.max_held || ev_is_active(&P.retry))
+    if (P->stopping || P->acquiring || !P->head || P->held >= P->max_held ||
+        ev_is_active(&P->retry))
         return;
-    pdfjob *j = P.head;
+    pdfjob *j = P->head;
     queue_remove(j);
     j->stage = PDF_ACQUIRING;
     char cap[24], ttl[24];
-    snprintf(cap, sizeof cap, "%d", P.o.renders);
+    snprintf(cap, sizeof cap, "%d", P->o.renders);
     snprintf(ttl, sizeof ttl, "%ld", j->ttl_ms);
-    const char *argv[] = {P.key, j->holder, cap, ttl};
-    if (sl_rconn_script(P.w->redis, SL_SCRIPT_SEM_ACQUIRE, acquire_cb, j, 1, 4, argv, NULL)) {
+    const char *argv[] = {P->key, j->holder, cap, ttl};
+    if (sl_rconn_script(P->w->redis, SL_SCRIPT_SEM_ACQUIRE, acquire_cb, j, 1, 4, argv, NULL)) {
         queue_push(j, 1);
-        ev_timer_set(&P.retry, RETRY_ERROR_MS / 1000.0, 0);
-        ev_timer_start(P.w->loop, &P.retry);
+        ev_timer_set(&P->retry, RETRY_ERROR_MS / 1000.0, 0);
+        ev_timer_start(P->w->loop, &P->retry);
         return;
     }
-    P.acquiring = 1;
+    P->acquiring = 1;
 }
 
 static void retry_cb(struct ev_loop *loop, ev_timer *tm, int revents)
 {
-    (void)loop, (void)tm, (void)revents;
-    pump();
+    (void)loop, (void)revents;
+    pump(tm->data);
 }
 
 /* ---- the handler ---- */
@@ -268,6 +254,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *tm, int revents)
 static void pdf_start(task *t)
 {
     pdfjob *j = sl_calloc(1, sizeof *j);
+    j->shared = t->w->pdf;
     j->t = t;
     t->state = j;
     char err[300];
@@ -275,13 +262,13 @@ static void pdf_start(task *t)
         pdf_finish(j, TASK_PERMANENT, err);
         return;
     }
-    snprintf(j->holder, sizeof j->holder, "%s/%s/%u", t->w->id, t->job.id, P.seq++);
+    snprintf(j->holder, sizeof j->holder, "%s/%s/%u", t->w->id, t->job.id, j->shared->seq++);
     j->ttl_ms = (long)t->job.timeout_ms + 10000;
     /* waiting for a place is not running */
     ev_timer_stop(t->w->loop, &t->timeout);
     park(j, 1);
     queue_push(j, 0);
-    pump();
+    pump(j->shared);
 }
 
 static void pdf_cancel(task *t)
@@ -300,7 +287,7 @@ static void pdf_cancel(task *t)
     case PDF_ACQUIRING: /* acquire_cb frees it */
         break;
     case PDF_RENDERING: /* not started: free it now; else render_done will */
-        if (sl_pool_cancel(P.pool, &j->work) == 0) {
+        if (sl_pool_cancel(j->shared->pool, &j->work) == 0) {
             release(j);
             job_free(j);
         }
@@ -315,11 +302,13 @@ const handler handler_pdf = {"pdf", pdf_start, pdf_cancel};
 
 int pdf_init(worker *w, const pdf_opts *o, char *err, size_t errlen)
 {
-    P.w = w;
-    P.o = *o;
-    P.max_held = 2 * o->threads;
-    snprintf(P.key, sizeof P.key, "%s:{sem:pdf}:renders", w->prefix);
-    ev_init(&P.retry, retry_cb);
+    pdf_shared *P = w->pdf = sl_calloc(1, sizeof *P);
+    P->w = w;
+    P->o = *o;
+    P->max_held = 2 * o->threads;
+    snprintf(P->key, sizeof P->key, "%s:{sem:pdf}:renders", w->prefix);
+    ev_init(&P->retry, retry_cb);
+    P->retry.data = P;
     char why[400];
     if (sl_mkdir_p(o->tmp_dir, 0700, why, sizeof why)) {
         snprintf(err, errlen, "--tmp-dir: %s", why);
@@ -342,29 +331,31 @@ int pdf_init(worker *w, const pdf_opts *o, char *err, size_t errlen)
             sl_info("pdf: removed %d partial file(s) of workers that are gone dir=%s", n,
                     o->out_dir);
     }
-    P.pool = sl_pool_new(w->loop, o->threads);
-    if (!P.pool) {
+    P->pool = sl_pool_new(w->loop, o->threads);
+    if (!P->pool) {
         snprintf(err, errlen, "--pdf-threads: cannot start %d threads", o->threads);
         return SL_EINVAL;
     }
     return 0;
 }
 
-void pdf_deinit(void)
+void pdf_deinit(worker *w)
 {
-    if (!P.w)
+    pdf_shared *P = w->pdf;
+    if (!P)
         return;
-    P.stopping = 1;
-    ev_timer_stop(P.w->loop, &P.retry);
+    P->stopping = 1;
+    ev_timer_stop(P->w->loop, &P->retry);
     /* every task is gone by now: what is left is abandoned renders, which
      * the pool reports (and render_done frees) as it ends */
-    sl_pool_free(P.pool);
-    P.pool = NULL;
+    sl_pool_free(P->pool);
+    P->pool = NULL;
     sl_pdf_cleanup(); /* the render threads, and their font maps, are gone */
-    while (P.head) {
-        pdfjob *j = P.head;
+    while (P->head) {
+        pdfjob *j = P->head;
         queue_remove(j);
         job_free(j);
     }
-    P.w = NULL;
+    free(P);
+    w->pdf = NULL;
 }

@@ -38,7 +38,7 @@ static const cJSON *target_of(const pdfjob *j)
 
 int pdf_deliver_check(pdfjob *j, char *err, size_t errlen)
 {
-    const pdf_opts *o = pdf_options();
+    const pdf_opts *o = &j->shared->o;
     const cJSON *d = target_of(j), *x;
     char why[200];
     if ((x = field(d, "discord")) || (x = field(d, "telegram"))) {

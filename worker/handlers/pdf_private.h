@@ -19,8 +19,26 @@ enum pdf_stage {
 enum pdf_target { PDF_TO_DISCORD, PDF_TO_TELEGRAM, PDF_TO_FILE, PDF_TO_PUT };
 
 typedef struct pdfjob pdfjob;
+
+/* What the pdf jobs of one worker share (worker.pdf): made by pdf_init,
+ * freed by pdf_deinit. */
+typedef struct pdf_shared {
+    worker *w;
+    pdf_opts o;
+    sl_pool *pool;
+    char key[SL_KEY_MAX]; /* the semaphore */
+    pdfjob *head, *tail;  /* waiting for a place */
+    int acquiring;        /* a sem_acquire call in flight */
+    int held;             /* places this process holds */
+    int max_held;         /* at most this many: renders running or queued */
+    unsigned seq;         /* holder names */
+    int stopping;         /* pdf_deinit: Redis is gone */
+    ev_timer retry;
+} pdf_shared;
+
 struct pdfjob {
-    task *t; /* NULL once the run is abandoned: whatever is in flight frees J */
+    task *t;            /* NULL once the run is abandoned: whatever is in flight frees J */
+    pdf_shared *shared; /* its worker's: outlives J */
     enum pdf_stage stage;
     enum pdf_target target;
     pdfjob *prev, *next; /* in the place queue, while waiting */
@@ -53,7 +71,6 @@ void pdf_finish(pdfjob *j, enum task_result r, const char *error);
 /* The end of a run without an attempt: back to Redis in MS (task_defer); the
  * document is rendered again when the job runs again. Frees J. */
 void pdf_defer(pdfjob *j, long ms, const char *why);
-const pdf_opts *pdf_options(void);
 
 /* pdf_deliver.c */
 /* Checks, before anything is rendered, that the job's target can be served

@@ -23,8 +23,9 @@ typedef struct pdf_opts {
  * pcall_init. */
 int pdf_init(worker *w, const pdf_opts *o, char *err, size_t errlen);
 
-/* Waits for renders running now, removes their files, stops the threads.
- * After the Redis connections are freed, before pcall_deinit. */
-void pdf_deinit(void);
+/* Waits for renders running now, removes their files, stops the threads,
+ * frees W's pdf state (worker.pdf). After the Redis connections are freed,
+ * before pcall_deinit. */
+void pdf_deinit(worker *w);
 
 #endif
