@@ -93,9 +93,9 @@ int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen)
     return 0;
 }
 
-void pcall_deinit(void)
+void pcall_deinit(worker *w)
 {
-    gate_given g = gates_given();
+    gate_given g = gates_given(w);
     if (C.late)
         sl_info("requests asked again for missing their send-by time (%d ms after the grant): "
                 "%llu; sent late all the same after %d misses: %llu",

@@ -38,7 +38,7 @@ typedef void pcall_cb(pcall *c, const pcall_result *r, void *priv);
 /* Sets up the calls of every handler: the bots (bots.h) and the HTTP engine.
  * ERR names what is wrong (never a token). */
 int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen);
-void pcall_deinit(void);
+void pcall_deinit(worker *w);
 
 /* The worker's one HTTP engine, for requests that are not to a platform
  * (an HTTP PUT of a document to an allowed URL). */

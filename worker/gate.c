@@ -61,11 +61,25 @@ struct asker {
     asker *next;
 };
 
-static gate *table[NBUCKETS];
-static asker *askers;
-static ev_timer sweep_timer;
-static gate_given given;
-static int stopping; /* gates_stop was called: nothing more is sent */
+/* A worker's gates (worker.gates), from gates_start to gates_free. */
+struct gates {
+    gate *table[NBUCKETS];
+    asker *askers;
+    ev_timer sweep_timer;
+    gate_given given;
+    int stopping; /* gates_stop was called: nothing more is sent */
+    /* send_acquire's arguments, made anew for every call */
+    const char *argv[SL_RL_HEAD_ARGS + ASK_GATES * SL_RL_GATE_ARGS];
+    size_t lens[SL_RL_HEAD_ARGS + ASK_GATES * SL_RL_GATE_ARGS];
+    char nums[SL_RL_HEAD_NUMS + ASK_GATES * SL_RL_GATE_NUMS][32];
+    int counts[ASK_GATES];
+};
+
+/* A give-back in flight: what its answer needs. */
+struct give_back {
+    struct gates *gs;
+    sl_rl_request r;
+};
 
 static unsigned hash(const char *s)
 {
@@ -127,7 +141,7 @@ static void unlink_link(gate_link *l)
     l->granted = 0;
 }
 
-static gate *find(const sl_rl_request *r);
+static gate *find(struct gates *gs, const sl_rl_request *r);
 
 /* A give-back's answer. A bucket place that came back may be the only one
  * left in its window, and the gate it was taken for may have closed until
@@ -136,18 +150,19 @@ static gate *find(const sl_rl_request *r);
  * place stays unused and the window is one request short. */
 static void give_back_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
-    sl_rl_request *r = priv;
+    struct give_back *b = priv;
     if (rc && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
-        given.ms += (unsigned long long)reply->element[0]->integer;
-        given.bucket += (unsigned long long)reply->element[1]->integer;
-        gate *g = reply->element[1]->integer > 0 ? find(r) : NULL;
-        if (g && g->closed && g->head && !stopping) {
+        struct gates *gs = b->gs;
+        gs->given.ms += (unsigned long long)reply->element[0]->integer;
+        gs->given.bucket += (unsigned long long)reply->element[1]->integer;
+        gate *g = reply->element[1]->integer > 0 ? find(gs, &b->r) : NULL;
+        if (g && g->closed && g->head && !gs->stopping) {
             ev_timer_stop(g->w->loop, &g->timer);
             g->closed = 0;
             pump(g);
         }
     }
-    free(r);
+    free(b);
 }
 
 void gate_give_back(worker *w, const sl_rl_request *r, long long granted_at_ms, long long window,
@@ -157,16 +172,17 @@ void gate_give_back(worker *w, const sl_rl_request *r, long long granted_at_ms, 
     size_t lens[SL_RL_RELEASE_ARGS];
     char nums[SL_RL_RELEASE_NUMS][32];
     int argc = sl_rl_release_args(r, granted_at_ms, window, seq, discover, argv, lens, nums);
-    given.places++;
-    sl_rl_request *copy = sl_malloc(sizeof *copy); /* for the answer */
-    *copy = *r;
-    if (sl_rconn_script(w->redis, SL_SCRIPT_RL_ACQUIRE, give_back_cb, copy, 1, argc, argv, lens))
-        free(copy);
+    w->gates->given.places++;
+    struct give_back *b = sl_malloc(sizeof *b); /* for the answer */
+    b->gs = w->gates;
+    b->r = *r;
+    if (sl_rconn_script(w->redis, SL_SCRIPT_RL_ACQUIRE, give_back_cb, b, 1, argc, argv, lens))
+        free(b);
 }
 
-gate_given gates_given(void)
+gate_given gates_given(const worker *w)
 {
-    return given;
+    return w->gates->given;
 }
 
 /* What one acquire said of G: WAIT ms (0 = go; < 0 when the call failed)
@@ -299,10 +315,11 @@ static int uncovered(const gate *g)
 /* One acquire for the gates at the head of K's want list. */
 static void send_acquire(asker *k)
 {
-    static const char *argv[SL_RL_HEAD_ARGS + ASK_GATES * SL_RL_GATE_ARGS];
-    static size_t lens[SL_RL_HEAD_ARGS + ASK_GATES * SL_RL_GATE_ARGS];
-    static char nums[SL_RL_HEAD_NUMS + ASK_GATES * SL_RL_GATE_NUMS][32];
-    static int counts[ASK_GATES];
+    struct gates *gs = k->w->gates;
+    const char **argv = gs->argv;
+    size_t *lens = gs->lens;
+    char(*nums)[32] = gs->nums;
+    int *counts = gs->counts;
     struct acquire *a = sl_malloc(sizeof *a);
     a->ask = k;
     a->ngates = 0;
@@ -376,7 +393,8 @@ static void pump(gate *g)
 
 static asker *asker_for(worker *w, const sl_rl_request *r)
 {
-    for (asker *k = askers; k; k = k->next)
+    struct gates *gs = w->gates;
+    for (asker *k = gs->askers; k; k = k->next)
         if (!strcmp(k->head.base, r->base))
             return k;
     asker *k = sl_calloc(1, sizeof *k);
@@ -384,16 +402,16 @@ static asker *asker_for(worker *w, const sl_rl_request *r)
     k->w = w;
     ev_prepare_init(&k->prepare, prepare_cb);
     k->prepare.data = k;
-    k->next = askers;
-    askers = k;
+    k->next = gs->askers;
+    gs->askers = k;
     return k;
 }
 
-static gate *find(const sl_rl_request *r)
+static gate *find(struct gates *gs, const sl_rl_request *r)
 {
     char key[400];
     key_of(r, key, sizeof key);
-    for (gate *g = table[hash(key)]; g; g = g->hnext)
+    for (gate *g = gs->table[hash(key)]; g; g = g->hnext)
         if (!strcmp(g->key, key))
             return g;
     return NULL;
@@ -401,7 +419,8 @@ static gate *find(const sl_rl_request *r)
 
 static gate *find_or_make(worker *w, const sl_rl_request *r)
 {
-    gate *g = find(r);
+    struct gates *gs = w->gates;
+    gate *g = find(gs, r);
     if (g)
         return g;
     char key[400];
@@ -415,8 +434,8 @@ static gate *find_or_make(worker *w, const sl_rl_request *r)
     g->ask = asker_for(w, r);
     ev_timer_init(&g->timer, timer_cb, 0, 0);
     g->timer.data = g;
-    g->hnext = table[h];
-    table[h] = g;
+    g->hnext = gs->table[h];
+    gs->table[h] = g;
     return g;
 }
 
@@ -481,10 +500,11 @@ void gate_hold(worker *w, const sl_rl_request *r, long ms)
  * millions of channels does not keep a gate for each. */
 static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    (void)t, (void)revents;
+    (void)revents;
+    struct gates *gs = t->data;
     ev_tstamp now = ev_now(loop);
     for (int i = 0; i < NBUCKETS; i++) {
-        gate **pp = &table[i];
+        gate **pp = &gs->table[i];
         while (*pp) {
             gate *g = *pp;
             if (!g->head && !g->inflight && !g->closed && !g->wants && now - g->last_used > 60) {
@@ -499,39 +519,46 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 void gates_start(worker *w)
 {
-    stopping = 0;
-    ev_timer_init(&sweep_timer, sweep_cb, 30, 30);
-    ev_timer_start(w->loop, &sweep_timer);
+    struct gates *gs = w->gates = sl_calloc(1, sizeof *gs);
+    ev_timer_init(&gs->sweep_timer, sweep_cb, 30, 30);
+    gs->sweep_timer.data = gs;
+    ev_timer_start(w->loop, &gs->sweep_timer);
     ev_unref(w->loop);
 }
 
 void gates_stop(worker *w)
 {
-    stopping = 1;
+    struct gates *gs = w->gates;
+    gs->stopping = 1;
     ev_ref(w->loop);
-    ev_timer_stop(w->loop, &sweep_timer);
+    ev_timer_stop(w->loop, &gs->sweep_timer);
     for (int i = 0; i < NBUCKETS; i++)
-        for (gate *g = table[i]; g; g = g->hnext) {
+        for (gate *g = gs->table[i]; g; g = g->hnext) {
             ev_timer_stop(w->loop, &g->timer);
             g->closed = 1; /* nothing more is sent */
         }
-    for (asker *k = askers; k; k = k->next)
+    for (asker *k = gs->askers; k; k = k->next)
         ev_prepare_stop(w->loop, &k->prepare);
 }
 
-void gates_free(void)
+void gates_free(worker *w)
 {
+    struct gates *gs = w->gates;
+    if (!gs)
+        return;
     /* after the Redis connections are freed: no acquire can answer now */
     for (int i = 0; i < NBUCKETS; i++) {
-        while (table[i]) {
-            gate *g = table[i];
-            table[i] = g->hnext;
+        while (gs->table[i]) {
+            gate *g = gs->table[i];
+            gs->table[i] = g->hnext;
             free(g);
         }
     }
-    while (askers) {
-        asker *k = askers;
-        askers = k->next;
+    while (gs->askers) {
+        asker *k = gs->askers;
+        gs->askers = k->next;
         free(k);
     }
+    free(gs);
+    w->gates = NULL;
 }

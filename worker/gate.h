@@ -39,11 +39,12 @@ typedef struct gate_link {
     int64_t entered_us;      /* when it entered the gate (sl_monotonic_us) */
 } gate_link;
 
+/* Makes W's gates (worker.gates), empty, and starts their sweep. */
 void gates_start(worker *w);
 /* Stops every gate's timer (the worker is stopping); sends nothing more. */
 void gates_stop(worker *w);
-/* Frees the gates; only after the Redis connections are freed. */
-void gates_free(void);
+/* Frees W's gates; only after the Redis connections are freed. */
+void gates_free(worker *w);
 
 /* Queues T behind the limits of R; ADMIT(T, wait, PRIV) is called later,
  * never from inside this call. LINK must stay valid until then or until
@@ -70,12 +71,12 @@ void gate_leave(gate_link *link);
 void gate_give_back(worker *w, const sl_rl_request *r, long long granted_at_ms, long long window,
                     long long seq, int discover);
 
-/* What gate_give_back did so far: places, ms of rate limiters' time and
- * bucket places the limits took back. */
+/* What gate_give_back did so far in W: places, ms of rate limiters' time
+ * and bucket places the limits took back. */
 typedef struct gate_given {
     unsigned long long places, ms, bucket;
 } gate_given;
-gate_given gates_given(void);
+gate_given gates_given(const worker *w);
 
 /* An upstream answered 429 for R: hold its gate for MS before asking again. */
 void gate_hold(worker *w, const sl_rl_request *r, long ms);

@@ -385,8 +385,8 @@ int main(int argc, char **argv)
     sl_rconn_free(w.subs);
     sl_rconn_free(w.redis);
     pdf_deinit(&w);
-    pcall_deinit();
-    gates_free();
+    pcall_deinit(&w);
+    gates_free(&w);
     for (int i = 0; i < w.nqueues; i++) {
         pending_deinit(&w.queues[i].acks);
         pending_deinit(&w.queues[i].backs);

@@ -145,6 +145,7 @@ struct worker {
     struct settle_call *settle_spare; /* settle.c: ended ack/fail calls, for reuse */
     struct listing *listings;         /* handlers/interview.c: guild channel listings */
     struct pdf_shared *pdf;           /* handlers/pdf.c: renders' places, threads (pdf_init) */
+    struct gates *gates;              /* gate.c: every gate and asker (gates_start) */
 };
 
 /* fetch.c */
