@@ -23,6 +23,7 @@ struct part {
 };
 
 struct pcall {
+    struct pcalls *calls; /* its worker's (worker.calls) */
     task *t;
     const sl_bot *bot;
     int timed;
@@ -37,17 +38,18 @@ struct pcall {
     int queued;           /* admitted, waiting for a free HTTP slot */
     int late_tries;       /* times not sent for being late (FRESH_US) */
     int resent;           /* its connection died unanswered: next time a fresh one */
-    pcall *qprev, *qnext; /* in C.queue; qnext also links C.spare */
+    pcall *qprev, *qnext; /* in pcalls.qhead; qnext also links pcalls.spare */
     pcall_cb *cb;
     void *priv;
 };
 
-/* Requests in flight are capped at the worker's concurrency: tasks waiting
+/* A worker's calls (worker.calls), from pcall_init to pcall_deinit.
+ * Requests in flight are capped at the worker's concurrency: tasks waiting
  * in gates hold no slot, so when the limits open up more tasks may be
  * admitted at once than the worker runs; they queue here for an HTTP slot
  * (their place under the limits is taken) instead of all going out and
  * holding a connection and buffers each. */
-static struct {
+struct pcalls {
     sl_bots bots;
     sl_http *http;
     const message_opts *o;
@@ -63,78 +65,86 @@ static struct {
     unsigned long long resent;   /* requests whose reused connection died, ever */
     char discord_ua[480];        /* "User-Agent: DiscordBot (URL, VERSION)" */
     unsigned long long unfenced; /* requests sent without a send-by time after LATE_TRIES */
-} C;
+};
 
 static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents);
 
 int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen)
 {
-    C.o = o;
-    if (sl_discord_user_agent(C.discord_ua, sizeof C.discord_ua, o->discord_ua_url,
+    struct pcalls *C = w->calls = sl_calloc(1, sizeof *C);
+    C->o = o;
+    if (sl_discord_user_agent(C->discord_ua, sizeof C->discord_ua, o->discord_ua_url,
                               o->discord_ua_version, err, errlen))
         return SL_EINVAL;
-    if (sl_bots_load(&C.bots, err, errlen))
+    if (sl_bots_load(&C->bots, err, errlen))
         return SL_EINVAL;
-    C.loop = w->loop;
-    C.max_inflight = C.cap = w->concurrency > 0 ? w->concurrency : 1;
-    C.free_reqs = sl_calloc((size_t)C.cap, sizeof *C.free_reqs);
-    ev_idle_init(&C.pump, pump_cb);
+    C->loop = w->loop;
+    C->max_inflight = C->cap = w->concurrency > 0 ? w->concurrency : 1;
+    C->free_reqs = sl_calloc((size_t)C->cap, sizeof *C->free_reqs);
+    ev_idle_init(&C->pump, pump_cb);
+    C->pump.data = C;
     sl_http_opts ho = {
         .connect_timeout_ms = 5000, .max_response = 1 << 20, .max_idle_connections = 1024};
-    C.http = sl_http_new(w->loop, &ho);
-    if (!C.http) {
+    C->http = sl_http_new(w->loop, &ho);
+    if (!C->http) {
         snprintf(err, errlen, "cannot start the HTTP engine (libcurl)");
-        sl_bots_deinit(&C.bots);
+        sl_bots_deinit(&C->bots);
         return SL_EINVAL;
     }
-    for (int i = 0; i < C.bots.n; i++)
-        sl_info("bot configured platform=%s name=%s", sl_platform_name(C.bots.bots[i].platform),
-                C.bots.bots[i].name);
+    for (int i = 0; i < C->bots.n; i++)
+        sl_info("bot configured platform=%s name=%s", sl_platform_name(C->bots.bots[i].platform),
+                C->bots.bots[i].name);
     return 0;
 }
 
 void pcall_deinit(worker *w)
 {
+    struct pcalls *C = w->calls;
+    if (!C)
+        return;
     gate_given g = gates_given(w);
-    if (C.late)
+    if (C->late)
         sl_info("requests asked again for missing their send-by time (%d ms after the grant): "
                 "%llu; sent late all the same after %d misses: %llu",
-                FRESH_US / 1000, C.late, LATE_TRIES, C.unfenced);
+                FRESH_US / 1000, C->late, LATE_TRIES, C->unfenced);
     if (g.places)
         sl_info("places granted and not used, given back: %llu (%llu ms of rate limiters' "
                 "time, %llu bucket places)",
                 g.places, g.ms, g.bucket);
-    if (C.resent)
+    if (C->resent)
         sl_info("requests asked again after their reused connection died unanswered: %llu",
-                C.resent);
-    ev_idle_stop(C.loop, &C.pump);
-    sl_http_free(C.http);
-    C.http = NULL;
-    while (C.nfree)
-        sl_http_req_free(C.free_reqs[--C.nfree]);
-    free(C.free_reqs);
-    C.free_reqs = NULL;
-    while (C.spare) {
-        pcall *c = C.spare;
-        C.spare = c->qnext;
+                C->resent);
+    ev_idle_stop(C->loop, &C->pump);
+    sl_http_free(C->http);
+    C->http = NULL;
+    while (C->nfree)
+        sl_http_req_free(C->free_reqs[--C->nfree]);
+    free(C->free_reqs);
+    C->free_reqs = NULL;
+    while (C->spare) {
+        pcall *c = C->spare;
+        C->spare = c->qnext;
         free(c);
     }
-    C.nspare = 0;
-    sl_bots_deinit(&C.bots);
+    C->nspare = 0;
+    sl_bots_deinit(&C->bots);
+    free(C);
+    w->calls = NULL;
 }
 
-struct sl_http *pcall_http(void)
+struct sl_http *pcall_http(worker *w)
 {
-    return C.http;
+    return w->calls->http;
 }
 
-const sl_bot *pcall_bot(const char *platform, const char *name, char *err, size_t errlen)
+const sl_bot *pcall_bot(worker *w, const char *platform, const char *name, char *err, size_t errlen)
 {
+    struct pcalls *C = w->calls;
     enum sl_platform p =
         platform && !strcmp(platform, "telegram") ? SL_PLATFORM_TELEGRAM : SL_PLATFORM_DISCORD;
     if (!name)
         name = "default";
-    const sl_bot *b = sl_bots_find(&C.bots, p, name);
+    const sl_bot *b = sl_bots_find(&C->bots, p, name);
     if (!b)
         snprintf(err, errlen,
                  "no %s bot \"%s\" on this worker (set SLUICE_%s_TOKEN_FILE or SLUICE_BOTS_FILE)",
@@ -144,14 +154,16 @@ const sl_bot *pcall_bot(const char *platform, const char *name, char *err, size_
 
 pcall *pcall_new(task *t, const sl_bot *bot, int timed)
 {
-    pcall *c = C.spare;
+    struct pcalls *C = t->w->calls;
+    pcall *c = C->spare;
     if (c) {
-        C.spare = c->qnext;
-        C.nspare--;
+        C->spare = c->qnext;
+        C->nspare--;
         memset(c, 0, sizeof *c);
     } else {
         c = sl_calloc(1, sizeof *c);
     }
+    c->calls = C;
     c->t = t;
     c->bot = bot;
     c->timed = timed;
@@ -203,52 +215,54 @@ void pcall_reset(pcall *c)
 
 static void unqueue(pcall *c)
 {
+    struct pcalls *C = c->calls;
     if (!c->queued)
         return;
     if (c->qprev)
         c->qprev->qnext = c->qnext;
     else
-        C.qhead = c->qnext;
+        C->qhead = c->qnext;
     if (c->qnext)
         c->qnext->qprev = c->qprev;
     else
-        C.qtail = c->qprev;
+        C->qtail = c->qprev;
     c->qprev = c->qnext = NULL;
     c->queued = 0;
 }
 
 /* An HTTP slot freed up: the next queued call goes out from the loop. */
-static void slot_freed(void)
+static void slot_freed(struct pcalls *C)
 {
-    C.inflight--;
-    if (C.qhead && !ev_is_active(&C.pump))
-        ev_idle_start(C.loop, &C.pump);
+    C->inflight--;
+    if (C->qhead && !ev_is_active(&C->pump))
+        ev_idle_start(C->loop, &C->pump);
 }
 
 void pcall_free(pcall *c)
 {
     if (!c)
         return;
+    struct pcalls *C = c->calls;
     gate_leave(&c->link);
     unqueue(c);
     if (c->req) {
         if (c->in_http) {
-            sl_http_cancel(C.http, c->req);
-            slot_freed();
+            sl_http_cancel(C->http, c->req);
+            slot_freed(C);
         }
-        if (C.nfree < C.cap) {
+        if (C->nfree < C->cap) {
             sl_http_req_reset(c->req);
-            C.free_reqs[C.nfree++] = c->req;
+            C->free_reqs[C->nfree++] = c->req;
         } else {
             sl_http_req_free(c->req);
         }
     }
     sl_call_deinit(&c->spec);
     clear_parts(c);
-    if (C.nspare < C.cap) {
-        c->qnext = C.spare;
-        C.spare = c;
-        C.nspare++;
+    if (C->nspare < C->cap) {
+        c->qnext = C->spare;
+        C->spare = c;
+        C->nspare++;
     } else {
         free(c);
     }
@@ -271,9 +285,10 @@ static void enqueue(pcall *c, int again)
     worker *w = t->w;
     if (c->bot->platform == SL_PLATFORM_DISCORD)
         sl_rl_discord(&c->rl, w->prefix, c->bot->name, c->spec.route, c->spec.major,
-                      C.o->discord_per_second, C.o->invalid_threshold);
+                      c->calls->o->discord_per_second, c->calls->o->invalid_threshold);
     else
-        sl_rl_telegram(&c->rl, w->prefix, c->bot->name, c->spec.chat, C.o->telegram_per_second);
+        sl_rl_telegram(&c->rl, w->prefix, c->bot->name, c->spec.chat,
+                       c->calls->o->telegram_per_second);
     /* waiting for a limit is not running: the job's timeout restarts when
      * the request is sent */
     if (c->timed)
@@ -295,23 +310,24 @@ static void http_done_cb(sl_http_req *req, void *priv);
 
 static void send_call(pcall *c)
 {
+    struct pcalls *C = c->calls;
     task *t = c->t;
-    if (C.inflight >= C.max_inflight) {
+    if (C->inflight >= C->max_inflight) {
         c->queued = 1;
-        c->qprev = C.qtail;
+        c->qprev = C->qtail;
         c->qnext = NULL;
-        if (C.qtail)
-            C.qtail->qnext = c;
+        if (C->qtail)
+            C->qtail->qnext = c;
         else
-            C.qhead = c;
-        C.qtail = c;
+            C->qhead = c;
+        C->qtail = c;
         return;
     }
     char url[1024], log_url[512], auth[512];
     const char *base =
-        c->bot->platform == SL_PLATFORM_DISCORD ? C.bots.discord_api : C.bots.telegram_api;
+        c->bot->platform == SL_PLATFORM_DISCORD ? C->bots.discord_api : C->bots.telegram_api;
     if (!c->req)
-        c->req = C.nfree ? C.free_reqs[--C.nfree] : sl_http_req_new();
+        c->req = C->nfree ? C->free_reqs[--C->nfree] : sl_http_req_new();
     else
         sl_http_req_reset(c->req);
     if (c->bot->platform == SL_PLATFORM_DISCORD) {
@@ -320,7 +336,7 @@ static void send_call(pcall *c)
         snprintf(auth, sizeof auth, "Authorization: Bot %s", c->bot->token);
         sl_http_req_add_header(c->req, auth);
         memset(auth, 0, sizeof auth);
-        sl_http_req_add_header(c->req, C.discord_ua);
+        sl_http_req_add_header(c->req, C->discord_ua);
     } else {
         snprintf(url, sizeof url, "%s/bot%s%s", base, c->bot->token, c->spec.path.data);
         snprintf(log_url, sizeof log_url, "%s/bot<token>%s", base, c->spec.path.data);
@@ -377,25 +393,26 @@ static void send_call(pcall *c)
         if (c->late_tries < LATE_TRIES)
             sl_http_req_set_send_by(c->req, c->link.granted_us + FRESH_US);
         else
-            C.unfenced++;
+            C->unfenced++;
     }
-    if (sl_http_start(C.http, c->req, http_done_cb, c)) {
+    if (sl_http_start(C->http, c->req, http_done_cb, c)) {
         deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, "http: the request could not be started", 0);
         return;
     }
     c->in_http = 1;
-    C.inflight++;
+    C->inflight++;
 }
 
 static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
     (void)revents;
-    while (C.qhead && C.inflight < C.max_inflight) {
-        pcall *c = C.qhead;
+    struct pcalls *C = w->data;
+    while (C->qhead && C->inflight < C->max_inflight) {
+        pcall *c = C->qhead;
         unqueue(c);
         send_call(c);
     }
-    if (!C.qhead || C.inflight >= C.max_inflight)
+    if (!C->qhead || C->inflight >= C->max_inflight)
         ev_idle_stop(loop, w);
 }
 
@@ -451,12 +468,13 @@ static void release_place(pcall *c)
 static void http_done_cb(sl_http_req *req, void *priv)
 {
     pcall *c = priv;
+    struct pcalls *C = c->calls;
     c->in_http = 0;
-    slot_freed();
+    slot_freed(C);
     if (sl_http_outcome(req) == SL_HTTP_LATE) {
-        C.late++;
+        C->late++;
         c->late_tries++;
-        sl_debug("not sent, granted too long ago job=%s late=%llu", c->t->job.id, C.late);
+        sl_debug("not sent, granted too long ago job=%s late=%llu", c->t->job.id, C->late);
         release_place(c);
         enqueue(c, 1);
         return;
@@ -469,10 +487,10 @@ static void http_done_cb(sl_http_req *req, void *priv)
      * fails as any lost answer does, and retries with backoff. */
     if (sl_http_outcome(req) == SL_HTTP_RESENT && !c->resent &&
         (c->spec.repeat_safe || strcmp(c->spec.method, "POST"))) {
-        C.resent++;
+        C->resent++;
         c->resent = 1;
         sl_debug("connection died unanswered, asking again job=%s resent=%llu", c->t->job.id,
-                 C.resent);
+                 C->resent);
         if (c->bot->platform == SL_PLATFORM_DISCORD)
             report_no_answer(c);
         enqueue(c, 1);

@@ -35,18 +35,22 @@ typedef struct pcall_result {
 
 typedef void pcall_cb(pcall *c, const pcall_result *r, void *priv);
 
-/* Sets up the calls of every handler: the bots (bots.h) and the HTTP engine.
- * ERR names what is wrong (never a token). */
+/* Sets up the calls of every handler of W (worker.calls): the bots
+ * (bots.h) and the HTTP engine. O is kept, not copied. ERR names what is
+ * wrong (never a token). */
 int pcall_init(worker *w, const message_opts *o, char *err, size_t errlen);
+/* Logs what the calls counted and frees worker.calls; after every call is
+ * freed and after the Redis connections, before gates_free. */
 void pcall_deinit(worker *w);
 
-/* The worker's one HTTP engine, for requests that are not to a platform
- * (an HTTP PUT of a document to an allowed URL). */
-struct sl_http *pcall_http(void);
+/* W's one HTTP engine, for requests that are not to a platform (an HTTP
+ * PUT of a document to an allowed URL). */
+struct sl_http *pcall_http(worker *w);
 
-/* The bot NAME on PLATFORM ("discord", "telegram"); NULL with a reason in ERR
- * naming the setting to fix. */
-const sl_bot *pcall_bot(const char *platform, const char *name, char *err, size_t errlen);
+/* The bot NAME of W on PLATFORM ("discord", "telegram"); NULL with a reason
+ * in ERR naming the setting to fix. */
+const sl_bot *pcall_bot(worker *w, const char *platform, const char *name, char *err,
+                        size_t errlen);
 
 /* A new call for T by BOT. With TIMED set, T's timeout is paused while the
  * call waits in a gate and restarted when it is sent (a job of one request

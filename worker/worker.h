@@ -146,6 +146,7 @@ struct worker {
     struct listing *listings;         /* handlers/interview.c: guild channel listings */
     struct pdf_shared *pdf;           /* handlers/pdf.c: renders' places, threads (pdf_init) */
     struct gates *gates;              /* gate.c: every gate and asker (gates_start) */
+    struct pcalls *calls;             /* call.c: bots, the HTTP engine (pcall_init) */
 };
 
 /* fetch.c */

@@ -38,6 +38,7 @@ struct check {
 
 struct sweep {
     app_job j; /* first: the state is an app_job (app.h) */
+    worker *w; /* the task's: the sweep may outlive it (app_cancel) */
     char base[SL_KEY_MAX], pending[SL_KEY_MAX], notify[SL_KEY_MAX], lock[SL_KEY_MAX];
     struct check *checks;
     int nchecks, open; /* checks not finished */
@@ -58,7 +59,7 @@ static void sweep_free(struct sweep *s)
         struct check *c = &s->checks[i];
         pcall_free(c->call);
         if (c->req) {
-            sl_http_cancel(pcall_http(), c->req);
+            sl_http_cancel(pcall_http(s->w), c->req);
             sl_http_req_free(c->req);
         }
         free(c->url);
@@ -319,7 +320,7 @@ static void start_urls(struct sweep *s)
         c->req = sl_http_req_new();
         sl_http_req_set_url(c->req, c->url, NULL);
         sl_http_req_set_timeout(c->req, 10000);
-        if (sl_http_start(pcall_http(), c->req, url_cb, c)) {
+        if (sl_http_start(pcall_http(s->w), c->req, url_cb, c)) {
             sl_http_req_free(c->req);
             c->req = NULL;
             check_done(c);
@@ -359,7 +360,7 @@ static void swept_cb(sl_rconn *rc, redisReply *reply, void *priv)
         const char *bot = rstr(reply->element[i + 1]);
         char err[300];
         c->bot = c->role[0] && c->guild[0] && c->user[0]
-                     ? pcall_bot("discord", bot[0] ? bot : NULL, err, sizeof err)
+                     ? pcall_bot(s->w, "discord", bot[0] ? bot : NULL, err, sizeof err)
                      : NULL;
         c->waiting = (c->bot != NULL) + (c->url != NULL);
     }
@@ -391,6 +392,7 @@ static void approval_start(task *t)
 {
     struct sweep *s = sl_calloc(1, sizeof *s);
     s->j.t = t;
+    s->w = t->w;
     s->j.release = sweep_release;
     s->j.drop = sweep_drop;
     t->state = s;

@@ -195,7 +195,7 @@ static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
         return;
     }
     char err[300];
-    const sl_bot *b = pcall_bot("discord", v[F_BOT], err, sizeof err);
+    const sl_bot *b = pcall_bot(f->j.t->w, "discord", v[F_BOT], err, sizeof err);
     if (!b || !v[F_CHANNEL] || !v[F_USER] || !v[F_TEXT]) {
         finish(f, TASK_PERMANENT, b ? "the application's record lacks channel, user or text" : err);
         return;

@@ -502,7 +502,7 @@ static void interview_start(task *t)
 {
     const cJSON *p = t->job.payload;
     char err[300];
-    const sl_bot *b = pcall_bot("discord", app_str(p, "bot"), err, sizeof err);
+    const sl_bot *b = pcall_bot(t->w, "discord", app_str(p, "bot"), err, sizeof err);
     if (!b) {
         task_finish(t, TASK_PERMANENT, err);
         return;

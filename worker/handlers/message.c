@@ -169,7 +169,7 @@ static void message_start(task *t)
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(p, "op");
     const cJSON *bot = cJSON_GetObjectItemCaseSensitive(p, "bot");
     char err[256];
-    const sl_bot *b = pcall_bot(cJSON_IsString(plat) ? plat->valuestring : NULL,
+    const sl_bot *b = pcall_bot(t->w, cJSON_IsString(plat) ? plat->valuestring : NULL,
                                 cJSON_IsString(bot) ? bot->valuestring : NULL, err, sizeof err);
     if (!b) {
         task_finish(t, TASK_PERMANENT, err);

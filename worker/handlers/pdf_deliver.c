@@ -44,7 +44,7 @@ int pdf_deliver_check(pdfjob *j, char *err, size_t errlen)
     if ((x = field(d, "discord")) || (x = field(d, "telegram"))) {
         int discord = !strcmp(x->string, "discord");
         j->target = discord ? PDF_TO_DISCORD : PDF_TO_TELEGRAM;
-        j->bot = pcall_bot(x->string, text(x, "bot"), err, errlen);
+        j->bot = pcall_bot(j->shared->w, x->string, text(x, "bot"), err, errlen);
         if (!j->bot)
             return -1;
         if (discord && text(x, "user_id"))
@@ -81,7 +81,7 @@ void pdf_deliver_cancel(pdfjob *j)
     j->call = NULL;
     if (j->req) {
         if (j->in_http)
-            sl_http_cancel(pcall_http(), j->req);
+            sl_http_cancel(pcall_http(j->shared->w), j->req);
         sl_http_req_free(j->req);
         j->req = NULL;
         j->in_http = 0;
@@ -268,7 +268,7 @@ static void to_url(pdfjob *j)
     if (timeout > t->w->lease_ms * 2 / 3)
         timeout = (long)(t->w->lease_ms * 2 / 3);
     sl_http_req_set_timeout(j->req, timeout);
-    if (sl_http_start(pcall_http(), j->req, put_done_cb, j)) {
+    if (sl_http_start(pcall_http(j->shared->w), j->req, put_done_cb, j)) {
         pdf_finish(j, TASK_RETRY, "http: the request could not be started");
         return;
     }
