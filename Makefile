@@ -119,6 +119,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# Unit tests of the worker's outbound layer link the worker objects they
+# test, before the library they use.
+WORKER_UNIT := $(BUILD)/tests/test_gate $(BUILD)/tests/test_call
+$(BUILD)/tests/test_gate: $(BUILD)/worker/gate.o
+$(BUILD)/tests/test_call: $(BUILD)/worker/call.o $(BUILD)/worker/gate.o
+$(WORKER_UNIT): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka
+$(WORKER_UNIT:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.o): CFLAGS += -Iworker
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 	python3 tests/schema/crosscheck.py
