@@ -15,8 +15,15 @@ Routes (by the last path segment: /anything/echo is /echo):
   /partial            promises 100 bytes, sends 10, closes
   /multipart          parses multipart/form-data: parts' names, filenames,
                       content types and sizes as JSON
+  /limited?key=K      counts the requests of K; with &retry_after=S (seconds,
+                      fractions allowed) the first is answered a Discord 429
+                      (&scope=global: a global one) and so is any that comes
+                      before those S have passed ("early"); the others get
+                      200 {"requests": N, "early": E} (test_call.c)
 """
 import argparse
+import math
+import threading
 import email.parser
 import email.policy
 import json
@@ -26,6 +33,12 @@ import sys
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+# /limited's state per key: requests, early ones, and the monotonic time
+# before which a request is early
+LIMITED = {}
+LIMITED_LOCK = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -120,6 +133,33 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0123456789")
             self.wfile.flush()
             self.close_connection = True
+        elif path == "/limited":
+            self.read_body()
+            retry_after = float(q.get("retry_after", "0"))
+            scope = q.get("scope", "user")
+            now = time.monotonic()
+            with LIMITED_LOCK:
+                st = LIMITED.setdefault(q.get("key", ""), {"n": 0, "early": 0, "until": None})
+                st["n"] += 1
+                if retry_after > 0 and st["until"] is None:
+                    st["until"] = now + retry_after
+                    limited = True
+                elif st["until"] is not None and now < st["until"]:
+                    st["early"] += 1
+                    limited = True
+                else:
+                    limited = False
+                counts = {"requests": st["n"], "early": st["early"]}
+            if limited:
+                headers = [("Retry-After", str(math.ceil(retry_after))),
+                           ("X-RateLimit-Scope", scope)]
+                if scope == "global":
+                    headers.append(("X-RateLimit-Global", "true"))
+                self.reply_json(429, {"message": "You are being rate limited.",
+                                      "retry_after": retry_after,
+                                      "global": scope == "global"}, headers=headers)
+            else:
+                self.reply_json(200, counts)
         elif path == "/multipart":
             body = self.read_body()
             ctype = self.headers.get("Content-Type", "")

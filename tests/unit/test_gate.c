@@ -11,6 +11,7 @@
 
 #include "worker_fixture.h"
 #include "gate.h"
+#include "log.h"
 
 #define ROUTE "POST /channels/{id}/messages"
 
@@ -85,7 +86,7 @@ static long long bucket_remaining(struct fx *f)
 static void a_gate_admits_no_more_than_its_bucket(void **state)
 {
     struct fx *f = *state;
-    learn_bucket(f, ROUTE, 2, 60000);
+    learn_bucket(f, "main", ROUTE, 2, 60000);
     sl_rl_request r;
     bucket_request(f, &r);
     struct entry e[5];
@@ -117,7 +118,7 @@ static void a_gate_admits_no_more_than_its_bucket(void **state)
 static void a_place_given_back_reopens_the_gate(void **state)
 {
     struct fx *f = *state;
-    learn_bucket(f, ROUTE, 1, 3000);
+    learn_bucket(f, "main", ROUTE, 1, 3000);
     sl_rl_request r;
     bucket_request(f, &r);
     struct entry a, b;
@@ -145,7 +146,7 @@ static void a_place_given_back_reopens_the_gate(void **state)
 static void a_task_that_leaves_is_never_admitted(void **state)
 {
     struct fx *f = *state;
-    learn_bucket(f, ROUTE, 1, 3000);
+    learn_bucket(f, "main", ROUTE, 1, 3000);
     sl_rl_request r;
     bucket_request(f, &r);
     struct entry a, b, c;
@@ -169,7 +170,7 @@ static void a_task_that_leaves_is_never_admitted(void **state)
 static void gates_of_other_channels_go_on(void **state)
 {
     struct fx *f = *state;
-    learn_bucket(f, ROUTE, 1, 60000);
+    learn_bucket(f, "main", ROUTE, 1, 60000);
     sl_rl_request r42, r43;
     sl_rl_discord(&r42, f->prefix, "main", ROUTE, "42", 0, 0);
     sl_rl_discord(&r43, f->prefix, "main", ROUTE, "43", 0, 0);
@@ -186,6 +187,7 @@ static void gates_of_other_channels_go_on(void **state)
 
 int main(void)
 {
+    sl_log_init("test", SL_LOG_WARN);
     if (start_redis())
         return 1;
     const struct CMUnitTest tests[] = {

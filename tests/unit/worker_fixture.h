@@ -186,13 +186,14 @@ static redisReply *cmd(struct fx *f, const char *fmt, ...)
     return r;
 }
 
-/* A Discord route of F's bot "main" learned to have a bucket of LIMIT
+/* A Discord route of F's bot BOT learned to have bucket "b" of LIMIT
  * requests per WINDOW_MS (what rl_report.lua writes from the headers). */
-static void learn_bucket(struct fx *f, const char *route, int limit, int window_ms)
+static void learn_bucket(struct fx *f, const char *bot, const char *route, int limit,
+                         int window_ms)
 {
     char shape[64];
     snprintf(shape, sizeof shape, "b %d %d", limit, window_ms);
-    redisReply *r = cmd(f, "SET %s:{rl:discord:main}:route:%s %s", f->prefix, route, shape);
+    redisReply *r = cmd(f, "SET %s:{rl:discord:%s}:route:%s %s", f->prefix, bot, route, shape);
     freeReplyObject(r);
 }
 
