@@ -21,7 +21,7 @@ WARN    := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Werro
 CFLAGS  += $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP -Ishared -I$(BUILD)/gen
 LDFLAGS += $(SANFLAGS)
 LDLIBS  = -lhiredis -lev -lcurl -lcjson -lsqlite3 -lm -lpthread
-# pango + cairo render PDFs (shared/pdf.c): only the objects and programs
+# pango + cairo render PDFs (shared/pdf_render.c): only the objects and programs
 # that use them get the flags; -isystem keeps -Werror off GLib's headers.
 # Asked of pkg-config when such a target is built (=, not :=), so after
 # `deps` has installed it, and an answer of nothing stops the build here.
@@ -94,11 +94,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# made afresh: `ar rcs` into the old archive would keep the object of a
+# source that was renamed or removed, and its symbols with it
 $(LIB): $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/shared/pdf.o $(BUILD)/tests/unit/test_pdf.o: CFLAGS += $(PDF_CFLAGS)
-$(BIN)/sluice-worker $(BUILD)/tests/test_pdf: LDLIBS += $(PDF_LIBS)
+$(BUILD)/shared/pdf_render.o $(BUILD)/tests/unit/test_pdf_render.o: CFLAGS += $(PDF_CFLAGS)
+$(BIN)/sluice-worker $(BUILD)/tests/test_pdf_render: LDLIBS += $(PDF_LIBS)
 
 $(BIN)/sluice-producer: $(PRODUCER_OBJ) $(LIB)
 # the HTTP intake (serve.c): libmicrohttpd; tokens' SHA-256: OpenSSL libcrypto

@@ -6,7 +6,7 @@
 #include "call.h"
 #include "gate.h"
 #include "schema.h"
-#include "handlers/pdfjob.h"
+#include "handlers/pdf_job.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@ static struct {
     const char *discord_ua_url, *discord_ua_version;
 } o;
 
-static struct { /* the pdf job's (handlers/pdfjob.h) */
+static struct { /* the pdf job's (handlers/pdf_job.h) */
     const char *tmp_dir, *dir, *put_allow, *font;
     long long threads, renders, max_pages, max_bytes;
 } po;

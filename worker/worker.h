@@ -20,8 +20,8 @@
  *   handlers/followup.c     followup: a reminder, unless an image came or it was decided
  *   handlers/approval.c     approval: one sweep over the pending applications
  *   handlers/app.c          what those three share: records, templates (app.h)
- *   handlers/pdf.c          pdf: a place under the fleet's cap, the render on a
- *                           pool thread, its temporary file (pdfjob.h, pdf_private.h)
+ *   handlers/pdf_job.c      pdf: a place under the fleet's cap, the render on a
+ *                           pool thread, its temporary file (pdf_job.h, pdf_private.h)
  *   handlers/pdf_deliver.c  where a rendered PDF goes: Discord, Telegram, a
  *                           directory, an HTTP PUT */
 #ifndef SL_WORKER_H
@@ -144,7 +144,7 @@ struct worker {
      * hidden in globals (as curl's GlobalInfo or libuv's loop) */
     struct settle_call *settle_spare; /* settle.c: ended ack/fail calls, for reuse */
     struct listing *listings;         /* handlers/interview.c: guild channel listings */
-    struct pdf_shared *pdf;           /* handlers/pdf.c: renders' places, threads (pdf_init) */
+    struct pdf_shared *pdf;           /* handlers/pdf_job.c: renders' places, threads (pdf_init) */
     struct gates *gates;              /* gate.c: every gate and asker (gates_start) */
     struct pcalls *calls;             /* call.c: bots, the HTTP engine (pcall_init) */
 };
@@ -213,7 +213,7 @@ void task_defer(task *t, long ms, const char *why);
 /* handlers/ */
 extern const handler handler_noop, handler_sleep, handler_fail, handler_message;
 extern const handler handler_interview, handler_followup, handler_approval;
-extern const handler handler_pdf; /* handlers/pdf.c; set up by pdf_init (handlers/pdfjob.h) */
+extern const handler handler_pdf; /* handlers/pdf_job.c; set up by pdf_init (handlers/pdf_job.h) */
 
 /* call.c: the bots, the HTTP engine and the limits of platform requests,
  * set up at start-up (pcall_init in call.h) */

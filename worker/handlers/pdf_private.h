@@ -1,4 +1,4 @@
-/* pdf_private.h — what pdf.c (a run: a place under the fleet-wide cap, the
+/* pdf_private.h — what pdf_job.c (a run: a place under the fleet-wide cap, the
  * render on a pool thread, the temporary file) and pdf_deliver.c (where the
  * PDF goes) share. */
 #ifndef SL_WORKER_PDF_PRIVATE_H
@@ -6,7 +6,7 @@
 
 #include "../call.h"
 #include "http.h"
-#include "pdfjob.h"
+#include "pdf_job.h"
 #include "pool.h"
 
 enum pdf_stage {
@@ -66,7 +66,7 @@ struct pdfjob {
     int in_http;
 };
 
-/* pdf.c: the end of a run. Frees J (and its file); ERROR is copied. */
+/* pdf_job.c: the end of a run. Frees J (and its file); ERROR is copied. */
 void pdf_finish(pdfjob *j, enum task_result r, const char *error);
 /* The end of a run without an attempt: back to Redis in MS (task_defer); the
  * document is rendered again when the job runs again. Frees J. */

@@ -1,4 +1,4 @@
-/* pdf.c — the pdf test: --jobs one-page documents (a title, paragraphs in
+/* pdf_bench.c — the pdf test: --jobs one-page documents (a title, paragraphs in
  * Latin and Cyrillic, a small table, a footer), each rendered by a worker's
  * pool threads under the fleet-wide render cap and filed under a private
  * --pdf-dir, so that the figure is rendering and not a platform's latency.

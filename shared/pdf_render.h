@@ -1,4 +1,4 @@
-/* pdf.h — a document spec (the "document" object of schemas/pdf.json)
+/* pdf_render.h — a document spec (the "document" object of schemas/pdf.json)
  * rendered to a PDF file with pango (text layout: wrapping, justification,
  * any script the fonts cover, right-to-left included) and cairo (the PDF).
  *
@@ -12,8 +12,8 @@
  * margins_mm, with a footer ("Page 2 of 5" and a text of its own). Pages are
  * laid out first, so the footer knows the page count; paragraphs and table
  * rows break across pages between lines. */
-#ifndef SL_PDF_H
-#define SL_PDF_H
+#ifndef SL_PDF_RENDER_H
+#define SL_PDF_RENDER_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* pdf.c — see pdf.h.
+/* pdf_render.c — see pdf_render.h.
  *
  * Two passes. The first makes one PangoLayout per text (a "block"), records
  * its lines' vertical ranges, and cuts blocks into slices ("pieces") that
@@ -11,7 +11,7 @@
  * Lengths: pango units (1/PANGO_SCALE point) inside blocks, points on pages.
  * The pango context has a resolution of 72 dpi, so a font size in points is
  * a size on paper, and metrics are not hinted (this is print, not screen). */
-#include "pdf.h"
+#include "pdf_render.h"
 #include "util.h"
 
 #include <cairo-pdf.h>

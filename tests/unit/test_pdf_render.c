@@ -1,4 +1,4 @@
-/* Unit tests: documents rendered to PDF (shared/pdf.c), read back with
+/* Unit tests: documents rendered to PDF (shared/pdf_render.c), read back with
  * poppler's pdftotext and pdfinfo: the text is all there (Cyrillic, Greek
  * and Arabic included), pages break and are counted right, limits fail with
  * errors that name the field, and renders on several threads at once agree. */
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pdf.h"
+#include "pdf_render.h"
 #include "util.h"
 
 static char dir[64];

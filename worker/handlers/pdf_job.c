@@ -1,4 +1,4 @@
-/* pdf.c — the `pdf` job (schemas/pdf.json): render a document to PDF off
+/* pdf_job.c — the `pdf` job (schemas/pdf.json): render a document to PDF off
  * the event loop, under a fleet-wide cap on renders at once, and deliver it
  * (pdf_deliver.c).
  *

@@ -1,11 +1,11 @@
-/* pdfjob.h — the `pdf` job (schemas/pdf.json): set-up at worker start-up.
+/* pdf_job.h — the `pdf` job (schemas/pdf.json): set-up at worker start-up.
  * The handler itself is handler_pdf (worker.h). */
-#ifndef SL_WORKER_PDFJOB_H
-#define SL_WORKER_PDFJOB_H
+#ifndef SL_WORKER_PDF_JOB_H
+#define SL_WORKER_PDF_JOB_H
 
 #include <stddef.h>
 
-#include "pdf.h"
+#include "pdf_render.h"
 #include "../worker.h"
 
 typedef struct pdf_opts {
