@@ -1,8 +1,8 @@
 /* ctl.h — sluice-ctl's parts: main.c parses options and dispatches,
  * common.c holds the Redis and output helpers every command shares, then one
  * file per group of commands (stats.c: stats and workers; show.c: show and
- * dead; jobs.c: retry, cancel, pause and resume; batch.c: batch; apps.c: app, apps;
- * spool.c: spool, and the spool line of stats; install.c: install, the Redis
+ * dead; jobs.c: retry, cancel, pause and resume; batch_status.c: batch; apps.c:
+ * app, apps; spool.c: spool, and the spool line of stats; install.c: install, the Redis
  * Function library).
  *
  * Blocking hiredis, no event loop: each command is a handful of pipelined
@@ -160,7 +160,7 @@ void ctl_job_deinit(ctl_job *j);
 /* The envelope's priority as an enum sl_priority, normal when unknown. */
 int ctl_doc_priority(const cJSON *doc);
 
-/* --- batch.c ---------------------------------------------------------- */
+/* --- batch_status.c --------------------------------------------------- */
 
 /* A batch as its hash holds it (lib_batch.lua); not its callback's body. */
 typedef struct ctl_batch_info {

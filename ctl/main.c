@@ -2,7 +2,7 @@
  * dead jobs, retry, cancel, pause and resume, workers, batches, a
  * producer's spool, and the install of the Redis Function library. main()
  * parses the options (one table per command, as config.h has them), connects and
- * dispatches; each command lives in stats.c, show.c, jobs.c or batch.c. */
+ * dispatches; ctl.h names the file each command lives in. */
 #include "ctl.h"
 #include "config.h"
 #include "rsync.h"

@@ -2,7 +2,7 @@
  * queue into batches of many jobs per script call, keep several calls in
  * flight (pipelining), and print ids in input order as soon as they are
  * stored. A job batch (--batch, or a line's "batch") is opened in the
- * pipeline before its first job and sealed at the end (batch.c).
+ * pipeline before its first job and sealed at the end (batch_open_seal.c).
  *
  * Nobody is left guessing: a line is sent as soon as no more input is
  * waiting (a frontend piping one job at a time sees it enqueued at once,

@@ -1,6 +1,6 @@
 /* producer.h — sluice-producer's parts: main.c (options, one job from
- * flags, the seal command), bulk.c (NDJSON, pipelined), batch.c (the
- * batches a run submits to: open, seal, callback), flush.c (the spool's
+ * flags, the seal command), bulk.c (NDJSON, pipelined), batch_open_seal.c
+ * (the batches a run submits to: open, seal, callback), flush.c (the spool's
  * jobs sent to Redis). The HTTP intake (`serve`, `token new`) is serve*.c,
  * with its own header serve.h. */
 #ifndef SL_PRODUCER_H
@@ -58,7 +58,7 @@ long producer_bulk(redisContext *rc, const producer_opts *o, int fd, FILE *out);
 long producer_bulk_text(redisContext *rc, const producer_opts *o, const char *text, size_t len,
                         FILE *out);
 
-/* --- batch.c ---------------------------------------------------------- */
+/* --- batch_open_seal.c ------------------------------------------------ */
 
 /* Checks --batch-callback (JSON, or @file) as a callback job; NULL after
  * printing what is wrong. Free with producer_callback_free. */

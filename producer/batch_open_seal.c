@@ -1,4 +1,4 @@
-/* batch.c — the producer's side of batches (README, "Batches"): the
+/* batch_open_seal.c — the producer's side of batches (README, "Batches"): the
  * callback job given with --batch-callback, the set of batches a run
  * submits to, and batch.lua calls that open them before their first job and
  * seal them at the end (or on `sluice-producer seal ID`). The counting and

@@ -1,4 +1,4 @@
-/* batch.c — `sluice-ctl batch ID`: a batch's counts, whether it is sealed
+/* batch_status.c — `sluice-ctl batch ID`: a batch's counts, whether it is sealed
  * or complete, and its callback job; and the batch line `show` prints for a
  * job of a batch. The batch is the hash PREFIX:batch:{ID} (lib_batch.lua);
  * the callback's body is not read, only its id and queue. */
