@@ -2,7 +2,7 @@
  * with real sluice-worker processes. It starts no Redis of its own.
  *
  *   main.c       options, the test table, the JSON report, clean-up
- *   enqueue.c    jobs made and sent through libsluice's enqueue path
+ *   jobmaker.c   jobs made and sent through libsluice's enqueue path
  *   procs.c      worker processes, /proc figures, Redis INFO and counters
  *   tests.c      the noop, io and message tests (bulk enqueue, then process)
  *   fake.c       the fake platform's control API (stats, reset) via curl
@@ -51,7 +51,7 @@ void report_raw(bench *b, const char *name, const char *json);
 /* Logs MSG on stderr and adds it to the report's "errors". */
 void bench_error(bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* enqueue.c: a reusable job (one sl_job, one body buffer) of one type whose
+/* jobmaker.c: a reusable job (one sl_job, one body buffer) of one type whose
  * payload is fixed text, {"n": counter}, or a Discord message. */
 typedef struct jobmaker {
     sl_job job;

@@ -1,8 +1,8 @@
-/* enqueue.c — jobs go in through the library's own path, as a producer's
- * do: an sl_job completed and encoded by job.c, batched by enqueue.c, sent as
- * enqueue.lua with EVALSHA. One sl_job and one buffer are reused for every
- * job, and the payload text is written in place, so the client's share per
- * job stays small next to Redis's. */
+/* jobmaker.c — jobs go in through the library's own path, as a producer's
+ * do: an sl_job completed and encoded by job.c, batched by shared/enqueue.c,
+ * sent as enqueue.lua with EVALSHA. One sl_job and one buffer are reused for
+ * every job, and the payload text is written in place, so the client's share
+ * per job stays small next to Redis's. */
 #include "bench.h"
 #include "rsync.h"
 
