@@ -1,14 +1,14 @@
 /* bench.h — sluice-bench: a load generator that measures a running Redis
  * with real sluice-worker processes. It starts no Redis of its own.
  *
- *   main.c       options, the test table, the JSON report, clean-up
- *   jobmaker.c   jobs made and sent through libsluice's enqueue path
- *   procs.c      worker processes, /proc figures, Redis INFO and counters
- *   tests.c      the noop, io and message tests (bulk enqueue, then process)
- *   fake.c       the fake platform's control API (stats, reset) via curl
- *   latency.c    the latency test (paced single enqueues, start times)
- *   pdf_bench.c  the pdf test (one-page documents rendered and filed)
- *   spool.c      the spool test (SQLite spool writes, sluice-producer flush) */
+ *   main.c         options, the test table, the JSON report, clean-up
+ *   jobmaker.c     jobs made and sent through libsluice's enqueue path
+ *   procs.c        worker processes, /proc figures, Redis INFO and counters
+ *   tests.c        the noop, io and message tests (bulk enqueue, then process)
+ *   fake.c         the fake platform's control API (stats, reset) via curl
+ *   latency.c      the latency test (paced single enqueues, start times)
+ *   pdf_bench.c    the pdf test (one-page documents rendered and filed)
+ *   spool_bench.c  the spool test (SQLite spool writes, sluice-producer flush) */
 #ifndef SL_BENCH_H
 #define SL_BENCH_H
 

@@ -1,9 +1,9 @@
 /* ctl.h — sluice-ctl's parts: main.c parses options and dispatches,
  * common.c holds the Redis and output helpers every command shares, then one
  * file per group of commands (stats.c: stats and workers; show.c: show and
- * dead; jobs.c: retry, cancel, pause and resume; batch_status.c: batch; apps.c:
- * app, apps; spool.c: spool, and the spool line of stats; install.c: install, the Redis
- * Function library).
+ * dead; jobs.c: retry, cancel, pause and resume; batch_status.c: batch;
+ * apps.c: app, apps; spool_status.c: spool, and the spool line of stats;
+ * install.c: install, the Redis Function library).
  *
  * Blocking hiredis, no event loop: each command is a handful of pipelined
  * round trips. Exit status: 0 done, 1 not found or wrong state, 2 usage or

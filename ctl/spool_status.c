@@ -1,5 +1,5 @@
-/* spool.c — `sluice-ctl spool PATH` (the jobs waiting in a producer's spool,
- * oldest first) and the spool line of `sluice-ctl stats --spool PATH`.
+/* spool_status.c — `sluice-ctl spool PATH` (the jobs waiting in a producer's
+ * spool, oldest first) and the spool line of `sluice-ctl stats --spool PATH`.
  * Read straight from the SQLite file: no Redis needed, which is when an
  * operator wants to see it. */
 #include "ctl.h"

@@ -1,4 +1,4 @@
-/* spool.c — the spool test: how fast jobs go into a producer's SQLite spool
+/* spool_bench.c — the spool test: how fast jobs go into a producer's SQLite spool
  * (WAL, synchronous=FULL) and how fast `sluice-producer flush` sends them to
  * Redis. Three figures over --jobs noop jobs:
  *
