@@ -1,13 +1,14 @@
 /* sched.h — sluice-scheduler: one libev loop; a Redis lock elects one leader
  * among any number of schedulers, and only the leader works.
  *
- *   leader.c   the lock: take it, keep it, give it up
- *   promote.c  due delayed jobs into ready, timed by the next due job
- *   reap.c     expired leases back to ready (or dead); silent workers removed
- *   dead.c     the jobs of a worker whose heartbeat stopped back at once
- *   trim.c     done and dead kept within their retention
- *   approval.c the approval sweep's clock: one `approval` job per interval
- *   main.c     options, start-up, the queue list, signals */
+ *   leader.c          the lock: take it, keep it, give it up
+ *   promote.c         due delayed jobs into ready, timed by the next due job
+ *   reap.c            expired leases back to ready (or dead); silent workers removed
+ *   dead.c            the jobs of a worker whose heartbeat stopped back at once
+ *   trim.c            done and dead kept within their retention
+ *   approval_clock.c  the approval sweep's clock: one `approval` job per interval
+ *                     (worker/handlers/approval.c runs the sweep)
+ *   main.c            options, start-up, the queue list, signals */
 #ifndef SL_SCHED_H
 #define SL_SCHED_H
 
@@ -96,7 +97,7 @@ void dead_check(sched *s);
 /* trim.c */
 void trim_pass(sched *s);
 
-/* approval.c */
+/* approval_clock.c */
 void approval_start(sched *s);
 void approval_stop(sched *s);
 

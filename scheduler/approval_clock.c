@@ -1,4 +1,4 @@
-/* approval.c — the approval sweep's clock: every interval, while leading
+/* approval_clock.c — the approval sweep's clock: every interval, while leading
  * and while any application is pending or awaits its decision message,
  * enqueue one `approval` job for the workers (worker/handlers/approval.c
  * does the checking, through the shared rate limits). The job's
