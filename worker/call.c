@@ -308,7 +308,9 @@ void pcall_start(pcall *c, const char *op, pcall_cb *cb, void *priv)
 
 static void http_done_cb(sl_http_req *req, void *priv);
 
-static void send_call(pcall *c)
+/* Sends C's HTTP request to the platform, or queues it while max_inflight
+ * requests are out. */
+static void send_request(pcall *c)
 {
     struct pcalls *C = c->calls;
     task *t = c->t;
@@ -410,7 +412,7 @@ static void pump_cb(struct ev_loop *loop, ev_idle *w, int revents)
     while (C->qhead && C->inflight < C->max_inflight) {
         pcall *c = C->qhead;
         unqueue(c);
-        send_call(c);
+        send_request(c);
     }
     if (!C->qhead || C->inflight >= C->max_inflight)
         ev_idle_stop(loop, w);
@@ -429,7 +431,7 @@ static void admit_cb(task *t, long wait_ms, void *priv)
         ev_timer_set(&t->timeout, (double)t->job.timeout_ms / 1000.0, 0);
         ev_timer_start(t->w->loop, &t->timeout);
     }
-    send_call(c);
+    send_request(c);
 }
 
 static const char *header_of(const void *ctx, const char *name)

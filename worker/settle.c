@@ -232,7 +232,9 @@ static void take(struct pending *dst, struct pending *src)
     pending_reset(src);
 }
 
-static void send_call(worker *w, wqueue *q, int kind)
+/* Sends what Q has collected for KIND as one ack.lua (ACK) or fail.lua (FAIL)
+ * call, when there is any and Redis is up. */
+static void send_ack_or_fail(worker *w, wqueue *q, int kind)
 {
     struct pending *src = kind == ACK ? &q->acks : &q->fails;
     if ((!src->jobs && (kind != ACK || (!q->backs.jobs && !q->rets.jobs))) ||
@@ -320,7 +322,7 @@ static void send_call(worker *w, wqueue *q, int kind)
 void settle_flush(worker *w)
 {
     for (int i = 0; i < w->nqueues; i++) {
-        send_call(w, &w->queues[i], FAIL);
-        send_call(w, &w->queues[i], ACK);
+        send_ack_or_fail(w, &w->queues[i], FAIL);
+        send_ack_or_fail(w, &w->queues[i], ACK);
     }
 }
