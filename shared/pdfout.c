@@ -14,41 +14,6 @@
 
 static unsigned counter; /* temporary names made by this process */
 
-/* ---- requests ---- */
-
-void sl_pdfout_discord_call(sl_call *c, const char *channel_id)
-{
-    c->method = "POST";
-    sl_buf_printf(&c->path, "/channels/%s/messages", channel_id);
-    snprintf(c->route, sizeof c->route, "POST /channels/{id}/messages");
-    snprintf(c->major, sizeof c->major, "%s", channel_id);
-    c->repeat_safe = 1; /* its payload_json carries the job's nonce */
-}
-
-void sl_pdfout_discord_payload(sl_buf *out, const char *content, const char *filename,
-                               const char *job_id)
-{
-    char nonce[26];
-    sl_discord_nonce(job_id, nonce);
-    sl_buf_puts(out, "{");
-    if (content) {
-        sl_buf_puts(out, "\"content\":");
-        sl_buf_json_str(out, content, strlen(content));
-        sl_buf_puts(out, ",");
-    }
-    sl_buf_printf(out, "\"nonce\":\"%s\",\"enforce_nonce\":true,", nonce);
-    sl_buf_puts(out, "\"attachments\":[{\"id\":0,\"filename\":");
-    sl_buf_json_str(out, filename, strlen(filename));
-    sl_buf_puts(out, "}]}");
-}
-
-void sl_pdfout_telegram_call(sl_call *c, const char *chat)
-{
-    c->method = "POST";
-    sl_buf_puts(&c->path, "/sendDocument");
-    snprintf(c->chat, sizeof c->chat, "%s", chat);
-}
-
 /* ---- HTTP PUT ---- */
 
 static int refuse(char *why, size_t whylen, const char *reason)

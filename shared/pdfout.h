@@ -1,7 +1,8 @@
 /* pdfout.h — where a rendered PDF may go, and the files it leaves on the way:
- * the Discord and Telegram requests that carry it, the URL allow-list for
- * HTTP PUT, a file published into a directory, and temporary files named by
- * the process that owns them so that a crash leaves nothing for good.
+ * the URL allow-list for HTTP PUT, a file published into a directory, and
+ * temporary files named by the process that owns them so that a crash
+ * leaves nothing for good. (The Discord and Telegram requests that carry it
+ * are platform.h's.)
  *
  * No loop here. The file functions block (copying, fsync, directory scans):
  * call them from a pool thread (pool.h) or at start-up. */
@@ -11,24 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "platform.h"
 #include "util.h"
-
-/* --- requests --- */
-
-/* The call that posts a message with one attachment in CHANNEL_ID: method,
- * path, route ("POST /channels/{id}/messages", the bucket of every message
- * post) and major. The body goes as multipart parts, not C->body. */
-void sl_pdfout_discord_call(sl_call *c, const char *channel_id);
-
-/* The payload_json part of that message: CONTENT (NULL: none), the nonce of
- * JOB_ID with enforce_nonce (a retried post is not posted twice), and
- * attachment 0 named FILENAME. Appended to OUT. */
-void sl_pdfout_discord_payload(sl_buf *out, const char *content, const char *filename,
-                               const char *job_id);
-
-/* Telegram's sendDocument to CHAT (its per-chat limits key on C->chat). */
-void sl_pdfout_telegram_call(sl_call *c, const char *chat);
 
 /* --- HTTP PUT --- */
 

@@ -142,6 +142,32 @@ void sl_discord_send_text(sl_call *c, const char *channel_id, const char *conten
     sl_buf_puts(&c->body, "}");
 }
 
+void sl_discord_send_file(sl_call *c, const char *channel_id)
+{
+    c->method = "POST";
+    sl_buf_printf(&c->path, "/channels/%s/messages", channel_id);
+    snprintf(c->route, sizeof c->route, "POST /channels/{id}/messages");
+    snprintf(c->major, sizeof c->major, "%s", channel_id);
+    c->repeat_safe = 1; /* its payload_json carries the job's nonce */
+}
+
+void sl_discord_file_payload(sl_buf *out, const char *content, const char *filename,
+                             const char *job_id)
+{
+    char nonce[26];
+    sl_discord_nonce(job_id, nonce);
+    sl_buf_puts(out, "{");
+    if (content) {
+        sl_buf_puts(out, "\"content\":");
+        sl_buf_json_str(out, content, strlen(content));
+        sl_buf_puts(out, ",");
+    }
+    sl_buf_printf(out, "\"nonce\":\"%s\",\"enforce_nonce\":true,", nonce);
+    sl_buf_puts(out, "\"attachments\":[{\"id\":0,\"filename\":");
+    sl_buf_json_str(out, filename, strlen(filename));
+    sl_buf_puts(out, "}]}");
+}
+
 void sl_discord_list_channels(sl_call *c, const char *guild_id)
 {
     c->method = "GET";
@@ -195,6 +221,13 @@ void sl_telegram_message(sl_call *c, const cJSON *payload)
                  &first);
     }
     sl_buf_puts(&c->body, "}");
+}
+
+void sl_telegram_send_document(sl_call *c, const char *chat)
+{
+    c->method = "POST";
+    sl_buf_puts(&c->path, "/sendDocument");
+    snprintf(c->chat, sizeof c->chat, "%s", chat);
 }
 
 enum sl_verdict sl_platform_verdict(enum sl_platform platform, const char *op, int status,

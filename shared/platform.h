@@ -1,7 +1,7 @@
-/* platform.h — what a `message` job asks of Discord or Telegram, as HTTP:
- * the request to make, the rate limits it falls under, and what the answer
- * means. Pure functions: no I/O, no tokens (the caller adds the
- * Authorization header, or the token in Telegram's path). */
+/* platform.h — what a job asks of Discord or Telegram, as HTTP (a message,
+ * an interview's channels and members, a PDF as an attachment): the request
+ * to make, the rate limits it falls under, and what the answer means. Pure functions: no I/O, no
+ * tokens (the caller adds the Authorization header, or the token in Telegram's path). */
 #ifndef SL_PLATFORM_H
 #define SL_PLATFORM_H
 
@@ -58,6 +58,17 @@ void sl_discord_nonce(const char *job_id, char out[26]);
 void sl_discord_send_text(sl_call *c, const char *channel_id, const char *content,
                           const char *nonce_key);
 
+/* The call that posts a message with one attachment in CHANNEL_ID: method,
+ * path, route ("POST /channels/{id}/messages", the bucket of every message
+ * post) and major. The body goes as multipart parts, not C->body. */
+void sl_discord_send_file(sl_call *c, const char *channel_id);
+
+/* The payload_json part of that message: CONTENT (NULL: none), the nonce of
+ * JOB_ID with enforce_nonce (a retried post is not posted twice), and
+ * attachment 0 named FILENAME. Appended to OUT. */
+void sl_discord_file_payload(sl_buf *out, const char *content, const char *filename,
+                             const char *job_id);
+
 /* Guild routes for interviews: the channel listing, a channel's creation
  * (BODY_JSON: name, type, topic, permission_overwrites...), a member (for
  * its roles), and the newest LIMIT messages of a channel (1..100). */
@@ -68,6 +79,10 @@ void sl_discord_list_messages(sl_call *c, const char *channel_id, int limit);
 
 /* The Telegram call for PAYLOAD. */
 void sl_telegram_message(sl_call *c, const cJSON *payload);
+
+/* Telegram's sendDocument to CHAT (its per-chat limits key on C->chat); the
+ * document goes as multipart parts. */
+void sl_telegram_send_document(sl_call *c, const char *chat);
 
 enum sl_verdict {
     SL_VERDICT_OK,        /* done */

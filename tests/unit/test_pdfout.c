@@ -1,7 +1,6 @@
-/* Unit tests: where a PDF may go (shared/pdfout.c): the Discord and
- * Telegram requests, the PUT allow-list, publishing into a directory (whole,
- * never outside it), and the sweep of temporary files left by dead
- * processes. */
+/* Unit tests: where a PDF may go (shared/pdfout.c): the PUT allow-list,
+ * publishing into a directory (whole, never outside it), and the sweep of
+ * temporary files left by dead processes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -45,44 +44,6 @@ static void write_file(const char *path, const char *text)
 static int exists(const char *path)
 {
     return access(path, F_OK) == 0;
-}
-
-static void discord_and_telegram_calls(void **state)
-{
-    (void)state;
-    sl_call c;
-    sl_call_init(&c);
-    sl_pdfout_discord_call(&c, "42");
-    assert_string_equal(c.method, "POST");
-    assert_string_equal(c.path.data, "/channels/42/messages");
-    assert_string_equal(c.route, "POST /channels/{id}/messages");
-    assert_string_equal(c.major, "42");
-    assert_int_equal(c.body.len, 0);
-    sl_call_deinit(&c);
-
-    sl_buf b = {0};
-    sl_pdfout_discord_payload(&b, "your \"report\"", "r.pdf", "01JOB");
-    cJSON *p = cJSON_Parse(b.data);
-    assert_non_null(p);
-    assert_string_equal(cJSON_GetObjectItem(p, "content")->valuestring, "your \"report\"");
-    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(p, "enforce_nonce")));
-    char nonce[26];
-    sl_discord_nonce("01JOB", nonce);
-    assert_string_equal(cJSON_GetObjectItem(p, "nonce")->valuestring, nonce);
-    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(p, "attachments"), 0);
-    assert_int_equal(cJSON_GetObjectItem(a, "id")->valueint, 0);
-    assert_string_equal(cJSON_GetObjectItem(a, "filename")->valuestring, "r.pdf");
-    cJSON_Delete(p);
-    sl_buf_reset(&b);
-    sl_pdfout_discord_payload(&b, NULL, "r.pdf", "01JOB");
-    assert_null(strstr(b.data, "content"));
-    sl_buf_deinit(&b);
-
-    sl_call_init(&c);
-    sl_pdfout_telegram_call(&c, "-1001");
-    assert_string_equal(c.path.data, "/sendDocument");
-    assert_string_equal(c.chat, "-1001");
-    sl_call_deinit(&c);
 }
 
 static void expect_url(const char *url, const char *allow, int ok, const char *why_part)
@@ -213,7 +174,6 @@ static void sweep_removes_dead_only(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(discord_and_telegram_calls),
         cmocka_unit_test(put_allow_list),
         cmocka_unit_test(publish_whole_and_inside),
         cmocka_unit_test(sweep_removes_dead_only),

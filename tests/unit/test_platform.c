@@ -1,4 +1,5 @@
-/* Unit tests: the HTTP calls a message job makes, and what answers mean. */
+/* Unit tests: the HTTP calls a job makes (a message, a PDF attachment), and
+ * what answers mean. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -181,6 +182,46 @@ static void verdicts(void **state)
                      SL_VERDICT_OK);
 }
 
+/* A document posted as an attachment (the pdf job): the same bucket as a
+ * message post, and a payload_json with the job's nonce. */
+static void pdf_attachment_calls(void **state)
+{
+    (void)state;
+    sl_call c;
+    sl_call_init(&c);
+    sl_discord_send_file(&c, "42");
+    assert_string_equal(c.method, "POST");
+    assert_string_equal(c.path.data, "/channels/42/messages");
+    assert_string_equal(c.route, "POST /channels/{id}/messages");
+    assert_string_equal(c.major, "42");
+    assert_int_equal(c.body.len, 0);
+    sl_call_deinit(&c);
+
+    sl_buf b = {0};
+    sl_discord_file_payload(&b, "your \"report\"", "r.pdf", "01JOB");
+    cJSON *p = cJSON_Parse(b.data);
+    assert_non_null(p);
+    assert_string_equal(cJSON_GetObjectItem(p, "content")->valuestring, "your \"report\"");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(p, "enforce_nonce")));
+    char nonce[26];
+    sl_discord_nonce("01JOB", nonce);
+    assert_string_equal(cJSON_GetObjectItem(p, "nonce")->valuestring, nonce);
+    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(p, "attachments"), 0);
+    assert_int_equal(cJSON_GetObjectItem(a, "id")->valueint, 0);
+    assert_string_equal(cJSON_GetObjectItem(a, "filename")->valuestring, "r.pdf");
+    cJSON_Delete(p);
+    sl_buf_reset(&b);
+    sl_discord_file_payload(&b, NULL, "r.pdf", "01JOB");
+    assert_null(strstr(b.data, "content"));
+    sl_buf_deinit(&b);
+
+    sl_call_init(&c);
+    sl_telegram_send_document(&c, "-1001");
+    assert_string_equal(c.path.data, "/sendDocument");
+    assert_string_equal(c.chat, "-1001");
+    sl_call_deinit(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +231,7 @@ int main(void)
         cmocka_unit_test(verdicts),
         cmocka_unit_test(discord_user_agent),
         cmocka_unit_test(posts_that_may_be_repeated),
+        cmocka_unit_test(pdf_attachment_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

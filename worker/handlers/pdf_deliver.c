@@ -16,6 +16,7 @@
 #include "pdf_private.h"
 #include "log.h"
 #include "pdfout.h"
+#include "platform.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -184,8 +185,8 @@ static void post(pdfjob *j, const char *channel)
 {
     const cJSON *x = field(target_of(j), "discord");
     sl_buf payload = {0};
-    sl_pdfout_discord_call(pcall_spec(j->call), channel);
-    sl_pdfout_discord_payload(&payload, text(x, "content"), filename_of(j), j->t->job.id);
+    sl_discord_send_file(pcall_spec(j->call), channel);
+    sl_discord_file_payload(&payload, text(x, "content"), filename_of(j), j->t->job.id);
     pcall_add_part(j->call, "payload_json", payload.data, NULL, NULL, NULL);
     pcall_add_part(j->call, "files[0]", NULL, j->path, filename_of(j), "application/pdf");
     sl_buf_deinit(&payload);
@@ -214,7 +215,7 @@ static void to_telegram(pdfjob *j)
     else
         snprintf(id, sizeof id, "%.0f", cJSON_IsNumber(chat) ? chat->valuedouble : 0.0);
     j->call = pcall_new(j->t, j->bot, 1);
-    sl_pdfout_telegram_call(pcall_spec(j->call), id);
+    sl_telegram_send_document(pcall_spec(j->call), id);
     pcall_add_part(j->call, "chat_id", id, NULL, NULL, NULL);
     if (text(x, "caption"))
         pcall_add_part(j->call, "caption", text(x, "caption"), NULL, NULL, NULL);
