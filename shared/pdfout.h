@@ -1,8 +1,8 @@
 /* pdfout.h — where a rendered PDF may go, and the files it leaves on the way:
- * the URL allow-list for HTTP PUT, a file published into a directory, and
- * temporary files named by the process that owns them so that a crash
- * leaves nothing for good. (The Discord and Telegram requests that carry it
- * are platform.h's.)
+ * a file published into a directory, and temporary files named by the
+ * process that owns them so that a crash leaves nothing for good. (The
+ * Discord and Telegram requests that carry it are platform.h's, the URL
+ * allow-list for HTTP PUT url_allow.h's.)
  *
  * No loop here. The file functions block (copying, fsync, directory scans):
  * call them from a pool thread (pool.h) or at start-up. */
@@ -13,21 +13,6 @@
 #include <sys/types.h>
 
 #include "util.h"
-
-/* --- HTTP PUT --- */
-
-/* Whether URL may receive a PUT under ALLOW, a comma-separated list of URL
- * prefixes. A prefix matches only whole: it ends in '/', or the URL goes on
- * with '/', '?' or nothing after it (so "https://a.example" does not admit
- * "https://a.example.evil.org"). URLs with dot segments ("/../"), encoded
- * dots or backslashes, user info ('@' before the path), spaces or control
- * characters are refused whatever the list says. Returns 1, or 0 with the
- * reason in WHY. */
-int sl_pdfout_url_allowed(const char *url, const char *allow, char *why, size_t whylen);
-
-/* URL as logs may show it: without query and fragment (a signed upload URL
- * carries its credential there). */
-void sl_pdfout_log_url(const char *url, char *out, size_t outlen);
 
 /* --- files --- */
 

@@ -1,6 +1,6 @@
-/* Unit tests: where a PDF may go (shared/pdfout.c): the PUT allow-list,
- * publishing into a directory (whole, never outside it), and the sweep of
- * temporary files left by dead processes. */
+/* Unit tests: where a PDF may go (shared/pdfout.c): publishing into a
+ * directory (whole, never outside it), and the sweep of temporary files left
+ * by dead processes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -44,43 +44,6 @@ static void write_file(const char *path, const char *text)
 static int exists(const char *path)
 {
     return access(path, F_OK) == 0;
-}
-
-static void expect_url(const char *url, const char *allow, int ok, const char *why_part)
-{
-    char why[200] = "";
-    int got = sl_pdfout_url_allowed(url, allow, why, sizeof why);
-    if (got != ok || (!ok && !strstr(why, why_part)))
-        fail_msg("%s under \"%s\": got %d \"%s\", expected %d \"%s\"", url, allow ? allow : "-",
-                 got, why, ok, why_part);
-}
-
-static void put_allow_list(void **state)
-{
-    (void)state;
-    const char *allow = "http://127.0.0.1:8080/up/, https://files.example.com";
-    expect_url("http://127.0.0.1:8080/up/a.pdf", allow, 1, "");
-    expect_url("http://127.0.0.1:8080/up/x/y.pdf?sig=1", allow, 1, "");
-    expect_url("https://files.example.com/a.pdf", allow, 1, "");
-    expect_url("https://files.example.com", allow, 1, "");
-    expect_url("https://files.example.com?x=1", allow, 1, "");
-    expect_url("https://files.example.com.evil.org/a.pdf", allow, 0, "no prefix");
-    expect_url("https://files.example.com@evil.org/a.pdf", allow, 0, "user info");
-    expect_url("http://127.0.0.1:8080/upload/a.pdf", allow, 0, "no prefix");
-    expect_url("http://127.0.0.1:8080/up/../admin", allow, 0, "dot segments");
-    expect_url("http://127.0.0.1:8080/up/..", allow, 0, "dot segments");
-    expect_url("http://127.0.0.1:8080/up/./a.pdf", allow, 0, "dot segments");
-    expect_url("http://127.0.0.1:8080/up/%2e%2e/admin", allow, 0, "encoded dots");
-    expect_url("http://127.0.0.1:8080/up/a b.pdf", allow, 0, "spaces");
-    expect_url("http://127.0.0.1:8080/up\\..\\a", allow, 0, "backslashes");
-    expect_url("ftp://127.0.0.1/up/a.pdf", allow, 0, "only http");
-    expect_url("http://127.0.0.1:8080/up/a..b.pdf", allow, 1, "");
-    expect_url("http://127.0.0.1:8080/up/a.pdf?next=/../x", allow, 1, "");
-    expect_url("http://127.0.0.1:8080/up/a.pdf", "", 0, "no --pdf-put-allow");
-    expect_url("http://127.0.0.1:8080/up/a.pdf", NULL, 0, "no --pdf-put-allow");
-    char log[128];
-    sl_pdfout_log_url("https://s3.example.com/b/k.pdf?X-Amz-Signature=secret#f", log, sizeof log);
-    assert_string_equal(log, "https://s3.example.com/b/k.pdf");
 }
 
 static void publish_whole_and_inside(void **state)
@@ -174,7 +137,6 @@ static void sweep_removes_dead_only(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(put_allow_list),
         cmocka_unit_test(publish_whole_and_inside),
         cmocka_unit_test(sweep_removes_dead_only),
     };

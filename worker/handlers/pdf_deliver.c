@@ -15,8 +15,8 @@
  * each with "pages" and "bytes" of the document. */
 #include "pdf_private.h"
 #include "log.h"
-#include "pdfout.h"
 #include "platform.h"
+#include "url_allow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +64,9 @@ int pdf_deliver_check(pdfjob *j, char *err, size_t errlen)
     if ((x = field(d, "put"))) {
         j->target = PDF_TO_PUT;
         const char *url = text(x, "url");
-        if (!url || !sl_pdfout_url_allowed(url, o->put_allow, why, sizeof why)) {
+        if (!url || !sl_url_allowed(url, o->put_allow, why, sizeof why)) {
             char shown[256];
-            sl_pdfout_log_url(url ? url : "", shown, sizeof shown);
+            sl_url_for_log(url ? url : "", shown, sizeof shown);
             snprintf(err, errlen, "deliver.put.url: %s is refused: %s", shown, why);
             return -1;
         }
@@ -238,7 +238,7 @@ static void put_done_cb(sl_http_req *req, void *priv)
     if (status >= 200 && status < 300) {
         char shown[512];
         cJSON *at = cJSON_CreateObject();
-        sl_pdfout_log_url(text(field(target_of(j), "put"), "url"), shown, sizeof shown);
+        sl_url_for_log(text(field(target_of(j), "put"), "url"), shown, sizeof shown);
         cJSON_AddStringToObject(at, "url", shown);
         cJSON_AddNumberToObject(at, "status", (double)status);
         delivered(j, "url", at);
@@ -257,7 +257,7 @@ static void to_url(pdfjob *j)
     task *t = j->t;
     const char *url = text(field(target_of(j), "put"), "url");
     char shown[512];
-    sl_pdfout_log_url(url, shown, sizeof shown);
+    sl_url_for_log(url, shown, sizeof shown);
     j->req = sl_http_req_new();
     sl_http_req_set_url(j->req, url, shown);
     sl_http_req_set_method(j->req, SL_HTTP_PUT);
