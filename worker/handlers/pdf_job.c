@@ -14,6 +14,7 @@
 #include "pdf_private.h"
 #include "log.h"
 #include "pdfout.h"
+#include "tmpfile.h"
 
 #include <errno.h>
 #include <stdlib.h>
