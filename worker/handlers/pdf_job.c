@@ -13,7 +13,7 @@
  * worker slot and its timeout does not run. */
 #include "pdf_private.h"
 #include "log.h"
-#include "pdfout.h"
+#include "pdf_publish.h"
 #include "tmpfile.h"
 
 #include <errno.h>
@@ -130,7 +130,7 @@ static void render_run(sl_pool_work *work)
     int64_t start = sl_monotonic_us();
     j->rc = sl_pdf_render(j->doc, j->path, &o->render, &j->info, j->err, sizeof j->err);
     if (!j->rc && j->target == PDF_TO_FILE)
-        j->rc = sl_pdfout_publish(j->path, o->out_dir, j->file, j->err, sizeof j->err);
+        j->rc = sl_pdf_publish(j->path, o->out_dir, j->file, j->err, sizeof j->err);
     if (!j->rc && j->target == PDF_TO_PUT) {
         j->bytes = sl_read_file(j->path, &j->nbytes);
         if (!j->bytes) {
@@ -327,7 +327,7 @@ int pdf_init(worker *w, const pdf_opts *o, char *err, size_t errlen)
             snprintf(err, errlen, "--pdf-dir: %s", why);
             return SL_EIO;
         }
-        n = sl_tmpfile_sweep(o->out_dir, SL_PDFOUT_PART_PREFIX, "sluice-worker", why, sizeof why);
+        n = sl_tmpfile_sweep(o->out_dir, SL_PDF_PART_PREFIX, "sluice-worker", why, sizeof why);
         if (n > 0)
             sl_info("pdf: removed %d partial file(s) of workers that are gone dir=%s", n,
                     o->out_dir);

@@ -1,5 +1,5 @@
-/* pdfout.c — see pdfout.h. */
-#include "pdfout.h"
+/* pdf_publish.c — see pdf_publish.h. */
+#include "pdf_publish.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -63,7 +63,7 @@ static int copy_fd(int in, int out)
     }
 }
 
-int sl_pdfout_publish(const char *src, const char *dir, const char *name, char *err, size_t errlen)
+int sl_pdf_publish(const char *src, const char *dir, const char *name, char *err, size_t errlen)
 {
     char buf[512], *segs[4];
     int n = split_name(name, buf, sizeof buf, segs);
@@ -91,7 +91,7 @@ int sl_pdfout_publish(const char *src, const char *dir, const char *name, char *
         at = next;
     }
     char part[96];
-    snprintf(part, sizeof part, "%s%d-%u", SL_PDFOUT_PART_PREFIX, (int)getpid(),
+    snprintf(part, sizeof part, "%s%d-%u", SL_PDF_PART_PREFIX, (int)getpid(),
              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
