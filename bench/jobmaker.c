@@ -4,7 +4,7 @@
  * every job, and the payload text is written in place, so the client's share
  * per job stays small next to Redis's. */
 #include "bench.h"
-#include "rsync.h"
+#include "rblock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +87,7 @@ static void send_batch(bench *b, jobmaker *m)
     const char **argv;
     const size_t *lens;
     int argc = sl_enqueue_batch_args(&m->batch, &argv, &lens);
-    sl_rsync_append_script(b->rc, SL_SCRIPT_ENQUEUE, SL_ENQUEUE_KEYS, argc, argv, lens);
+    sl_rblock_append_script(b->rc, SL_SCRIPT_ENQUEUE, SL_ENQUEUE_KEYS, argc, argv, lens);
     sl_enqueue_batch_reset(&m->batch);
 }
 

@@ -4,7 +4,7 @@
  * prints the report and removes the bench queue's keys. */
 #include "bench.h"
 #include "log.h"
-#include "rsync.h"
+#include "rblock.h"
 #include "schema.h"
 
 #include <limits.h>
@@ -267,7 +267,7 @@ int main(int argc, char **argv)
     sl_log_init("bench", SL_LOG_WARN);
     sl_schema_init();
     signal(SIGPIPE, SIG_IGN);
-    if (!(b->rc = sl_rsync_connect(&b->addr, 30.0, err, sizeof err))) {
+    if (!(b->rc = sl_rblock_connect(&b->addr, 30.0, err, sizeof err))) {
         fprintf(stderr, "sluice-bench: %s\n", err);
         return 1;
     }

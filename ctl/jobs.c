@@ -3,7 +3,7 @@
  * claim.lua checks). */
 #include "ctl.h"
 #include "job.h"
-#include "rsync.h"
+#include "rblock.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -60,7 +60,7 @@ static long revive(ctl *c, const sl_keys *k, char **args, const size_t *lens, in
         argv[7 + i] = args[i];
         alens[7 + i] = lens[i];
     }
-    redisReply *r = sl_rsync_script(c->rc, SL_SCRIPT_REVIVE, 6, argc, argv, alens);
+    redisReply *r = sl_rblock_script(c->rc, SL_SCRIPT_REVIVE, 6, argc, argv, alens);
     free(argv);
     free(alens);
     long n = -1;
@@ -277,7 +277,7 @@ int ctl_cancel(ctl *c, int npos, char **pos)
     for (int i = 0; i < 9; i++)
         lens[i] = strlen(argv[i]);
     lens[9] = blen;
-    redisReply *r = sl_rsync_script(c->rc, SL_SCRIPT_CANCEL, 7, 10, argv, lens);
+    redisReply *r = sl_rblock_script(c->rc, SL_SCRIPT_CANCEL, 7, 10, argv, lens);
     free(body);
     char queue[65];
     sl_strlcpy(queue, k->queue, sizeof queue);

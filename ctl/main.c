@@ -5,7 +5,7 @@
  * dispatches; ctl.h names the file each command lives in. */
 #include "ctl.h"
 #include "config.h"
-#include "rsync.h"
+#include "rblock.h"
 #include "schema.h"
 #include "util.h"
 
@@ -261,7 +261,7 @@ int main(int argc, char **argv)
     }
     sl_schema_init();
     ctl c = {.o = &o, .cmd = cmd->name};
-    c.rc = sl_rsync_connect(&addr, 5.0, err, sizeof err);
+    c.rc = sl_rblock_connect(&addr, 5.0, err, sizeof err);
     if (!c.rc) {
         ctl_errorf("%s", err);
         return CTL_FAIL;

@@ -7,7 +7,7 @@
 #include "batch.h"
 #include "jsoncheck.h"
 #include "keys.h"
-#include "rsync.h"
+#include "rblock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +148,7 @@ void producer_batch_append(redisContext *rc, const producer_opts *o, const char 
         lens[i] = strlen(argv[i]);
     if (cb)
         lens[argc - 1] = cb->body.len;
-    sl_rsync_append_script(rc, SL_SCRIPT_BATCH, 2, argc, argv, lens);
+    sl_rblock_append_script(rc, SL_SCRIPT_BATCH, 2, argc, argv, lens);
 }
 
 static long long element_int(const redisReply *r, size_t i)
@@ -229,7 +229,7 @@ int producer_batches_seal(redisContext *rc, const producer_opts *o, const produc
             fprintf(stderr,
                     "sluice-producer: redis: %s; batches not sealed: seal them with "
                     "sluice-producer seal ID\n",
-                    sl_rsync_error(rc, why, sizeof why));
+                    sl_rblock_error(rc, why, sizeof why));
             return -1;
         }
         batch_state st;
@@ -251,7 +251,7 @@ int producer_seal(redisContext *rc, const producer_opts *o, const char *id)
     redisReply *r = NULL;
     if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
         char why[160];
-        fprintf(stderr, "sluice-producer: redis: %s\n", sl_rsync_error(rc, why, sizeof why));
+        fprintf(stderr, "sluice-producer: redis: %s\n", sl_rblock_error(rc, why, sizeof why));
         return 2;
     }
     batch_state st;

@@ -19,7 +19,7 @@
 #include "job.h"
 #include "jsoncheck.h"
 #include "keys.h"
-#include "rsync.h"
+#include "rblock.h"
 #include "spool.h"
 
 #include <errno.h>
@@ -167,7 +167,7 @@ static int redis_failed(struct bulk *b)
     if (!b->failed) {
         b->failed = 1;
         b->outage = 1; /* no answer at all */
-        sl_rsync_error(b->rc, b->why, sizeof b->why);
+        sl_rblock_error(b->rc, b->why, sizeof b->why);
     }
     return -1;
 }
@@ -176,7 +176,7 @@ static int redis_failed(struct bulk *b)
 static void handle_reply(struct bulk *b, redisReply *r)
 {
     struct inflight *f = &b->flight[b->head];
-    int passing = b->o->spool && r->type == REDIS_REPLY_ERROR && sl_rsync_outage(r->str);
+    int passing = b->o->spool && r->type == REDIS_REPLY_ERROR && sl_rblock_outage(r->str);
     if (f->n == -1) {                                 /* the SADD registering a queue */
         if (r->type == REDIS_REPLY_ERROR && !passing) /* else the flush registers it */
             fprintf(stderr, "sluice-producer: registering the queue failed: %s\n", r->str);
@@ -286,7 +286,7 @@ static int flush_queue(struct bulk *b, struct queue_batch *q)
     const char **argv;
     const size_t *lens;
     int argc = sl_enqueue_batch_args(&q->batch, &argv, &lens);
-    sl_rsync_append_script(b->rc, SL_SCRIPT_ENQUEUE, SL_ENQUEUE_KEYS, argc, argv, lens);
+    sl_rblock_append_script(b->rc, SL_SCRIPT_ENQUEUE, SL_ENQUEUE_KEYS, argc, argv, lens);
     for (int i = 0; i < q->nlines; i++)
         b->slots[q->lines[i]].state = SENT;
     push_flight(b, q->nlines, q->lines, NULL);
@@ -593,7 +593,7 @@ static void add_range(sl_buf *s, long from, long to, int *n)
 static void report_failure(struct bulk *b, long lastline, int more)
 {
     char hint[80] = "";
-    if (strstr(b->why, SL_RSYNC_TIMED_OUT))
+    if (strstr(b->why, SL_RBLOCK_TIMED_OUT))
         snprintf(hint, sizeof hint, " (--redis-timeout-ms sets the limit)");
     fprintf(stderr, "sluice-producer: %s%s%s\n", b->spool_failed ? "" : "redis: ", b->why, hint);
     long first_open = b->printed < b->nslots ? b->slots[b->printed].lineno : lastline + 1;

@@ -12,7 +12,7 @@
 #include "enqueue.h"
 #include "job.h"
 #include "keys.h"
-#include "rsync.h"
+#include "rblock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +92,7 @@ static int send_calls(struct flush *f, struct chunk *c, int n)
         const char **argv;
         const size_t *lens;
         int argc = sl_enqueue_batch_args(&eb, &argv, &lens);
-        sl_rsync_append_script(f->rc, SL_SCRIPT_ENQUEUE, SL_ENQUEUE_KEYS, argc, argv, lens);
+        sl_rblock_append_script(f->rc, SL_SCRIPT_ENQUEUE, SL_ENQUEUE_KEYS, argc, argv, lens);
         sl_enqueue_batch_deinit(&eb);
         c->calls[c->ncalls++] = (struct call){i, j - i};
         i = j;
@@ -100,7 +100,7 @@ static int send_calls(struct flush *f, struct chunk *c, int n)
     int done = 0;
     while (!done)
         if (redisBufferWrite(f->rc, &done) != REDIS_OK) {
-            sl_rsync_error(f->rc, f->out->why, sizeof f->out->why);
+            sl_rblock_error(f->rc, f->out->why, sizeof f->out->why);
             return 1;
         }
     return 0;
@@ -113,7 +113,7 @@ static int file_reply(struct flush *f, struct chunk *c, const struct call *call,
     producer_flushed *out = f->out;
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(out->why, sizeof out->why, "%s", r->str);
-        if (sl_rsync_outage(r->str))
+        if (sl_rblock_outage(r->str))
             return 1;
         fprintf(stderr, "sluice-producer: flush: redis refused %s: %s\n",
                 call->n ? "the enqueue" : "registering the queue", r->str);
@@ -158,7 +158,7 @@ static int settle_chunk(struct flush *f, struct chunk *c)
     for (int i = 0; i < c->ncalls && !status; i++) {
         redisReply *r = NULL;
         if (redisGetReply(f->rc, (void **)&r) != REDIS_OK || !r) {
-            sl_rsync_error(f->rc, f->out->why, sizeof f->out->why);
+            sl_rblock_error(f->rc, f->out->why, sizeof f->out->why);
             status = 1;
             break;
         }

@@ -8,7 +8,7 @@
 #include "jsoncheck.h"
 #include "keys.h"
 #include "log.h"
-#include "rsync.h"
+#include "rblock.h"
 #include "schema.h"
 #include "serve.h"
 
@@ -296,12 +296,12 @@ int main(int argc, char **argv)
         producer_callback_free(cb);
         return 2;
     }
-    redisContext *r = sl_rsync_connect(&addr, (double)o.redis_timeout_ms / 1000, err, sizeof err);
-    if (!r && o.spool && !seal && !flush && sl_rsync_outage(err)) {
+    redisContext *r = sl_rblock_connect(&addr, (double)o.redis_timeout_ms / 1000, err, sizeof err);
+    if (!r && o.spool && !seal && !flush && sl_rblock_outage(err)) {
         o.spool_only = strncmp(err, "redis: ", 7) ? err : err + 7; /* every job: the spool */
     } else if (!r) {
         fprintf(stderr, "sluice-producer: %s%s\n", err,
-                strstr(err, SL_RSYNC_TIMED_OUT) ? " (--redis-timeout-ms sets the limit)" : "");
+                strstr(err, SL_RBLOCK_TIMED_OUT) ? " (--redis-timeout-ms sets the limit)" : "");
         if (flush)
             print_waiting();
         sl_spool_close(o.spool);

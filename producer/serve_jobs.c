@@ -18,7 +18,7 @@
 #include "jsoncheck.h"
 #include "keys.h"
 #include "log.h"
-#include "rsync.h"
+#include "rblock.h"
 #include "spool.h"
 
 #include <stdlib.h>
@@ -185,7 +185,7 @@ static void job_failed(sreq *r, int index, int sent, const redisReply *reply)
 {
     struct sreq_jobs *j = r->jobs;
     const char *e = reply ? sl_reply_error(reply) : NULL;
-    if (j->recs && j->recs[index] && (!reply || (e && sl_rsync_outage(e)))) {
+    if (j->recs && j->recs[index] && (!reply || (e && sl_rblock_outage(e)))) {
         serve_spool_add(r->s, r, index);
         return;
     }

@@ -19,7 +19,7 @@
 #include "keys.h"
 #include "log.h"
 #include "pool.h"
-#include "rsync.h"
+#include "rblock.h"
 #include "spool.h"
 
 #include <stdlib.h>
@@ -268,7 +268,7 @@ static void fenqueue_cb(sl_rconn *c, redisReply *reply, void *priv)
     struct serve_spool *sp = fc->sp;
     if (!reply || reply->type != REDIS_REPLY_ARRAY || (int)reply->elements != fc->n) {
         const char *e = reply ? sl_reply_error(reply) : NULL;
-        if (e && !sl_rsync_outage(e))
+        if (e && !sl_rblock_outage(e))
             sl_warn("flush: redis refused the enqueue jobs=%d error=\"%s\"", fc->n, e);
         sp->failed = 1; /* the rows stay: sent again later */
     } else {

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "ratelimit.h"
-#include "rsync.h"
+#include "rblock.h"
 #include "util.h"
 
 /* ---- parsing ---- */
@@ -130,7 +130,7 @@ static int start_redis(void **state)
     char err[256];
     for (int i = 0; i < 200 && !rc; i++) {
         if (access(sock, F_OK) == 0)
-            rc = sl_rsync_connect(&addr, 2.0, err, sizeof err);
+            rc = sl_rblock_connect(&addr, 2.0, err, sizeof err);
         if (!rc)
             usleep(10000);
     }
@@ -168,7 +168,7 @@ static void acquire_gates(const sl_rl_request *reqs, const int *counts, int n, l
     for (int i = 0; i < n; i++)
         argc += sl_rl_acquire_gate(&reqs[i], counts[i], argv + argc, lens + argc,
                                    nums + SL_RL_HEAD_NUMS + i * SL_RL_GATE_NUMS);
-    redisReply *rep = sl_rsync_script(rc, SL_SCRIPT_RL_ACQUIRE, 1, argc, argv, lens);
+    redisReply *rep = sl_rblock_script(rc, SL_SCRIPT_RL_ACQUIRE, 1, argc, argv, lens);
     assert_non_null(rep);
     if (rep->type != REDIS_REPLY_ARRAY)
         fail_msg("rl_acquire: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "not an array");
@@ -220,7 +220,7 @@ static void report(const sl_rl_request *r, const sl_rl_answer *a)
     size_t lens[32];
     char nums[16][32];
     int argc = sl_rl_report_args(r, a, argv, lens, nums);
-    redisReply *rep = sl_rsync_script(rc, SL_SCRIPT_RL_REPORT, 1, argc, argv, lens);
+    redisReply *rep = sl_rblock_script(rc, SL_SCRIPT_RL_REPORT, 1, argc, argv, lens);
     assert_non_null(rep);
     if (rep->type == REDIS_REPLY_ERROR)
         fail_msg("rl_report: %s", rep->str);
@@ -236,7 +236,7 @@ static long release(const sl_rl_request *r, long long at, long long window, long
     size_t lens[SL_RL_RELEASE_ARGS];
     char nums[SL_RL_RELEASE_NUMS][32];
     int argc = sl_rl_release_args(r, at, window, seq, discovering, argv, lens, nums);
-    redisReply *rep = sl_rsync_script(rc, SL_SCRIPT_RL_ACQUIRE, 1, argc, argv, lens);
+    redisReply *rep = sl_rblock_script(rc, SL_SCRIPT_RL_ACQUIRE, 1, argc, argv, lens);
     assert_non_null(rep);
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
         fail_msg("release: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "not 2 values");

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "rconn.h"
-#include "rsync.h"
+#include "rblock.h"
 #include "util.h"
 #include "worker.h"
 
@@ -63,7 +63,7 @@ static int start_redis(void)
     char err[256];
     for (int i = 0; i < 500; i++) {
         if (access(redis_sock, F_OK) == 0) {
-            redisContext *rc = sl_rsync_connect(&redis_addr, 2.0, err, sizeof err);
+            redisContext *rc = sl_rblock_connect(&redis_addr, 2.0, err, sizeof err);
             if (rc) {
                 redisFree(rc);
                 return 0;
@@ -119,7 +119,7 @@ static struct fx *fx_new(int concurrency)
     ev_unref(f->loop);
     snprintf(f->prefix, sizeof f->prefix, "t%d", ++tests_run);
     char err[256];
-    f->rc = sl_rsync_connect(&redis_addr, 2.0, err, sizeof err);
+    f->rc = sl_rblock_connect(&redis_addr, 2.0, err, sizeof err);
     assert_non_null(f->rc);
     worker *w = &f->w;
     w->loop = f->loop;
@@ -188,8 +188,7 @@ static redisReply *cmd(struct fx *f, const char *fmt, ...)
 
 /* A Discord route of F's bot BOT learned to have bucket "b" of LIMIT
  * requests per WINDOW_MS (what rl_report.lua writes from the headers). */
-static void learn_bucket(struct fx *f, const char *bot, const char *route, int limit,
-                         int window_ms)
+static void learn_bucket(struct fx *f, const char *bot, const char *route, int limit, int window_ms)
 {
     char shape[64];
     snprintf(shape, sizeof shape, "b %d %d", limit, window_ms);

@@ -1,5 +1,5 @@
-/* rsync.c — see rsync.h. */
-#include "rsync.h"
+/* rblock.c — see rblock.h. */
+#include "rblock.h"
 #include "util.h"
 
 #include <errno.h>
@@ -8,19 +8,19 @@
 #include <string.h>
 #include <sys/time.h>
 
-const char *sl_rsync_error(const redisContext *rc, char *buf, size_t len)
+const char *sl_rblock_error(const redisContext *rc, char *buf, size_t len)
 {
     if (rc->err == REDIS_ERR_IO &&
         (!strcmp(rc->errstr, strerror(EAGAIN)) || !strcmp(rc->errstr, strerror(ETIMEDOUT)))) {
         double s = rc->timeout ? rc->timeout->tv_sec + rc->timeout->tv_usec / 1e6 : 0;
-        snprintf(buf, len, SL_RSYNC_TIMED_OUT ": no answer within %.1f s", s);
+        snprintf(buf, len, SL_RBLOCK_TIMED_OUT ": no answer within %.1f s", s);
     } else {
         snprintf(buf, len, "%s", rc->err ? rc->errstr : "no reply");
     }
     return buf;
 }
 
-int sl_rsync_outage(const char *text)
+int sl_rblock_outage(const char *text)
 {
     static const char *const codes[] = {"LOADING", "READONLY",   "OOM", "MASTERDOWN",
                                         "BUSY",    "NOREPLICAS", NULL};
@@ -28,7 +28,7 @@ int sl_rsync_outage(const char *text)
     if (refused)
         text = refused + 10;
     else if (!strncmp(text, "redis: ", 7))
-        return 1; /* sl_rsync_connect: no answer at all */
+        return 1; /* sl_rblock_connect: no answer at all */
     for (int i = 0; codes[i]; i++) {
         size_t n = strlen(codes[i]);
         if (!strncmp(text, codes[i], n) && (text[n] == ' ' || text[n] == '\0'))
@@ -41,7 +41,7 @@ static int simple(redisContext *rc, char *err, size_t errlen, const char *what, 
 {
     if (!r) {
         char why[160];
-        snprintf(err, errlen, "redis: %s: %s", what, sl_rsync_error(rc, why, sizeof why));
+        snprintf(err, errlen, "redis: %s: %s", what, sl_rblock_error(rc, why, sizeof why));
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -53,7 +53,7 @@ static int simple(redisContext *rc, char *err, size_t errlen, const char *what, 
     return 0;
 }
 
-redisContext *sl_rsync_connect(const sl_redis_addr *a, double timeout_s, char *err, size_t errlen)
+redisContext *sl_rblock_connect(const sl_redis_addr *a, double timeout_s, char *err, size_t errlen)
 {
     struct timeval tv = {(time_t)timeout_s, (suseconds_t)((timeout_s - (time_t)timeout_s) * 1e6)};
     redisContext *rc = a->path[0] ? redisConnectUnixWithTimeout(a->path, tv)
@@ -65,7 +65,7 @@ redisContext *sl_rsync_connect(const sl_redis_addr *a, double timeout_s, char *e
         snprintf(err, errlen,
                  "redis: cannot connect to %s: %s (is redis-server running? set "
                  "SLUICE_REDIS_URL or --redis-url)",
-                 where, rc ? sl_rsync_error(rc, why, sizeof why) : "out of memory");
+                 where, rc ? sl_rblock_error(rc, why, sizeof why) : "out of memory");
         redisFree(rc);
         return NULL;
     }
@@ -108,8 +108,8 @@ static void build(enum sl_script_id id, int nkeys, int argc, const char **argv, 
     *l_out = l;
 }
 
-void sl_rsync_append_script(redisContext *rc, enum sl_script_id id, int nkeys, int argc,
-                            const char **argv, const size_t *lens)
+void sl_rblock_append_script(redisContext *rc, enum sl_script_id id, int nkeys, int argc,
+                             const char **argv, const size_t *lens)
 {
     const char **v;
     size_t *l;
@@ -120,10 +120,10 @@ void sl_rsync_append_script(redisContext *rc, enum sl_script_id id, int nkeys, i
     free(l);
 }
 
-redisReply *sl_rsync_script(redisContext *rc, enum sl_script_id id, int nkeys, int argc,
-                            const char **argv, const size_t *lens)
+redisReply *sl_rblock_script(redisContext *rc, enum sl_script_id id, int nkeys, int argc,
+                             const char **argv, const size_t *lens)
 {
-    sl_rsync_append_script(rc, id, nkeys, argc, argv, lens);
+    sl_rblock_append_script(rc, id, nkeys, argc, argv, lens);
     void *r = NULL;
     if (redisGetReply(rc, &r) != REDIS_OK)
         return NULL;
