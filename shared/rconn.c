@@ -2,15 +2,19 @@
  *
  * hiredis 0.14 frees its context itself after a failed connect or a
  * disconnect, so this module forgets the context in those callbacks and
- * reconnects from an ev_timer, never from inside them. */
+ * reconnects from an ev_timer, never from inside them, after a wait from
+ * sl_backoff_reconnect_delay() (backoff.h). */
 #include "rconn.h"
+#include "backoff.h"
 #include "log.h"
 #include "util.h"
 
 #include <hiredis/async.h>
 #include <hiredis/adapters/libev.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct request {
     sl_rconn_reply_cb *cb;
@@ -25,7 +29,9 @@ struct sl_rconn {
     redisAsyncContext *ac; /* NULL while down */
     int up;                /* connected and set up */
     int closing;           /* no more reconnects */
-    double backoff;        /* next reconnect delay, s */
+    int failures;          /* failed connects (or a loss) since it was last up */
+    double retry_s;        /* the wait before the next connect */
+    uint32_t jitter;       /* xorshift state: the waits' jitter, per connection */
     double timeout;        /* drop a silent connection after this, s */
     int pending;           /* commands awaiting their reply */
     ev_tstamp progress;    /* last reply, or when pending went 0 -> 1 */
@@ -75,8 +81,8 @@ static void log_down(sl_rconn *c, const char *why, int was_up)
     char where[400];
     sl_redis_addr_describe(&c->addr, where, sizeof where);
     if (changed)
-        sl_warn("redis connection down conn=%s addr=%s reason=\"%s\" retry_s=%.1f", c->name, where,
-                why, c->backoff);
+        sl_warn("redis connection down conn=%s addr=%s reason=\"%s\" retry_s=%.2f", c->name, where,
+                why, c->retry_s);
     else
         sl_warn("redis still down conn=%s addr=%s reason=\"%s\" attempts=%ld down_s=%.0f "
                 "(next reminder in %d s)",
@@ -85,12 +91,26 @@ static void log_down(sl_rconn *c, const char *why, int was_up)
     c->logged_at = now;
 }
 
+/* A uniform value in [0, 1) from C's own state: the jitter does not hang
+ * on whether the program seeded rand(). */
+static double jitter01(sl_rconn *c)
+{
+    uint32_t x = c->jitter;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c->jitter = x;
+    return (double)x / 4294967296.0;
+}
+
 static void went_down(sl_rconn *c, const char *why)
 {
     int was_up = c->up;
     c->ac = NULL;
     c->up = 0;
     c->pending = 0;
+    if (!c->closing)
+        c->retry_s = sl_backoff_reconnect_delay(++c->failures, jitter01(c));
     if (c->closing)
         sl_debug("redis connection closed conn=%s", c->name);
     else
@@ -98,9 +118,8 @@ static void went_down(sl_rconn *c, const char *why)
     if (was_up && c->state_cb)
         c->state_cb(c, 0, c->state_priv);
     if (!c->closing) {
-        ev_timer_set(&c->reconnect, c->backoff, 0);
+        ev_timer_set(&c->reconnect, c->retry_s, 0);
         ev_timer_start(c->loop, &c->reconnect);
-        c->backoff = c->backoff * 2 > 5 ? 5 : c->backoff * 2;
     }
 }
 
@@ -167,7 +186,7 @@ static void ready_cb(redisAsyncContext *ac, void *r, void *priv)
     sl_rconn *c = ac->data;
     if (!c || !r || sl_reply_error(r))
         return;
-    c->backoff = 0.1;
+    c->failures = 0;
     if (c->reason[0]) {
         sl_info("redis connection up conn=%s attempts=%ld down_s=%.1f", c->name, c->attempts,
                 ev_now(c->loop) - c->down_since);
@@ -257,7 +276,9 @@ sl_rconn *sl_rconn_new(struct ev_loop *loop, const sl_redis_addr *addr, const ch
     c->loop = loop;
     c->addr = *addr;
     sl_strlcpy(c->name, name, sizeof c->name);
-    c->backoff = 0.1;
+    c->jitter = (uint32_t)getpid() ^ (uint32_t)sl_monotonic_us() ^ (uint32_t)(uintptr_t)c;
+    if (!c->jitter)
+        c->jitter = 1; /* xorshift stays 0 from 0 */
     c->timeout = 10;
     ev_timer_init(&c->reconnect, reconnect_cb, 0, 0);
     c->reconnect.data = c;

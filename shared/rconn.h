@@ -1,8 +1,8 @@
 /* rconn.h — an asynchronous Redis connection on a libev loop (hiredis async
  * with its libev adapter) that keeps itself up: it authenticates, selects the
- * database, loads the Lua scripts, reconnects with backoff after any failure,
- * and drops a connection that stops answering (hiredis has no command
- * timeouts). */
+ * database, loads the Lua scripts, reconnects after any failure with a
+ * jittered backoff (backoff.h), and drops a connection that stops answering
+ * (hiredis has no command timeouts). */
 #ifndef SL_RCONN_H
 #define SL_RCONN_H
 

@@ -224,7 +224,8 @@ void task_finish(task *t, enum task_result result, const char *error)
     sl_buf body = {0};
     sl_job_encode(job, &body);
     if (result == TASK_RETRY && job->attempts < job->max_attempts) {
-        int64_t delay = sl_backoff_delay(&w->backoff, job->attempts, (double)rand() / RAND_MAX);
+        int64_t delay =
+            sl_backoff_retry_delay(&w->backoff, job->attempts, (double)rand() / RAND_MAX);
         sl_info("job retry job=%s queue=%s type=%s attempt=%d of=%d delay_ms=%lld error=\"%s\"",
                 job->id, q->keys.queue, job->type, job->attempts, job->max_attempts,
                 (long long)delay, job->last_error);

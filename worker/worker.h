@@ -120,7 +120,7 @@ struct worker {
     task *free_tasks;
     long long lease_ms, grace_ms, retention_ms, heartbeat_ms;
     long long result_max; /* --result-max-bytes */
-    sl_backoff backoff;
+    sl_backoff_retry backoff;
     int draining;     /* SIGTERM seen: claim nothing more */
     int settle_calls; /* ack/fail calls in flight */
     int stopped;
