@@ -169,7 +169,7 @@ static void subs_state_cb(sl_rconn *c, int up, void *priv)
 {
     (void)c;
     worker *w = priv;
-    worker_check_closed(w);
+    drain_check_closed(w);
     if (up) { /* wake-ups may have been missed while it was down */
         fetch_wake_all(w);
         fetch_maybe_claim(w);

@@ -215,7 +215,7 @@ void task_finish(task *t, enum task_result result, const char *error)
         w->processed++;
         sl_debug("job done job=%s queue=%s type=%s", job->id, q->keys.queue, job->type);
         task_free(t);
-        worker_check_done(w);
+        drain_check_done(w);
         return;
     }
     w->failed++;
@@ -238,7 +238,7 @@ void task_finish(task *t, enum task_result result, const char *error)
     }
     sl_buf_deinit(&body);
     task_free(t);
-    worker_check_done(w);
+    drain_check_done(w);
 }
 
 void task_defer(task *t, long ms, const char *why)
@@ -248,7 +248,7 @@ void task_defer(task *t, long ms, const char *why)
             t->q->keys.queue, ms, why);
     settle_fail(t->q, t->job.id, t->token, "defer", ms, t->job.priority, NULL, 0, NULL);
     task_free(t);
-    worker_check_done(w);
+    drain_check_done(w);
 }
 
 void run_hand_back_all(worker *w)
@@ -271,5 +271,5 @@ void task_abandon(task *t)
     sl_debug("job abandoned job=%s queue=%s type=%s", t->job.id, t->q->keys.queue, t->job.type);
     w->abandoned++;
     task_free(t);
-    worker_check_done(w);
+    drain_check_done(w);
 }

@@ -186,7 +186,7 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         reply->element[3]->type == REDIS_REPLY_INTEGER)
         c->q->heard = reply->element[3]->integer != 0;
     call_free(c);
-    worker_check_done(w);
+    drain_check_done(w);
 }
 
 /* C's message for PREFIX:{Q}:finished (ack.lua): one NDJSON line per job,

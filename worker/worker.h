@@ -2,7 +2,9 @@
  * pub/sub connection to Redis, many jobs in flight. docs/ARCHITECTURE.md
  * follows a job through these files.
  *
- *   main.c     options, start-up, signals, the SIGTERM drain
+ *   main.c     options, start-up, the flush once per loop turn, Redis back up
+ *   drain.c    SIGTERM: stop claiming, a grace period, hand the rest back,
+ *              leave the registry, close, exit
  *   fetch.c    which queue to claim from, claims, wake-ups on pub/sub
  *   run.c      a job's life in the process: start, timeout, finish
  *   settle.c   batched acks, retries and hand-backs to Redis
@@ -201,10 +203,16 @@ int settle_idle(const worker *w);
 void lease_start(worker *w);
 void lease_stop(worker *w);
 
-/* main.c */
-void worker_check_done(worker *w);
+/* drain.c */
+/* Sets up the signal watchers (started) and the grace and give-up timers. */
+void drain_start(worker *w);
+void drain_stop(worker *w);
+/* Once draining and nothing is left (nothing running, nothing to settle, no
+ * claim in flight): leaves the registry and closes the connections. Call
+ * after anything that may have been the last. */
+void drain_check_done(worker *w);
 /* Ends the loop once both connections have closed after a stop. */
-void worker_check_closed(worker *w);
+void drain_check_closed(worker *w);
 
 /* Ends T's run without an attempt: back to Redis as a delayed job, to run
  * again in MS (a rate limit asked for a long wait). Frees T. */
