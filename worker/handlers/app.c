@@ -14,16 +14,19 @@ void app_finish(app_job *j, enum task_result r, const char *error)
     task_finish(t, r, error ? copy : NULL);
 }
 
-int app_send(app_job *j, sl_rconn_reply_cb *cb, int script, int nkeys, int argc, const char **argv)
+int app_command(app_job *j, sl_rconn_reply_cb *cb, int argc, const char **argv)
 {
-    sl_rconn *rc = j->t->w->redis;
-    int bad = script >= 0
-                  ? sl_rconn_script(rc, (enum sl_script_id)script, cb, j, nkeys, argc, argv, NULL)
-                  : sl_rconn_command(rc, cb, j, argc, argv, NULL);
-    if (bad) {
-        app_finish(j, TASK_RETRY, "redis is down");
+    if (sl_rconn_command(j->t->w->redis, cb, j, argc, argv, NULL))
         return SL_EREDIS;
-    }
+    j->in_redis = 1;
+    return 0;
+}
+
+int app_script(app_job *j, sl_rconn_reply_cb *cb, enum sl_script_id script, int nkeys, int argc,
+               const char **argv)
+{
+    if (sl_rconn_script(j->t->w->redis, script, cb, j, nkeys, argc, argv, NULL))
+        return SL_EREDIS;
     j->in_redis = 1;
     return 0;
 }

@@ -36,11 +36,16 @@ typedef struct app_job {
 
 /* Frees J's state and ends its task with R (and ERROR). */
 void app_finish(app_job *j, enum task_result r, const char *error);
-/* Sends a command (SCRIPT < 0) or script SCRIPT for J; CB gets the reply
- * (begin it with app_reply_ok). On a dead connection J is finished (retry)
- * and SL_EREDIS returned: touch nothing of J then. */
-int app_send(app_job *j, sl_rconn_reply_cb *cb, int script, int nkeys, int argc,
-             const char **argv);
+/* Sends the Redis command ARGV for J; CB gets the reply (begin it with
+ * app_reply_ok). Returns 0, or SL_EREDIS when the connection is down: then
+ * nothing changed and CB will not be called; J is still the caller's to
+ * finish (app_finish(j, TASK_RETRY, APP_REDIS_DOWN)). */
+int app_command(app_job *j, sl_rconn_reply_cb *cb, int argc, const char **argv);
+/* The same with script SCRIPT, its NKEYS keys first in ARGV. */
+int app_script(app_job *j, sl_rconn_reply_cb *cb, enum sl_script_id script, int nkeys, int argc,
+               const char **argv);
+/* The error a job ends with when app_command or app_script fails. */
+#define APP_REDIS_DOWN "redis is down"
 /* 1 when J goes on with REPLY; 0 when J was freed (cancelled meanwhile) or
  * finished (a Redis error: retry). */
 int app_reply_ok(app_job *j, redisReply *reply);

@@ -189,8 +189,10 @@ static void spawned_cb(int ok, const char *error, void *priv)
     argv[1] = s->notify;
     for (int i = 0; i < s->nnotified; i++)
         argv[i + 2] = s->notified[i];
-    app_send(&s->j, cleared_cb, -1, 0, s->nnotified + 2, argv);
+    int bad = app_command(&s->j, cleared_cb, s->nnotified + 2, argv);
     free(argv);
+    if (bad)
+        finish(s, TASK_RETRY, APP_REDIS_DOWN);
 }
 
 static void decided_cb(sl_rconn *rc, redisReply *reply, void *priv)
@@ -248,11 +250,13 @@ static void decide(struct sweep *s)
     int nold = s->nnotified;
     s->notified = NULL;
     s->nnotified = 0;
-    app_send(&s->j, decided_cb, SL_SCRIPT_APP_DECIDE, 3, argc, argv);
+    int bad = app_script(&s->j, decided_cb, SL_SCRIPT_APP_DECIDE, 3, argc, argv);
     free(argv);
     for (int i = 0; i < nold; i++)
         free(old[i]);
     free(old);
+    if (bad)
+        finish(s, TASK_RETRY, APP_REDIS_DOWN);
 }
 
 static void check_done(struct check *c)
@@ -408,7 +412,8 @@ static void approval_start(task *t)
     char lock_ms[24];
     snprintf(lock_ms, sizeof lock_ms, "%lld", (long long)t->job.timeout_ms + 10000);
     const char *argv[7] = {s->pending, s->notify, s->lock, s->base, t->job.id, lock_ms, limit};
-    app_send(&s->j, swept_cb, SL_SCRIPT_APP_SWEEP, 3, 7, argv);
+    if (app_script(&s->j, swept_cb, SL_SCRIPT_APP_SWEEP, 3, 7, argv))
+        finish(s, TASK_RETRY, APP_REDIS_DOWN);
 }
 
 static void approval_cancel(task *t)

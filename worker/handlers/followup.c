@@ -112,7 +112,8 @@ static void reminded_cb(pcall *c, const pcall_result *r, void *priv)
     char n[16];
     snprintf(n, sizeof n, "%d", f->n);
     const char *argv[4] = {"HSET", f->key, "reminders_done", n};
-    app_send(&f->j, recorded_cb, -1, 0, 4, argv);
+    if (app_command(&f->j, recorded_cb, 4, argv))
+        finish(f, TASK_RETRY, APP_REDIS_DOWN);
 }
 
 static int is_image(const cJSON *att)
@@ -161,7 +162,8 @@ static void listed_cb(pcall *c, const pcall_result *r, void *priv)
     if (found) {
         sl_info("image posted job=%s application=%s: no reminder", f->j.t->job.id, f->app);
         const char *argv[4] = {"HSET", f->key, "image", "1"};
-        app_send(&f->j, image_recorded_cb, -1, 0, 4, argv);
+        if (app_command(&f->j, image_recorded_cb, 4, argv))
+            finish(f, TASK_RETRY, APP_REDIS_DOWN);
         return;
     }
     char nonce_key[96];
@@ -229,7 +231,8 @@ static void followup_start(task *t)
     const char *argv[2 + F_COUNT] = {"HMGET",         f->key,        "state",   "bot",
                                      "channel",       "user",        "image",   "reminders_done",
                                      "reminders_max", "interval_ms", "reminder"};
-    app_send(&f->j, record_cb, -1, 0, 2 + F_COUNT, argv);
+    if (app_command(&f->j, record_cb, 2 + F_COUNT, argv))
+        finish(f, TASK_RETRY, APP_REDIS_DOWN);
 }
 
 static void followup_cancel(task *t)

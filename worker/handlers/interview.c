@@ -325,7 +325,8 @@ static void do_register(struct iv *v)
                             "role_id",       role ? role : "",
                             "status_url",    url ? url : "",
                             "job",           v->j.t->job.id};
-    app_send(&v->j, registered_cb, SL_SCRIPT_APP_OPEN, 2, 30, argv);
+    if (app_script(&v->j, registered_cb, SL_SCRIPT_APP_OPEN, 2, 30, argv))
+        finish(v, TASK_RETRY, APP_REDIS_DOWN);
 }
 
 static void intro_done_cb(pcall *c, const pcall_result *r, void *priv)
@@ -360,7 +361,8 @@ static void channel_saved_cb(sl_rconn *rc, redisReply *reply, void *priv)
 static void save_channel(struct iv *v)
 {
     const char *argv[4] = {"HSET", v->key, "channel", v->channel};
-    app_send(&v->j, channel_saved_cb, -1, 0, 4, argv);
+    if (app_command(&v->j, channel_saved_cb, 4, argv))
+        finish(v, TASK_RETRY, APP_REDIS_DOWN);
 }
 
 static void created_cb(pcall *c, const pcall_result *r, void *priv)
@@ -438,7 +440,8 @@ static void found_listing(struct iv *v, const cJSON *channels)
     /* not there: mark the record before creating, so that a re-run lists
      * afresh instead of trusting a listing from before this create */
     const char *argv[4] = {"HSET", v->key, "creating", v->j.t->job.id};
-    app_send(&v->j, marked_cb, -1, 0, 4, argv);
+    if (app_command(&v->j, marked_cb, 4, argv))
+        finish(v, TASK_RETRY, APP_REDIS_DOWN);
 }
 
 static void record_cb(sl_rconn *rc, redisReply *reply, void *priv)
@@ -530,7 +533,8 @@ static void interview_start(task *t)
     snprintf(what, sizeof what, "app:%s", v->app);
     app_key(v->key, t->w->prefix, what);
     const char *argv[5] = {"HMGET", v->key, "state", "channel", "creating"};
-    app_send(&v->j, record_cb, -1, 0, 5, argv);
+    if (app_command(&v->j, record_cb, 5, argv))
+        finish(v, TASK_RETRY, APP_REDIS_DOWN);
 }
 
 static void interview_cancel(task *t)
