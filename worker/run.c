@@ -87,7 +87,9 @@ static void bury_raw(worker *w, wqueue *q, const char *token, const char *id, co
     sl_buf b = {0};
     sl_job_encode_broken(&b, id, q->keys.queue, reason, body, len);
     sl_warn("job dead job=%s queue=%s reason=\"%s\"", id, q->keys.queue, reason);
-    settle_fail(q, id, token, "dead", 0, SL_PRIO_NORMAL, b.data, b.len, NULL);
+    settle_fail(
+        q, id, token,
+        &(struct settle_how){.action = SETTLE_DEAD, .priority = SL_PRIO_NORMAL, .body = &b});
     sl_buf_deinit(&b);
     w->failed++;
 }
@@ -116,7 +118,8 @@ void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const 
                  size_t len)
 {
     if (w->draining) { /* claimed while stopping: straight back */
-        settle_fail(q, id, token, "back", 0, SL_PRIO_NORMAL, NULL, 0, NULL);
+        settle_fail(q, id, token,
+                    &(struct settle_how){.action = SETTLE_BACK, .priority = SL_PRIO_NORMAL});
         return;
     }
     char err[600];
@@ -229,12 +232,19 @@ void task_finish(task *t, enum task_result result, const char *error)
         sl_info("job retry job=%s queue=%s type=%s attempt=%d of=%d delay_ms=%lld error=\"%s\"",
                 job->id, q->keys.queue, job->type, job->attempts, job->max_attempts,
                 (long long)delay, job->last_error);
-        settle_fail(q, job->id, t->token, "retry", delay, job->priority, body.data, body.len, NULL);
+        settle_fail(q, job->id, t->token,
+                    &(struct settle_how){.action = SETTLE_RETRY,
+                                         .delay_ms = delay,
+                                         .priority = job->priority,
+                                         .body = &body});
     } else {
         sl_warn("job dead job=%s queue=%s type=%s attempt=%d of=%d reason=\"%s\"", job->id,
                 q->keys.queue, job->type, job->attempts, job->max_attempts, job->last_error);
-        settle_fail(q, job->id, t->token, "dead", 0, job->priority, body.data, body.len,
-                    job->batch);
+        settle_fail(q, job->id, t->token,
+                    &(struct settle_how){.action = SETTLE_DEAD,
+                                         .priority = job->priority,
+                                         .body = &body,
+                                         .batch = job->batch});
     }
     sl_buf_deinit(&body);
     task_free(t);
@@ -246,7 +256,9 @@ void task_defer(task *t, long ms, const char *why)
     worker *w = t->w;
     sl_info("job deferred job=%s queue=%s delay_ms=%ld reason=\"%s\" (no attempt used)", t->job.id,
             t->q->keys.queue, ms, why);
-    settle_fail(t->q, t->job.id, t->token, "defer", ms, t->job.priority, NULL, 0, NULL);
+    settle_fail(
+        t->q, t->job.id, t->token,
+        &(struct settle_how){.action = SETTLE_DEFER, .delay_ms = ms, .priority = t->job.priority});
     task_free(t);
     drain_check_done(w);
 }
@@ -259,7 +271,8 @@ void run_hand_back_all(worker *w)
         task *t = w->run_head;
         task_cancel(t);
         sl_info("job handed back job=%s queue=%s", t->job.id, t->q->keys.queue);
-        settle_fail(t->q, t->job.id, t->token, "back", 0, t->job.priority, NULL, 0, NULL);
+        settle_fail(t->q, t->job.id, t->token,
+                    &(struct settle_how){.action = SETTLE_BACK, .priority = t->job.priority});
         task_free(t);
     }
 }

@@ -109,18 +109,26 @@ void settle_ack_result(wqueue *q, const char *id, const char *token, const char 
     p->jobs++;
 }
 
-void settle_fail(wqueue *q, const char *id, const char *token, const char *action, int64_t delay_ms,
-                 int priority, const char *body, size_t body_len, const char *batch)
+void settle_fail(wqueue *q, const char *id, const char *token, const struct settle_how *how)
 {
+    /* fail.lua's names of the actions */
+    static const char *const actions[] = {
+        [SETTLE_RETRY] = "retry",
+        [SETTLE_DEAD] = "dead",
+        [SETTLE_BACK] = "back",
+        [SETTLE_DEFER] = "defer",
+    };
+    const char *action = actions[how->action];
     char num[24];
     struct pending *p = &q->fails;
     pending_add(p, id, strlen(id));
     pending_add(p, token, strlen(token));
     pending_add(p, action, strlen(action));
-    pending_add(p, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)delay_ms));
-    pending_add(p, num, (size_t)snprintf(num, sizeof num, "%d", priority));
-    pending_add(p, body ? body : "", body ? body_len : 0);
-    pending_add(p, batch ? batch : "", batch ? strlen(batch) : 0);
+    pending_add(p, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)how->delay_ms));
+    pending_add(p, num, (size_t)snprintf(num, sizeof num, "%d", how->priority));
+    const sl_buf *body = how->body && how->body->data ? how->body : NULL;
+    pending_add(p, body ? body->data : "", body ? body->len : 0);
+    pending_add(p, how->batch ? how->batch : "", how->batch ? strlen(how->batch) : 0);
     p->jobs++;
 }
 

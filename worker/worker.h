@@ -194,8 +194,27 @@ void settle_ack(wqueue *q, const char *id, const char *token, const char *batch)
  * RESULT the result's JSON text. */
 void settle_ack_result(wqueue *q, const char *id, const char *token, const char *batch,
                        const char *body, size_t body_len, const char *result, size_t result_len);
-void settle_fail(wqueue *q, const char *id, const char *token, const char *action, int64_t delay_ms,
-                 int priority, const char *body, size_t body_len, const char *batch);
+/* Where fail.lua puts a job whose run did not end done. */
+enum settle_action {
+    SETTLE_RETRY, /* to delayed, due in delay_ms: an attempt used (counted failed, retried) */
+    SETTLE_DEAD,  /* to dead now (counted failed, dead; in its batch, if any, as failed) */
+    SETTLE_BACK,  /* to the front of its ready list at once, no attempt used: the worker
+                   * stops (drain) or claimed it while stopping */
+    SETTLE_DEFER, /* to delayed, due in delay_ms, no attempt used: a rate limit asked for a
+                   * long wait (counted deferred) */
+};
+/* How a job leaves: what settle_fail sends for it. */
+struct settle_how {
+    enum settle_action action;
+    int64_t delay_ms;   /* RETRY, DEFER */
+    int priority;       /* BACK: the ready list it goes to */
+    const sl_buf *body; /* the envelope rewritten (attempts, last_error), or NULL: the
+                         * stored one stays */
+    const char *batch;  /* DEAD: the job's batch, counted failed; NULL: none */
+};
+/* Queues the failure of job ID (lease TOKEN) for the next fail.lua call of
+ * Q. HOW and what it points to are copied. */
+void settle_fail(wqueue *q, const char *id, const char *token, const struct settle_how *how);
 void settle_flush(worker *w);
 int settle_idle(const worker *w);
 
