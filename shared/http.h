@@ -57,19 +57,30 @@ typedef struct sl_http_opts {
 
 enum sl_http_method { SL_HTTP_GET, SL_HTTP_POST, SL_HTTP_PATCH, SL_HTTP_PUT, SL_HTTP_DELETE };
 
-/* What became of a request. Only SL_HTTP_OK has a complete response, whatever
- * its status; the others may still have a status if headers had arrived. */
+/* What became of a started request: every one ends in exactly one of these
+ * (http.c's classify() maps curl's codes to them), unless it is cancelled
+ * (sl_http_cancel, sl_http_free: no callback). A request that could not be
+ * started has no outcome: sl_http_start returned an error instead. Only
+ * SL_HTTP_OK has a complete response, whatever its status; the others may
+ * still have a status if headers had arrived. Their error text is
+ * sl_http_error(); sl_http_transient() says which are worth a retry. */
 enum sl_http_outcome {
-    SL_HTTP_OK,      /* a response arrived */
-    SL_HTTP_TIMEOUT, /* total or connect timeout */
-    SL_HTTP_CONNECT, /* refused, unreachable, unresolved, TLS handshake failed */
-    SL_HTTP_RESET,   /* reset, empty reply, truncated body, HTTP/2 stream error */
-    SL_HTTP_TOOBIG,  /* the response passed max_response; the transfer was cut */
-    SL_HTTP_ERROR,   /* anything else: bad URL, certificate, protocol refused */
-    SL_HTTP_LATE,    /* not sent: its send_by time had passed (sl_http_req_set_send_by) */
+    SL_HTTP_OK,      /* a response arrived, any status (a 4xx or 5xx too) */
+    SL_HTTP_TIMEOUT, /* the total or the connect timeout passed (transient) */
+    SL_HTTP_CONNECT, /* refused, unreachable, host or proxy unresolved, TLS handshake
+                      * failed (transient: nothing was sent) */
+    SL_HTTP_RESET,   /* send or receive error, empty reply, truncated body, HTTP/2
+                      * stream or framing error (transient; the server may have acted) */
+    SL_HTTP_TOOBIG,  /* the body or the headers passed max_response, or the
+                      * Content-Length announced more; the transfer was cut */
+    SL_HTTP_ERROR,   /* anything else: bad URL, certificate, protocol refused, a
+                      * write refused by a callback for another reason */
+    SL_HTTP_LATE,    /* not sent: its send_by time had passed (sl_http_req_set_send_by)
+                      * when its connection was ready */
     SL_HTTP_RESENT,  /* sent on a reused connection that died before any answer; curl
                       * would have sent it again at once, the engine does not: the
-                      * first copy may have reached the server (see set_fresh) */
+                      * first copy may have reached the server (see set_fresh;
+                      * transient) */
 };
 
 /* Called once per started request, from the loop. REQ's results are valid
@@ -90,8 +101,9 @@ void sl_http_free(sl_http *h);
 
 /* Sends REQ. Returns 0 and later calls CB(REQ, PRIV) exactly once from the
  * loop (never from inside this call), unless the request is cancelled first.
- * Returns SL_EINVAL (no URL; a GET with a body; both a body and parts) or
- * SL_ESTATE (H is being freed) without calling CB and without changing REQ.
+ * Returns SL_EINVAL (no URL; a GET with a body; both a body and parts; curl
+ * refused an option or the transfer) or SL_ESTATE (H is being freed)
+ * without calling CB and without changing REQ.
  * REQ must not be in flight, and must not be changed by setters while it is.
  * The previous result of REQ is cleared. */
 int sl_http_start(sl_http *h, sl_http_req *req, sl_http_done_cb *cb, void *priv);
@@ -187,9 +199,10 @@ long sl_http_connects(const sl_http_req *req);      /* new connections it opened
  * the real URL. */
 const char *sl_http_error(const sl_http_req *req);
 
-/* 1 if trying again later may succeed: timeout, connect failure, reset,
- * resent, or a 5xx response. 0 for other responses (4xx included: 429 is the caller's to
- * read Retry-After from), TOOBIG and ERROR. */
+/* 1 if trying again later may succeed: TIMEOUT, CONNECT, RESET, RESENT, or
+ * OK with a 5xx status. 0 for other responses (4xx included: 429 is the
+ * caller's to read Retry-After from), TOOBIG, ERROR and LATE (LATE sent
+ * nothing: the caller asks for a new place and sends it again). */
 int sl_http_transient(const sl_http_req *req);
 
 #endif

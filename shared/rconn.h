@@ -64,8 +64,19 @@ void sl_rconn_subscribe(sl_rconn *c, int n, const char **channels, sl_rconn_mess
 void sl_rconn_psubscribe(sl_rconn *c, int n, const char **patterns, sl_rconn_message_cb *cb,
                          void *priv);
 
-/* Sends QUIT once every pending reply has come (hiredis's graceful
- * disconnect), and stops reconnecting. */
+/* Closes C for good, gracefully (hiredis's redisAsyncDisconnect: no QUIT is
+ * sent; the socket closes once every pending reply has come), and stops
+ * reconnecting. New commands are refused at once (SL_EREDIS), though
+ * sl_rconn_is_up stays 1 until the socket closes. What fires, in order:
+ *   - each pending command's reply callback, with its reply (NULL if the
+ *     connection dies first);
+ *   - a connection still setting up finishes it: its state callback may
+ *     see UP = 1 first;
+ *   - then, if C was up, the state callback once with UP = 0, and nothing
+ *     more: no reconnect. With no reply pending this happens inside this
+ *     call (or, called from one of C's reply callbacks, when that returns).
+ * Pub/sub messages stop. A connection that was down fires nothing. C must
+ * still be freed with sl_rconn_free (not from inside its callbacks). */
 void sl_rconn_close(sl_rconn *c);
 
 /* An error reply's text, or NULL when REPLY is not an error. */
