@@ -64,28 +64,3 @@ int sl_func_loaded(redisContext *rc, char *err, size_t errlen)
     freeReplyObject(r);
     return v;
 }
-
-int sl_func_check(redisContext *rc, int need, char *err, size_t errlen)
-{
-    char why[300];
-    int v = sl_func_loaded(rc, why, sizeof why);
-    if (v == SL_FUNC_ERROR) {
-        snprintf(err, errlen, "%s", why);
-        return SL_EINVAL;
-    }
-    if (v == SL_FUNC_NONE) {
-        snprintf(err, errlen,
-                 "Redis has no sluice function library (need version %d): run "
-                 "`sluice-ctl install`",
-                 need);
-        return SL_EINVAL;
-    }
-    if (v < need) {
-        snprintf(err, errlen,
-                 "Redis has version %d of the sluice function library, need %d: "
-                 "run `sluice-ctl install`",
-                 v, need);
-        return SL_EINVAL;
-    }
-    return 0;
-}

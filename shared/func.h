@@ -2,9 +2,8 @@
  * made by tools/funclib.sh with lib_enqueue.lua, the CLI's enqueue, inside):
  * any Redis client enqueues with FCALL sluice_enqueue 1 PREFIX:{QUEUE}
  * ENVELOPE_JSON... once `sluice-ctl install` has loaded it. Here: its text
- * as this build carries it, its version, and the start-up check of a
- * program that calls it (the CLI runs the same enqueue text with EVALSHA
- * and needs no check). */
+ * as this build carries it, its version, and which version Redis has (the
+ * CLI runs the same enqueue text with EVALSHA and needs no check). */
 #ifndef SL_FUNC_H
 #define SL_FUNC_H
 
@@ -32,12 +31,5 @@ int sl_func_reply_version(const redisReply *r, char *err, size_t errlen);
 
 /* Asks RC which version is loaded: as sl_func_reply_version. */
 int sl_func_loaded(redisContext *rc, char *err, size_t errlen);
-
-/* For a program about to FCALL: 0 when Redis has version NEED or newer
- * (same major contract: a version only grows when the functions change, and
- * a newer library keeps what older callers use); else SL_EINVAL with ERR
- * saying what is wrong and what to run ("Redis has no sluice function
- * library (need version 1): run `sluice-ctl install`"). */
-int sl_func_check(redisContext *rc, int need, char *err, size_t errlen);
 
 #endif

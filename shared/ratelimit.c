@@ -102,13 +102,6 @@ int sl_rl_acquire_gate(const sl_rl_request *r, int count, const char **argv, siz
     return n;
 }
 
-int sl_rl_acquire_args(const sl_rl_request *r, int count, const char **argv, size_t *lens,
-                       char nums[][32])
-{
-    int n = sl_rl_acquire_head(r, 1, argv, lens, nums);
-    return n + sl_rl_acquire_gate(r, count, argv + n, lens + n, nums + SL_RL_HEAD_NUMS);
-}
-
 static long seconds_to_ms(const char *s)
 {
     if (!s || !*s)

@@ -82,10 +82,6 @@ int sl_rl_acquire_head(const sl_rl_request *r, int ngates, const char **argv, si
                        char nums[][32]);
 int sl_rl_acquire_gate(const sl_rl_request *r, int count, const char **argv, size_t *lens,
                        char nums[][32]);
-/* Both for one gate: room for SL_RL_HEAD_ARGS + SL_RL_GATE_ARGS values and
- * SL_RL_HEAD_NUMS + SL_RL_GATE_NUMS numbers. */
-int sl_rl_acquire_args(const sl_rl_request *r, int count, const char **argv, size_t *lens,
-                       char nums[][32]);
 
 /* What one answer says about the limits. */
 typedef struct sl_rl_answer {
@@ -112,8 +108,8 @@ void sl_rl_parse_discord(sl_rl_answer *a, int status, sl_rl_header_fn *header, c
 /* Reads a Telegram answer: on a 429, "parameters": {"retry_after": S}. */
 void sl_rl_parse_telegram(sl_rl_answer *a, int status, const char *body, size_t body_len);
 
-/* Arguments of rl_report.lua for answer A to request R; as
- * sl_rl_acquire_args (room for SL_RL_REPORT_ARGS values, 6 numbers). */
+/* Arguments of rl_report.lua for answer A to request R (room for
+ * SL_RL_REPORT_ARGS values, 6 numbers); returns how many values it wrote. */
 enum { SL_RL_REPORT_ARGS = 13 };
 int sl_rl_report_args(const sl_rl_request *r, const sl_rl_answer *a, const char **argv,
                       size_t *lens, char nums[][32]);

@@ -30,11 +30,6 @@ spawn *spawn_new(worker *w)
     return s;
 }
 
-int spawn_count(const spawn *s)
-{
-    return s->jobs;
-}
-
 int spawn_add(spawn *s, const char *envelope, char *err, size_t errlen)
 {
     sl_job job;

@@ -20,8 +20,6 @@ spawn *spawn_new(worker *w);
  * in ERR (field and limit), adding nothing. */
 int spawn_add(spawn *s, const char *envelope, char *err, size_t errlen);
 
-int spawn_count(const spawn *s);
-
 /* Sends the jobs; CB runs once, later, from the loop; S is freed after it.
  * With no job, CB still runs (later) with OK set. */
 void spawn_send(spawn *s, spawn_cb *cb, void *priv);
