@@ -397,8 +397,11 @@ static void send_request(pcall *c)
         else
             C->unfenced++;
     }
-    if (sl_http_start(C->http, c->req, http_done_cb, c)) {
-        deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, "http: the request could not be started", 0);
+    int rc = sl_http_start(C->http, c->req, http_done_cb, c);
+    if (rc) {
+        char err[100];
+        snprintf(err, sizeof err, "http: the request could not be started: %s", sl_strerror(rc));
+        deliver(c, SL_VERDICT_RETRY, 0, NULL, 0, err, 0);
         return;
     }
     c->in_http = 1;

@@ -269,8 +269,11 @@ static void to_url(pdfjob *j)
     if (timeout > t->w->lease_ms * 2 / 3)
         timeout = (long)(t->w->lease_ms * 2 / 3);
     sl_http_req_set_timeout(j->req, timeout);
-    if (sl_http_start(pcall_http(j->shared->w), j->req, put_done_cb, j)) {
-        pdf_finish(j, TASK_RETRY, "http: the request could not be started");
+    int rc = sl_http_start(pcall_http(j->shared->w), j->req, put_done_cb, j);
+    if (rc) {
+        char err[100];
+        snprintf(err, sizeof err, "http: the request could not be started: %s", sl_strerror(rc));
+        pdf_finish(j, TASK_RETRY, err);
         return;
     }
     j->in_http = 1;
