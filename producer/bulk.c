@@ -702,7 +702,7 @@ static int take_line(struct bulk *b, char *line, size_t n, long lineno, sl_buf *
     }
     q->lines[q->nlines++] = slot;
     sl_job_deinit(&job);
-    if (q->batch.jobs >= o->batch_size || q->batch.arena.len > (1u << 20))
+    if (q->batch.jobs >= o->batch_size || q->batch.args.bytes.len > (1u << 20))
         send_pending(b);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* enqueue.c — see enqueue.h. Arguments are kept as offsets into one arena
+/* enqueue.c — see enqueue.h. Arguments are kept in one sl_args (args.h)
  * so a batch of thousands of jobs costs a few allocations, not one each. */
 #include "enqueue.h"
 
@@ -8,21 +8,12 @@
 
 static void push(sl_enqueue_batch *b, const char *p, size_t n)
 {
-    if (b->argc == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 256;
-        b->offsets = sl_realloc(b->offsets, b->cap * sizeof *b->offsets);
-        b->lens = sl_realloc(b->lens, b->cap * sizeof *b->lens);
-        b->argv = sl_realloc(b->argv, b->cap * sizeof *b->argv);
-    }
-    b->offsets[b->argc] = b->arena.len;
-    b->lens[b->argc] = n;
-    sl_buf_append(&b->arena, p, n);
-    b->argc++;
+    sl_args_add(&b->args, p, n);
 }
 
 static void push_str(sl_enqueue_batch *b, const char *s)
 {
-    push(b, s, strlen(s));
+    sl_args_add_str(&b->args, s);
 }
 
 void sl_enqueue_batch_init(sl_enqueue_batch *b, const char *prefix, const char *queue,
@@ -37,9 +28,8 @@ void sl_enqueue_batch_init(sl_enqueue_batch *b, const char *prefix, const char *
 
 void sl_enqueue_batch_reset(sl_enqueue_batch *b)
 {
-    b->argc = 0;
     b->jobs = 0;
-    sl_buf_reset(&b->arena);
+    sl_args_reset(&b->args);
     for (int p = 0; p < SL_PRIO_COUNT; p++)
         push_str(b, b->keys.ready[p]);
     push_str(b, b->keys.delayed);
@@ -51,10 +41,7 @@ void sl_enqueue_batch_reset(sl_enqueue_batch *b)
 
 void sl_enqueue_batch_deinit(sl_enqueue_batch *b)
 {
-    sl_buf_deinit(&b->arena);
-    free(b->offsets);
-    free(b->lens);
-    free(b->argv);
+    sl_args_deinit(&b->args);
     memset(b, 0, sizeof *b);
 }
 
@@ -79,9 +66,7 @@ void sl_enqueue_batch_add(sl_enqueue_batch *b, const sl_job *job, const char *bo
 
 int sl_enqueue_batch_args(sl_enqueue_batch *b, const char ***argv, const size_t **lens)
 {
-    for (int i = 0; i < b->argc; i++)
-        b->argv[i] = b->arena.data + b->offsets[i];
-    *argv = b->argv;
-    *lens = b->lens;
-    return b->argc;
+    *argv = sl_args_argv(&b->args);
+    *lens = b->args.lens;
+    return b->args.argc;
 }

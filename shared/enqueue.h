@@ -3,6 +3,7 @@
 #ifndef SL_ENQUEUE_H
 #define SL_ENQUEUE_H
 
+#include "args.h"
 #include "job.h"
 #include "keys.h"
 #include "util.h"
@@ -13,11 +14,7 @@ typedef struct sl_enqueue_batch {
     sl_keys keys;
     char idem_ttl[24];
     char sched_channel[SL_KEY_MAX];
-    sl_buf arena;    /* every argument's bytes, back to back */
-    size_t *offsets; /* argument i starts at arena.data + offsets[i] */
-    size_t *lens;
-    const char **argv; /* made by sl_enqueue_batch_args */
-    int argc, cap;
+    sl_args args; /* the script's arguments, keys first */
     int jobs;
 } sl_enqueue_batch;
 

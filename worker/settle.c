@@ -35,65 +35,48 @@ struct settle_call {
     struct settle_call *next; /* worker.settle_spare */
 };
 
-void pending_add(struct pending *p, const char *s, size_t n)
+static void pending_reset(struct pending *p)
 {
-    if (p->argc == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 64;
-        p->offs = sl_realloc(p->offs, p->cap * sizeof *p->offs);
-        p->lens = sl_realloc(p->lens, p->cap * sizeof *p->lens);
-    }
-    p->offs[p->argc] = p->args.len;
-    p->lens[p->argc] = n;
-    sl_buf_append(&p->args, s, n);
-    p->argc++;
-}
-
-void pending_reset(struct pending *p)
-{
-    sl_buf_reset(&p->args);
-    p->argc = 0;
+    sl_args_reset(&p->args);
     p->jobs = 0;
 }
 
 void pending_deinit(struct pending *p)
 {
-    sl_buf_deinit(&p->args);
-    free(p->offs);
-    free(p->lens);
-    memset(p, 0, sizeof *p);
+    sl_args_deinit(&p->args);
+    p->jobs = 0;
 }
 
 static void pending_move(struct pending *dst, const struct pending *src)
 {
-    for (int i = 0; i < src->argc; i++)
-        pending_add(dst, src->args.data + src->offs[i], src->lens[i]);
+    sl_args_append(&dst->args, &src->args);
     dst->jobs += src->jobs;
 }
 
 void settle_ack(wqueue *q, const char *id, const char *token, const char *batch)
 {
     if (batch) {
-        pending_add(&q->backs, id, strlen(id));
-        pending_add(&q->backs, token, strlen(token));
-        pending_add(&q->backs, batch, strlen(batch));
+        sl_args_add(&q->backs.args, id, strlen(id));
+        sl_args_add(&q->backs.args, token, strlen(token));
+        sl_args_add(&q->backs.args, batch, strlen(batch));
         q->backs.jobs++;
         return;
     }
     struct pending *p = &q->acks;
     size_t len = strlen(token);
-    if (q->ack_run && q->ack_run_jobs < 999999 && p->lens[q->ack_run - 2] == len &&
-        !memcmp(p->args.data + p->offs[q->ack_run - 2], token, len)) {
+    if (q->ack_run && q->ack_run_jobs < 999999 && p->args.lens[q->ack_run - 2] == len &&
+        !memcmp(sl_args_at(&p->args, q->ack_run - 2), token, len)) {
         /* the count is fixed width ("000042"), rewritten in place */
         char num[12];
         snprintf(num, sizeof num, "%06d", ++q->ack_run_jobs);
-        memcpy(p->args.data + p->offs[q->ack_run - 1], num, 6);
+        memcpy(p->args.bytes.data + p->args.offs[q->ack_run - 1], num, 6);
     } else {
-        pending_add(p, token, len);
-        pending_add(p, "000001", 6);
-        q->ack_run = p->argc;
+        sl_args_add(&p->args, token, len);
+        sl_args_add(&p->args, "000001", 6);
+        q->ack_run = p->args.argc;
         q->ack_run_jobs = 1;
     }
-    pending_add(p, id, strlen(id));
+    sl_args_add(&p->args, id, strlen(id));
     p->jobs++;
 }
 
@@ -101,11 +84,11 @@ void settle_ack_result(wqueue *q, const char *id, const char *token, const char 
                        const char *body, size_t body_len, const char *result, size_t result_len)
 {
     struct pending *p = &q->rets;
-    pending_add(p, id, strlen(id));
-    pending_add(p, token, strlen(token));
-    pending_add(p, batch ? batch : "", batch ? strlen(batch) : 0);
-    pending_add(p, body, body_len);
-    pending_add(p, result, result_len);
+    sl_args_add(&p->args, id, strlen(id));
+    sl_args_add(&p->args, token, strlen(token));
+    sl_args_add(&p->args, batch ? batch : "", batch ? strlen(batch) : 0);
+    sl_args_add(&p->args, body, body_len);
+    sl_args_add(&p->args, result, result_len);
     p->jobs++;
 }
 
@@ -121,14 +104,14 @@ void settle_fail(wqueue *q, const char *id, const char *token, const struct sett
     const char *action = actions[how->action];
     char num[24];
     struct pending *p = &q->fails;
-    pending_add(p, id, strlen(id));
-    pending_add(p, token, strlen(token));
-    pending_add(p, action, strlen(action));
-    pending_add(p, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)how->delay_ms));
-    pending_add(p, num, (size_t)snprintf(num, sizeof num, "%d", how->priority));
+    sl_args_add(&p->args, id, strlen(id));
+    sl_args_add(&p->args, token, strlen(token));
+    sl_args_add(&p->args, action, strlen(action));
+    sl_args_add(&p->args, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)how->delay_ms));
+    sl_args_add(&p->args, num, (size_t)snprintf(num, sizeof num, "%d", how->priority));
     const sl_buf *body = how->body && how->body->data ? how->body : NULL;
-    pending_add(p, body ? body->data : "", body ? body->len : 0);
-    pending_add(p, how->batch ? how->batch : "", how->batch ? strlen(how->batch) : 0);
+    sl_args_add(&p->args, body ? body->data : "", body ? body->len : 0);
+    sl_args_add(&p->args, how->batch ? how->batch : "", how->batch ? strlen(how->batch) : 0);
     p->jobs++;
 }
 
@@ -204,28 +187,28 @@ static void make_lines(struct settle_call *c)
 {
     static const char head[] = "{\"id\":\"", tail[] = "\",\"state\":\"done\"}\n";
     const struct pending *p = &c->p;
-    for (int i = 0; i < p->argc;) {
+    for (int i = 0; i < p->args.argc;) {
         char num[8];
-        memcpy(num, p->args.data + p->offs[i + 1], 6);
+        memcpy(num, sl_args_at(&p->args, i + 1), 6);
         num[6] = '\0';
         int k = atoi(num);
         for (int j = i + 2; j < i + 2 + k; j++) {
             sl_buf_append(&c->lines, head, sizeof head - 1);
-            sl_buf_append(&c->lines, p->args.data + p->offs[j], p->lens[j]);
+            sl_buf_append(&c->lines, sl_args_at(&p->args, j), p->args.lens[j]);
             sl_buf_append(&c->lines, tail, sizeof tail - 1);
         }
         i += 2 + k;
     }
-    for (int i = 0; i < c->pb.argc; i += 3) {
+    for (int i = 0; i < c->pb.args.argc; i += 3) {
         sl_buf_append(&c->lines, head, sizeof head - 1);
-        sl_buf_append(&c->lines, c->pb.args.data + c->pb.offs[i], c->pb.lens[i]);
+        sl_buf_append(&c->lines, sl_args_at(&c->pb.args, i), c->pb.args.lens[i]);
         sl_buf_append(&c->lines, tail, sizeof tail - 1);
     }
-    for (int i = 0; i < c->pr.argc; i += 5) {
+    for (int i = 0; i < c->pr.args.argc; i += 5) {
         sl_buf_append(&c->lines, head, sizeof head - 1);
-        sl_buf_append(&c->lines, c->pr.args.data + c->pr.offs[i], c->pr.lens[i]);
+        sl_buf_append(&c->lines, sl_args_at(&c->pr.args, i), c->pr.args.lens[i]);
         sl_buf_puts(&c->lines, "\",\"state\":\"done\",\"result\":");
-        sl_buf_append(&c->lines, c->pr.args.data + c->pr.offs[i + 4], c->pr.lens[i + 4]);
+        sl_buf_append(&c->lines, sl_args_at(&c->pr.args, i + 4), c->pr.args.lens[i + 4]);
         sl_buf_puts(&c->lines, "}\n");
     }
 }
@@ -264,7 +247,7 @@ static void send_ack_or_fail(worker *w, wqueue *q, int kind)
     }
 
     int head = kind == ACK ? 9 : 11;
-    int argc = head + c->p.argc + c->pb.argc + c->pr.argc;
+    int argc = head + c->p.args.argc + c->pb.args.argc + c->pr.args.argc;
     if (argc > c->cap) {
         c->cap = argc * 2;
         c->argv = sl_realloc(c->argv, c->cap * sizeof *c->argv);
@@ -281,9 +264,9 @@ static void send_ack_or_fail(worker *w, wqueue *q, int kind)
         c->argv[n++] = q->keys.base;
         snprintf(retention, sizeof retention, "%lld", w->retention_ms);
         c->argv[n++] = retention;
-        snprintf(plain, sizeof plain, "%d", c->p.argc);
+        snprintf(plain, sizeof plain, "%d", c->p.args.argc);
         c->argv[n++] = plain;
-        snprintf(triples, sizeof triples, "%d", c->pb.argc);
+        snprintf(triples, sizeof triples, "%d", c->pb.args.argc);
         c->argv[n++] = triples;
         if (q->heard)
             make_lines(c);
@@ -302,17 +285,17 @@ static void send_ack_or_fail(worker *w, wqueue *q, int kind)
     }
     for (int i = 0; i < n; i++)
         c->lens[i] = strlen(c->argv[i]); /* the lines have no NUL either */
-    for (int i = 0; i < c->p.argc; i++, n++) {
-        c->argv[n] = c->p.args.data + c->p.offs[i];
-        c->lens[n] = c->p.lens[i];
+    for (int i = 0; i < c->p.args.argc; i++, n++) {
+        c->argv[n] = sl_args_at(&c->p.args, i);
+        c->lens[n] = c->p.args.lens[i];
     }
-    for (int i = 0; i < c->pb.argc; i++, n++) {
-        c->argv[n] = c->pb.args.data + c->pb.offs[i];
-        c->lens[n] = c->pb.lens[i];
+    for (int i = 0; i < c->pb.args.argc; i++, n++) {
+        c->argv[n] = sl_args_at(&c->pb.args, i);
+        c->lens[n] = c->pb.args.lens[i];
     }
-    for (int i = 0; i < c->pr.argc; i++, n++) {
-        c->argv[n] = c->pr.args.data + c->pr.offs[i];
-        c->lens[n] = c->pr.lens[i];
+    for (int i = 0; i < c->pr.args.argc; i++, n++) {
+        c->argv[n] = sl_args_at(&c->pr.args, i);
+        c->lens[n] = c->pr.args.lens[i];
     }
     enum sl_script_id script = kind == ACK ? SL_SCRIPT_ACK : SL_SCRIPT_FAIL;
     if (sl_rconn_script(w->redis, script, settle_reply_cb, c, nkeys, argc, c->argv, c->lens)) {

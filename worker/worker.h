@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "args.h"
 #include "backoff.h"
 #include "job.h"
 #include "keys.h"
@@ -63,10 +64,7 @@ typedef struct handler {
 
 /* Settlement of one finished run, waiting to be sent in a batch. */
 struct pending {
-    sl_buf args;  /* arguments back to back */
-    size_t *offs; /* argument starts */
-    size_t *lens;
-    int argc, cap;
+    sl_args args; /* the jobs' arguments, back to back */
     int jobs;
 };
 
@@ -182,8 +180,6 @@ void run_hand_back_all(worker *w);
 void task_abandon(task *t);
 
 /* settle.c */
-void pending_add(struct pending *p, const char *s, size_t n);
-void pending_reset(struct pending *p);
 void pending_deinit(struct pending *p);
 /* TOKEN: the lease token of the claim (the scripts refuse a settle whose
  * token is no longer the job's, and count it as stale). BATCH: the job's
