@@ -7,7 +7,7 @@
 #include "serve.h"
 #include "keys.h"
 #include "log.h"
-#include "schema.h"
+#include "start.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -272,29 +272,22 @@ int serve_main(int argc, char **argv)
     char err[512];
     char *pos[4];
     int npos = 4;
-    int rc = sl_config_parse(options, argc, argv, pos, &npos, err, sizeof err);
-    if (rc == SL_CONFIG_HELP) {
-        sl_config_usage(stdout, "sluice-producer", synopsis, description, options);
-        return 0;
-    }
-    if (rc || npos != 1) {
-        fprintf(stderr, "sluice-producer: %s\n", rc ? err : "serve takes no arguments");
+    const sl_start start = {"sluice-producer", synopsis, description, options};
+    int rc = sl_start_options(&start, argc, argv, pos, &npos);
+    if (rc != SL_START_GO)
+        return rc;
+    if (npos != 1) {
+        fprintf(stderr, "sluice-producer: serve takes no arguments\n");
         sl_config_usage_line(stderr, "sluice-producer", synopsis);
         return 2;
     }
-    if (sl_check_name("--prefix", o.prefix, err, sizeof err)) {
-        fprintf(stderr, "sluice-producer: %s\n", err);
-        return 2;
-    }
+    sl_redis_addr addr;
+    if ((rc = sl_start_setup(&start, "intake", NULL, o.redis_url, o.prefix, &addr)))
+        return rc;
     if (!o.tokens_file && !o.no_auth) {
         fprintf(stderr, "sluice-producer: serve needs --tokens-file FILE (make entries with "
                         "sluice-producer token new), or --no-auth behind a proxy that "
                         "authenticates\n");
-        return 2;
-    }
-    sl_redis_addr addr;
-    if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
-        fprintf(stderr, "sluice-producer: --redis-url: %s\n", err);
         return 2;
     }
     static serve s; /* the server; static: signal watchers point into it */
@@ -306,11 +299,8 @@ int serve_main(int argc, char **argv)
     int lfd = listen_on(o.listen);
     if (lfd < 0)
         return 2;
-    signal(SIGPIPE, SIG_IGN);
-    sl_log_init("intake", SL_LOG_INFO);
-    sl_schema_init();
+    s.loop = sl_start_loop(NULL, 0, NULL);
     raise_nofile(o.max_conns);
-    s.loop = ev_default_loop(EVFLAG_AUTO);
     sl_keys_queues(s.queues_key, o.prefix);
 
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
@@ -334,12 +324,9 @@ int serve_main(int argc, char **argv)
     ev_prepare_init(&s.prepare, prepare_cb);
     s.prepare.data = &s;
     ev_prepare_start(s.loop, &s.prepare);
-    ev_signal_init(&s.sigterm, stop_cb, SIGTERM);
-    ev_signal_init(&s.sigint, stop_cb, SIGINT);
+    sl_start_signals(s.loop, &s.sigterm, &s.sigint, stop_cb, &s);
     ev_signal_init(&s.sighup, hup_cb, SIGHUP);
-    s.sigterm.data = s.sigint.data = s.sighup.data = &s;
-    ev_signal_start(s.loop, &s.sigterm);
-    ev_signal_start(s.loop, &s.sigint);
+    s.sighup.data = &s;
     ev_signal_start(s.loop, &s.sighup);
     ev_timer_init(&s.stop_timer, stop_timer_cb, 5., 0.);
 

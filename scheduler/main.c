@@ -4,12 +4,10 @@
 #include "sched.h"
 #include "config.h"
 #include "log.h"
-#include "schema.h"
+#include "start.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static struct {
     const char *redis_url, *prefix, *log_level, *id, *approval_queue;
@@ -142,39 +140,19 @@ static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
     ev_signal_stop(loop, &s->sigterm);
     ev_signal_stop(loop, &s->sigint);
     sl_rconn_close(s->subs);
-    sl_rconn_close(s->redis); /* QUIT after the release is answered */
+    sl_rconn_close(s->redis); /* closes once the release is answered */
 }
 
 int main(int argc, char **argv)
 {
-    char err[512];
-    int npos = 0;
-    int rc = sl_config_parse(options, argc, argv, NULL, &npos, err, sizeof err);
-    if (rc == SL_CONFIG_HELP) {
-        sl_config_usage(stdout, "sluice-scheduler", "[options]", description, options);
-        return 0;
-    }
-    if (rc) {
-        fprintf(stderr, "sluice-scheduler: %s\n", err);
-        sl_config_usage_line(stderr, "sluice-scheduler", "[options]");
-        return 2;
-    }
-    int level = sl_log_level_parse(o.log_level);
-    if (level < 0) {
-        fprintf(stderr, "sluice-scheduler: --log-level: expected debug, info, warn or error\n");
-        return 2;
-    }
-    sl_log_init("scheduler", level);
-    sl_schema_init();
+    const sl_start start = {"sluice-scheduler", "[options]", description, options};
+    int rc = sl_start_options(&start, argc, argv, NULL, NULL);
+    if (rc != SL_START_GO)
+        return rc;
     sl_redis_addr addr;
-    if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
-        fprintf(stderr, "sluice-scheduler: --redis-url: %s\n", err);
-        return 2;
-    }
-    if (sl_check_name("--prefix", o.prefix, err, sizeof err)) {
-        fprintf(stderr, "sluice-scheduler: %s\n", err);
-        return 2;
-    }
+    if ((rc = sl_start_setup(&start, "scheduler", o.log_level, o.redis_url, o.prefix, &addr)))
+        return rc;
+    char err[512];
     static sched s;
     s.prefix = o.prefix;
     s.lock_ttl_ms = o.lock_ttl_ms;
@@ -193,10 +171,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-scheduler: %s\n", err);
         return 2;
     }
-    srand((unsigned)(getpid() ^ sl_now_ms()));
-    sl_process_id(s.id, sizeof s.id, o.id);
-    s.loop = EV_DEFAULT;
-    signal(SIGPIPE, SIG_IGN);
+    s.loop = sl_start_loop(s.id, sizeof s.id, o.id);
     s.redis = sl_rconn_new(s.loop, &addr, "commands");
     s.subs = sl_rconn_new(s.loop, &addr, "wakeups");
     sl_rconn_set_state_cb(s.redis, redis_state_cb, &s);
@@ -206,12 +181,7 @@ int main(int argc, char **argv)
     s.maintain_timer.data = &s;
     ev_timer_start(s.loop, &s.maintain_timer);
     leader_start(&s);
-    ev_signal_init(&s.sigterm, signal_cb, SIGTERM);
-    s.sigterm.data = &s;
-    ev_signal_start(s.loop, &s.sigterm);
-    ev_signal_init(&s.sigint, signal_cb, SIGINT);
-    s.sigint.data = &s;
-    ev_signal_start(s.loop, &s.sigint);
+    sl_start_signals(s.loop, &s.sigterm, &s.sigint, signal_cb, &s);
     char where[400];
     sl_redis_addr_describe(&addr, where, sizeof where);
     sl_info("scheduler started scheduler=%s redis=%s", s.id, where);

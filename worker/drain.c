@@ -9,6 +9,7 @@
 #include "worker.h"
 #include "gate.h"
 #include "log.h"
+#include "start.h"
 
 #include <signal.h>
 
@@ -22,8 +23,8 @@ void drain_check_done(worker *w)
     sl_info("worker stopped worker=%s processed=%llu failed=%llu abandoned=%llu", w->id,
             (unsigned long long)w->processed, (unsigned long long)w->failed,
             (unsigned long long)w->abandoned);
-    /* Leave the registry, then close: the loop ends once the connections
-     * have said goodbye (QUIT after the replies). */
+    /* Leave the registry, then close: the loop ends once both connections
+     * have closed (after the replies to what was sent). */
     char workers[SL_KEY_MAX], me[SL_KEY_MAX];
     sl_keys_workers(workers, w->prefix);
     sl_keys_worker(me, w->prefix, w->id);
@@ -109,12 +110,7 @@ void drain_start(worker *w)
     w->give_up.data = w;
     ev_init(&w->grace, grace_cb);
     w->grace.data = w;
-    ev_signal_init(&w->sigterm, signal_cb, SIGTERM);
-    w->sigterm.data = w;
-    ev_signal_start(w->loop, &w->sigterm);
-    ev_signal_init(&w->sigint, signal_cb, SIGINT);
-    w->sigint.data = w;
-    ev_signal_start(w->loop, &w->sigint);
+    sl_start_signals(w->loop, &w->sigterm, &w->sigint, signal_cb, w);
 }
 
 void drain_stop(worker *w)

@@ -5,13 +5,11 @@
 #include "log.h"
 #include "call.h"
 #include "gate.h"
-#include "schema.h"
+#include "start.h"
 #include "handlers/pdf_job.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static struct {
     const char *redis_url, *prefix, *queues, *log_level, *id, *latency_log;
@@ -176,34 +174,14 @@ static void redis_state_cb(sl_rconn *c, int up, void *priv)
 
 int main(int argc, char **argv)
 {
-    char err[512];
-    int npos = 0;
-    int rc = sl_config_parse(options, argc, argv, NULL, &npos, err, sizeof err);
-    if (rc == SL_CONFIG_HELP) {
-        sl_config_usage(stdout, "sluice-worker", "[options]", description, options);
-        return 0;
-    }
-    if (rc) {
-        fprintf(stderr, "sluice-worker: %s\n", err);
-        sl_config_usage_line(stderr, "sluice-worker", "[options]");
-        return 2;
-    }
-    int level = sl_log_level_parse(o.log_level);
-    if (level < 0) {
-        fprintf(stderr, "sluice-worker: --log-level: expected debug, info, warn or error\n");
-        return 2;
-    }
-    sl_log_init("worker", level);
-    sl_schema_init();
+    const sl_start start = {"sluice-worker", "[options]", description, options};
+    int rc = sl_start_options(&start, argc, argv, NULL, NULL);
+    if (rc != SL_START_GO)
+        return rc;
     sl_redis_addr addr;
-    if (sl_redis_addr_parse(o.redis_url, &addr, err, sizeof err)) {
-        fprintf(stderr, "sluice-worker: --redis-url: %s\n", err);
-        return 2;
-    }
-    if (sl_check_name("--prefix", o.prefix, err, sizeof err)) {
-        fprintf(stderr, "sluice-worker: %s\n", err);
-        return 2;
-    }
+    if ((rc = sl_start_setup(&start, "worker", o.log_level, o.redis_url, o.prefix, &addr)))
+        return rc;
+    char err[512];
     static worker w;
     w.prefix = o.prefix;
     if (parse_queues(&w, o.queues, err, sizeof err)) {
@@ -220,16 +198,13 @@ int main(int argc, char **argv)
     w.backoff.base_ms = o.backoff_base_ms;
     w.backoff.max_ms = o.backoff_max_ms;
     w.started_ms = sl_now_ms();
-    srand((unsigned)(getpid() ^ w.started_ms));
-    sl_process_id(w.id, sizeof w.id, o.id);
+    w.loop = sl_start_loop(w.id, sizeof w.id, o.id);
     sl_keys_sched_notify(w.sched_channel, w.prefix);
 
     if (o.latency_log && !(w.latency_log = fopen(o.latency_log, "w"))) {
         fprintf(stderr, "sluice-worker: --latency-log: cannot open %s: %m\n", o.latency_log);
         return 2;
     }
-    w.loop = EV_DEFAULT;
-    signal(SIGPIPE, SIG_IGN);
     w.redis = sl_rconn_new(w.loop, &addr, "commands");
     w.subs = sl_rconn_new(w.loop, &addr, "wakeups");
     sl_rconn_set_state_cb(w.redis, redis_state_cb, &w);
