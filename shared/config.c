@@ -2,11 +2,26 @@
 #include "config.h"
 #include "util.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* Stores V in O's integer target: an option fills the field it sets (an
+ * int, an int64_t, a size_t...), so its value is not copied by hand. */
+static void put_int(const sl_option *o, long long v)
+{
+    if (o->type == SL_OPT_INT32) {
+        assert(o->min >= INT_MIN && o->max <= INT_MAX);
+        int i = (int)v;
+        memcpy(o->target, &i, sizeof i);
+    } else {
+        memcpy(o->target, &v, sizeof v);
+    }
+}
 
 static int set_value(const sl_option *o, const char *val, const char *from, char *err,
                      size_t errlen)
@@ -26,7 +41,8 @@ static int set_value(const sl_option *o, const char *val, const char *from, char
             return SL_EINVAL;
         }
         return 0;
-    case SL_OPT_INT: {
+    case SL_OPT_INT:
+    case SL_OPT_INT32: {
         char *end;
         errno = 0;
         long long v = strtoll(val, &end, 10);
@@ -39,7 +55,7 @@ static int set_value(const sl_option *o, const char *val, const char *from, char
                      o->min, o->max);
             return SL_EINVAL;
         }
-        *(long long *)o->target = v;
+        put_int(o, v);
         return 0;
     }
     }
@@ -112,8 +128,8 @@ int sl_config_parse(const sl_option *opts, int argc, char **argv, char **pos, in
     for (const sl_option *o = opts; o->name; o++) {
         if (o->type == SL_OPT_BOOL)
             *(int *)o->target = o->defval && !strcmp(o->defval, "1");
-        else if (o->type == SL_OPT_INT)
-            *(long long *)o->target = o->defval ? strtoll(o->defval, NULL, 10) : 0;
+        else if (o->type == SL_OPT_INT || o->type == SL_OPT_INT32)
+            put_int(o, o->defval ? strtoll(o->defval, NULL, 10) : 0);
         else
             *(const char **)o->target = o->defval;
     }
@@ -186,9 +202,9 @@ void sl_config_usage(FILE *out, const char *prog, const char *synopsis, const ch
     for (const sl_option *o = opts; o->name; o++) {
         char flag[64];
         snprintf(flag, sizeof flag, "--%s%s", o->name,
-                 o->type == SL_OPT_BOOL  ? ""
-                 : o->type == SL_OPT_INT ? " N"
-                                         : " VALUE");
+                 o->type == SL_OPT_BOOL                             ? ""
+                 : o->type == SL_OPT_INT || o->type == SL_OPT_INT32 ? " N"
+                                                                    : " VALUE");
         fprintf(out, "  %-26s %s\n", flag, o->help);
         char extra[256] = "";
         size_t n = 0;
@@ -198,7 +214,7 @@ void sl_config_usage(FILE *out, const char *prog, const char *synopsis, const ch
             n += snprintf(extra + n, sizeof extra - n, "%ssecret, never printed", n ? "; " : "");
         else if (o->defval)
             n += snprintf(extra + n, sizeof extra - n, "%sdefault %s", n ? "; " : "", o->defval);
-        if (o->type == SL_OPT_INT)
+        if (o->type == SL_OPT_INT || o->type == SL_OPT_INT32)
             snprintf(extra + n, sizeof extra - n, "%srange %lld..%lld", n ? "; " : "", o->min,
                      o->max);
         if (extra[0])

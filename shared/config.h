@@ -9,7 +9,9 @@
 
 enum sl_opt_type {
     SL_OPT_STR,    /* target: char ** (points into argv/environ or the default) */
-    SL_OPT_INT,    /* target: long long *, within [min, max] */
+    SL_OPT_INT,    /* target: a 64-bit integer (long long, int64_t; long or size_t where
+                    * they are 64 bits), within [min, max] */
+    SL_OPT_INT32,  /* target: int *, within [min, max] (which must fit an int) */
     SL_OPT_BOOL,   /* target: int *; a flag with no value; env: 1/0/true/false */
     SL_OPT_SECRET, /* like STR, but never printed, and blanked from argv once read */
 };

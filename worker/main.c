@@ -11,75 +11,69 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct {
-    const char *redis_url, *prefix, *queues, *log_level, *id, *latency_log;
-    long long concurrency, batch, lease_ms, grace_ms, retention_ms, heartbeat_ms;
-    long long result_max_bytes;
-    long long backoff_base_ms, backoff_max_ms;
-    long long discord_per_s, telegram_per_s, invalid_threshold;
-    const char *discord_ua_url, *discord_ua_version;
+/* What the options set: each option's table entry points at the field it
+ * fills, so the value lives in one place. */
+static worker W;
+static message_opts mo;
+static pdf_opts pdf; /* the pdf job's (handlers/pdf_job.h) */
+static struct {      /* read by main() only */
+    const char *redis_url, *queues, *log_level, *id, *latency_log;
 } o;
-
-static struct { /* the pdf job's (handlers/pdf_job.h) */
-    const char *tmp_dir, *dir, *put_allow, *font;
-    long long threads, renders, max_pages, max_bytes;
-} po;
 
 static const sl_option options[] = {
     {"redis-url", "SLUICE_REDIS_URL", SL_OPT_SECRET, &o.redis_url, "redis://127.0.0.1:6379/0", 0, 0,
      "Redis address: redis://[user:pass@]host:port/db or unix:///path"},
-    {"prefix", "SLUICE_PREFIX", SL_OPT_STR, &o.prefix, "sluice", 0, 0, "key prefix"},
+    {"prefix", "SLUICE_PREFIX", SL_OPT_STR, &W.prefix, "sluice", 0, 0, "key prefix"},
     {"queues", "SLUICE_QUEUES", SL_OPT_STR, &o.queues, "noop", 0, 0,
      "queues to serve: a,b,c (strict order), a:3,b:1 (weights), or both: "
      "a,b:3,c:1 serves a first, then b and c by weight"},
-    {"concurrency", "SLUICE_CONCURRENCY", SL_OPT_INT, &o.concurrency, "100", 1, 100000,
+    {"concurrency", "SLUICE_CONCURRENCY", SL_OPT_INT32, &W.concurrency, "100", 1, 100000,
      "jobs in flight at once"},
-    {"batch", "SLUICE_BATCH", SL_OPT_INT, &o.batch, "256", 1, 1000, "most jobs per claim"},
-    {"lease-ms", "SLUICE_LEASE_MS", SL_OPT_INT, &o.lease_ms, "30000", 300, 3600000,
+    {"batch", "SLUICE_BATCH", SL_OPT_INT32, &W.batch, "256", 1, 1000, "most jobs per claim"},
+    {"lease-ms", "SLUICE_LEASE_MS", SL_OPT_INT, &W.lease_ms, "30000", 300, 3600000,
      "lease of a claimed job; renewed every third of it while the job runs (fenced: "
      "once taken back, this worker's renew, ack or hand-back of it is refused, and its run "
      "here is stopped)"},
-    {"grace-ms", "SLUICE_GRACE_MS", SL_OPT_INT, &o.grace_ms, "10000", 0, 3600000,
+    {"grace-ms", "SLUICE_GRACE_MS", SL_OPT_INT, &W.grace_ms, "10000", 0, 3600000,
      "on SIGTERM, how long running jobs may finish before they are handed back"},
-    {"retention-ms", "SLUICE_RETENTION_MS", SL_OPT_INT, &o.retention_ms, "3600000", 0,
+    {"retention-ms", "SLUICE_RETENTION_MS", SL_OPT_INT, &W.retention_ms, "3600000", 0,
      31536000000LL, "keep finished jobs in done this long (0: delete at once)"},
-    {"result-max-bytes", "SLUICE_RESULT_MAX_BYTES", SL_OPT_INT, &o.result_max_bytes, "16384", 64,
-     1048576,
+    {"result-max-bytes", "SLUICE_RESULT_MAX_BYTES", SL_OPT_INT, &W.result_max, "16384", 64, 1048576,
      "largest result a handler may give back (kept with the done job, published on "
      "PREFIX:{Q}:finished); a bigger one is replaced by {\"error\": \"result over N bytes\"} and "
      "the job is done all the same"},
-    {"heartbeat-ms", "SLUICE_HEARTBEAT_MS", SL_OPT_INT, &o.heartbeat_ms, "5000", 100, 600000,
+    {"heartbeat-ms", "SLUICE_HEARTBEAT_MS", SL_OPT_INT, &W.heartbeat_ms, "5000", 100, 600000,
      "how often the worker reports itself; silent for 3 beats (the scheduler's "
      "--worker-dead-ms), it is dead and its jobs run elsewhere"},
-    {"backoff-base-ms", "SLUICE_BACKOFF_BASE_MS", SL_OPT_INT, &o.backoff_base_ms, "1000", 1,
+    {"backoff-base-ms", "SLUICE_BACKOFF_BASE_MS", SL_OPT_INT, &W.backoff.base_ms, "1000", 1,
      3600000, "ceiling of the first retry delay (doubles per attempt, full jitter)"},
-    {"backoff-max-ms", "SLUICE_BACKOFF_MAX_MS", SL_OPT_INT, &o.backoff_max_ms, "600000", 1,
+    {"backoff-max-ms", "SLUICE_BACKOFF_MAX_MS", SL_OPT_INT, &W.backoff.max_ms, "600000", 1,
      86400000, "longest retry delay"},
-    {"discord-per-second", "SLUICE_DISCORD_PER_SECOND", SL_OPT_INT, &o.discord_per_s, "50", 0,
+    {"discord-per-second", "SLUICE_DISCORD_PER_SECOND", SL_OPT_INT, &mo.discord_per_second, "50", 0,
      100000, "each Discord bot's global request limit, shared by the fleet (0: none)"},
-    {"telegram-per-second", "SLUICE_TELEGRAM_PER_SECOND", SL_OPT_INT, &o.telegram_per_s, "30", 0,
-     100000, "each Telegram bot's message limit, shared by the fleet (0: none)"},
-    {"discord-ua-url", "SLUICE_DISCORD_UA_URL", SL_OPT_STR, &o.discord_ua_url, SL_PROJECT_URL, 0, 0,
-     "URL in the User-Agent Discord requires: DiscordBot (URL, VERSION)"},
-    {"discord-ua-version", "SLUICE_DISCORD_UA_VERSION", SL_OPT_STR, &o.discord_ua_version,
+    {"telegram-per-second", "SLUICE_TELEGRAM_PER_SECOND", SL_OPT_INT, &mo.telegram_per_second, "30",
+     0, 100000, "each Telegram bot's message limit, shared by the fleet (0: none)"},
+    {"discord-ua-url", "SLUICE_DISCORD_UA_URL", SL_OPT_STR, &mo.discord_ua_url, SL_PROJECT_URL, 0,
+     0, "URL in the User-Agent Discord requires: DiscordBot (URL, VERSION)"},
+    {"discord-ua-version", "SLUICE_DISCORD_UA_VERSION", SL_OPT_STR, &mo.discord_ua_version,
      SL_VERSION, 0, 0, "VERSION in that User-Agent"},
-    {"invalid-threshold", "SLUICE_INVALID_THRESHOLD", SL_OPT_INT, &o.invalid_threshold, "5000", 0,
+    {"invalid-threshold", "SLUICE_INVALID_THRESHOLD", SL_OPT_INT, &mo.invalid_threshold, "5000", 0,
      9999, "pause a Discord bot at this many 401/403/429 answers in 10 minutes"},
-    {"pdf-threads", "SLUICE_PDF_THREADS", SL_OPT_INT, &po.threads, "2", 1, 64,
+    {"pdf-threads", "SLUICE_PDF_THREADS", SL_OPT_INT32, &pdf.threads, "2", 1, 64,
      "threads rendering PDFs in this process (never on the event loop)"},
-    {"pdf-renders", "SLUICE_PDF_RENDERS", SL_OPT_INT, &po.renders, "30", 1, 100000,
+    {"pdf-renders", "SLUICE_PDF_RENDERS", SL_OPT_INT32, &pdf.renders, "30", 1, 100000,
      "PDF renders at once in the whole fleet (a semaphore in Redis)"},
-    {"pdf-max-pages", "SLUICE_PDF_MAX_PAGES", SL_OPT_INT, &po.max_pages, "50", 1, 10000,
+    {"pdf-max-pages", "SLUICE_PDF_MAX_PAGES", SL_OPT_INT32, &pdf.render.max_pages, "50", 1, 10000,
      "longest PDF, in pages; a longer document fails for good"},
-    {"pdf-max-bytes", "SLUICE_PDF_MAX_BYTES", SL_OPT_INT, &po.max_bytes, "10485760", 10000,
+    {"pdf-max-bytes", "SLUICE_PDF_MAX_BYTES", SL_OPT_INT, &pdf.render.max_bytes, "10485760", 10000,
      1073741824, "largest PDF file, in bytes"},
-    {"pdf-font", "SLUICE_PDF_FONT", SL_OPT_STR, &po.font, "DejaVu Sans", 0, 0,
+    {"pdf-font", "SLUICE_PDF_FONT", SL_OPT_STR, &pdf.render.font, "DejaVu Sans", 0, 0,
      "font family for PDFs (fontconfig picks another for scripts it lacks)"},
-    {"pdf-dir", "SLUICE_PDF_DIR", SL_OPT_STR, &po.dir, NULL, 0, 0,
+    {"pdf-dir", "SLUICE_PDF_DIR", SL_OPT_STR, &pdf.out_dir, NULL, 0, 0,
      "directory that deliver.file writes under (unset: file delivery refused)"},
-    {"pdf-put-allow", "SLUICE_PDF_PUT_ALLOW", SL_OPT_STR, &po.put_allow, NULL, 0, 0,
+    {"pdf-put-allow", "SLUICE_PDF_PUT_ALLOW", SL_OPT_STR, &pdf.put_allow, NULL, 0, 0,
      "URL prefixes a PDF may be PUT to, comma-separated (unset: PUT refused)"},
-    {"tmp-dir", "SLUICE_TMP_DIR", SL_OPT_STR, &po.tmp_dir, "/tmp/sluice", 0, 0,
+    {"tmp-dir", "SLUICE_TMP_DIR", SL_OPT_STR, &pdf.tmp_dir, "/tmp/sluice", 0, 0,
      "temporary files (PDFs being made); those of dead workers are removed at start-up"},
     {"id", "SLUICE_WORKER_ID", SL_OPT_STR, &o.id, NULL, 0, 0,
      "worker id (default: host-pid-random)"},
@@ -179,98 +173,72 @@ int main(int argc, char **argv)
     if (rc != SL_START_GO)
         return rc;
     sl_redis_addr addr;
-    if ((rc = sl_start_setup(&start, "worker", o.log_level, o.redis_url, o.prefix, &addr)))
+    if ((rc = sl_start_setup(&start, "worker", o.log_level, o.redis_url, W.prefix, &addr)))
         return rc;
     char err[512];
-    static worker w;
-    w.prefix = o.prefix;
-    if (parse_queues(&w, o.queues, err, sizeof err)) {
+    if (parse_queues(&W, o.queues, err, sizeof err)) {
         fprintf(stderr, "sluice-worker: %s\n", err);
         return 2;
     }
-    w.concurrency = (int)o.concurrency;
-    w.batch = (int)o.batch;
-    w.lease_ms = o.lease_ms;
-    w.grace_ms = o.grace_ms;
-    w.retention_ms = o.retention_ms;
-    w.result_max = o.result_max_bytes;
-    w.heartbeat_ms = o.heartbeat_ms;
-    w.backoff.base_ms = o.backoff_base_ms;
-    w.backoff.max_ms = o.backoff_max_ms;
-    w.started_ms = sl_now_ms();
-    w.loop = sl_start_loop(w.id, sizeof w.id, o.id);
-    sl_keys_sched_notify(w.sched_channel, w.prefix);
+    W.started_ms = sl_now_ms();
+    W.loop = sl_start_loop(W.id, sizeof W.id, o.id);
+    sl_keys_sched_notify(W.sched_channel, W.prefix);
 
-    if (o.latency_log && !(w.latency_log = fopen(o.latency_log, "w"))) {
+    if (o.latency_log && !(W.latency_log = fopen(o.latency_log, "w"))) {
         fprintf(stderr, "sluice-worker: --latency-log: cannot open %s: %m\n", o.latency_log);
         return 2;
     }
-    w.redis = sl_rconn_new(w.loop, &addr, "commands");
-    w.subs = sl_rconn_new(w.loop, &addr, "wakeups");
-    sl_rconn_set_state_cb(w.redis, redis_state_cb, &w);
-    fetch_start(&w);
-    lease_start(&w);
-    gates_start(&w);
-    static message_opts mo;
-    mo.discord_per_second = (double)o.discord_per_s;
-    mo.telegram_per_second = (double)o.telegram_per_s;
-    mo.invalid_threshold = (long)o.invalid_threshold;
-    mo.discord_ua_url = o.discord_ua_url;
-    mo.discord_ua_version = o.discord_ua_version;
-    if (pcall_init(&w, &mo, err, sizeof err)) {
+    W.redis = sl_rconn_new(W.loop, &addr, "commands");
+    W.subs = sl_rconn_new(W.loop, &addr, "wakeups");
+    sl_rconn_set_state_cb(W.redis, redis_state_cb, &W);
+    fetch_start(&W);
+    lease_start(&W);
+    gates_start(&W);
+    if (pcall_init(&W, &mo, err, sizeof err)) {
         fprintf(stderr, "sluice-worker: %s\n", err);
         return 2;
     }
-    static pdf_opts pdf;
-    pdf.threads = (int)po.threads;
-    pdf.renders = (int)po.renders;
-    pdf.tmp_dir = po.tmp_dir;
-    pdf.out_dir = po.dir;
-    pdf.put_allow = po.put_allow;
-    pdf.render.max_pages = (int)po.max_pages;
-    pdf.render.max_bytes = (size_t)po.max_bytes;
-    pdf.render.font = po.font;
-    if (pdf_init(&w, &pdf, err, sizeof err)) {
+    if (pdf_init(&W, &pdf, err, sizeof err)) {
         fprintf(stderr, "sluice-worker: %s\n", err);
         return 2;
     }
-    ev_prepare_init(&w.flush, flush_cb);
-    w.flush.data = &w;
-    ev_prepare_start(w.loop, &w.flush);
-    ev_init(&w.settle_retry, settle_retry_cb);
-    w.settle_retry.data = &w;
-    drain_start(&w);
+    ev_prepare_init(&W.flush, flush_cb);
+    W.flush.data = &W;
+    ev_prepare_start(W.loop, &W.flush);
+    ev_init(&W.settle_retry, settle_retry_cb);
+    W.settle_retry.data = &W;
+    drain_start(&W);
 
     char where[400];
     sl_redis_addr_describe(&addr, where, sizeof where);
-    sl_info("worker started worker=%s queues=%s concurrency=%d redis=%s", w.id, o.queues,
-            w.concurrency, where);
-    ev_run(w.loop, 0);
+    sl_info("worker started worker=%s queues=%s concurrency=%d redis=%s", W.id, o.queues,
+            W.concurrency, where);
+    ev_run(W.loop, 0);
 
-    lease_stop(&w);
-    drain_stop(&w);
-    ev_timer_stop(w.loop, &w.poll);
-    ev_timer_stop(w.loop, &w.settle_retry);
-    ev_prepare_stop(w.loop, &w.flush);
-    sl_rconn_free(w.subs);
-    sl_rconn_free(w.redis);
-    pdf_deinit(&w);
-    pcall_deinit(&w);
-    gates_free(&w);
-    for (int i = 0; i < w.nqueues; i++) {
-        pending_deinit(&w.queues[i].acks);
-        pending_deinit(&w.queues[i].backs);
-        pending_deinit(&w.queues[i].rets);
-        pending_deinit(&w.queues[i].fails);
+    lease_stop(&W);
+    drain_stop(&W);
+    ev_timer_stop(W.loop, &W.poll);
+    ev_timer_stop(W.loop, &W.settle_retry);
+    ev_prepare_stop(W.loop, &W.flush);
+    sl_rconn_free(W.subs);
+    sl_rconn_free(W.redis);
+    pdf_deinit(&W);
+    pcall_deinit(&W);
+    gates_free(&W);
+    for (int i = 0; i < W.nqueues; i++) {
+        pending_deinit(&W.queues[i].acks);
+        pending_deinit(&W.queues[i].backs);
+        pending_deinit(&W.queues[i].rets);
+        pending_deinit(&W.queues[i].fails);
     }
-    free(w.queues);
-    while (w.free_tasks) {
-        task *t = w.free_tasks;
-        w.free_tasks = t->next;
+    free(W.queues);
+    while (W.free_tasks) {
+        task *t = W.free_tasks;
+        W.free_tasks = t->next;
         free(t);
     }
-    if (w.latency_log)
-        fclose(w.latency_log);
-    ev_loop_destroy(w.loop);
+    if (W.latency_log)
+        fclose(W.latency_log);
+    ev_loop_destroy(W.loop);
     return 0;
 }

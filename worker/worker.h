@@ -241,10 +241,10 @@ extern const handler handler_pdf; /* handlers/pdf_job.c; set up by pdf_init (han
 /* call.c: the bots, the HTTP engine and the limits of platform requests,
  * set up at start-up (pcall_init in call.h) */
 typedef struct message_opts {
-    double discord_per_second;  /* each Discord bot's global limit */
-    double telegram_per_second; /* each Telegram bot's limit */
-    long invalid_threshold;     /* pause a Discord bot at this many 401/403/429 per 10 min */
-    const char *discord_ua_url; /* User-Agent: DiscordBot (URL, VERSION) */
+    long long discord_per_second;  /* each Discord bot's global limit */
+    long long telegram_per_second; /* each Telegram bot's limit */
+    long invalid_threshold;        /* pause a Discord bot at this many 401/403/429 per 10 min */
+    const char *discord_ua_url;    /* User-Agent: DiscordBot (URL, VERSION) */
     const char *discord_ua_version;
 } message_opts;
 

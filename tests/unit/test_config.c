@@ -49,6 +49,43 @@ static void defaults_env_flags(void **state)
     unsetenv("T_CONC");
 }
 
+/* An option fills the field it sets, whatever its integer type: an int
+ * (SL_OPT_INT32) with its neighbours untouched, an int64_t, a size_t. */
+static void typed_targets(void **state)
+{
+    (void)state;
+    char err[256];
+    struct {
+        int guard1, n, guard2;
+        int64_t ms;
+        size_t bytes;
+    } t = {-1, 0, -1, 0, 0};
+    const sl_option typed[] = {
+        {"n", NULL, SL_OPT_INT32, &t.n, "5", -100, 100000, "an int"},
+        {"ms", "T_MS", SL_OPT_INT, &t.ms, "30000", 0, 31536000000LL, "an int64_t"},
+        {"bytes", NULL, SL_OPT_INT, &t.bytes, "10485760", 1, 1073741824, "a size_t"},
+        {0},
+    };
+    unsetenv("T_MS");
+    char *a1[] = {"prog"};
+    assert_int_equal(sl_config_parse(typed, 1, a1, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(t.n, 5);
+    assert_int_equal(t.ms, 30000);
+    assert_int_equal(t.bytes, 10485760);
+    setenv("T_MS", "31536000000", 1);
+    char *a2[] = {"prog", "--n", "7", "--bytes=4096"};
+    assert_int_equal(sl_config_parse(typed, 4, a2, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(t.n, 7);
+    assert_int_equal(t.guard1, -1);
+    assert_int_equal(t.guard2, -1);
+    assert_true(t.ms == 31536000000LL);
+    assert_int_equal(t.bytes, 4096);
+    char *a3[] = {"prog", "--n", "100001"};
+    assert_int_equal(sl_config_parse(typed, 3, a3, NULL, NULL, err, sizeof err), SL_EINVAL);
+    assert_non_null(strstr(err, "--n: 100001 is outside the allowed range -100..100000"));
+    unsetenv("T_MS");
+}
+
 static void positionals_anywhere(void **state)
 {
     (void)state;
@@ -195,6 +232,7 @@ int main(void)
         cmocka_unit_test(secrets_blanked_from_argv),
         cmocka_unit_test(help_reads_everything),
         cmocka_unit_test(redis_urls),
+        cmocka_unit_test(typed_targets),
         cmocka_unit_test(names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
