@@ -6,6 +6,7 @@
  * (serve_jobs_flush), so concurrent POSTs share one script call. */
 #include "serve.h"
 #include "keys.h"
+#include "func.h"
 #include "log.h"
 #include "start.h"
 
@@ -161,9 +162,10 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 static void redis_state_cb(sl_rconn *c, int up, void *priv)
 {
-    (void)c;
-    if (up)
+    if (up) {
+        sl_func_report(c);
         serve_jobs_redis_up(priv);
+    }
 }
 
 /* ---- listening ----------------------------------------------------------- */

@@ -3,6 +3,7 @@
  * the others wait and take over within a few seconds of it dying. */
 #include "sched.h"
 #include "config.h"
+#include "func.h"
 #include "log.h"
 #include "start.h"
 
@@ -119,8 +120,9 @@ void sched_lost_leadership(sched *s)
 
 static void redis_state_cb(sl_rconn *c, int up, void *priv)
 {
-    (void)c;
     sched *s = priv;
+    if (up)
+        sl_func_report(c);
     s->redis_up_since = up ? ev_now(s->loop) : 0;
     if (up && !s->stopping)
         ev_feed_event(s->loop, &s->leader_timer, EV_TIMER); /* try the lock now */

@@ -1,6 +1,7 @@
 /* func.c — see func.h. The text is build/gen/sluice.lua, embedded by
  * tools/embed.sh as sl_function_sources. */
 #include "func.h"
+#include "log.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -63,4 +64,34 @@ int sl_func_loaded(redisContext *rc, char *err, size_t errlen)
     int v = sl_func_reply_version(r, err, errlen);
     freeReplyObject(r);
     return v;
+}
+
+static void report_cb(sl_rconn *c, redisReply *reply, void *priv)
+{
+    (void)c, (void)priv;
+    char err[300];
+    int want = sl_func_version();
+    int have = sl_func_reply_version(reply, err, sizeof err);
+    if (have == SL_FUNC_ERROR)
+        sl_info("function library: cannot tell which is loaded (%s)", err);
+    else if (have == SL_FUNC_NONE)
+        sl_warn("function library: Redis has none; frontends that enqueue with FCALL "
+                "sluice_enqueue need version %d: run `sluice-ctl install`",
+                want);
+    else if (have < want)
+        sl_warn("function library: Redis has version %d, this build carries %d: run `sluice-ctl "
+                "install` (FCALL clients get version %d's behaviour until then)",
+                have, want, have);
+    else
+        sl_debug("function library: version %d loaded (this build's: %d)", have, want);
+}
+
+void sl_func_report(sl_rconn *c)
+{
+    static int sent;
+    if (sent)
+        return;
+    const char *argv[] = {"FCALL_RO", "sluice_version", "0"};
+    if (!sl_rconn_command(c, report_cb, NULL, 3, argv, NULL))
+        sent = 1;
 }

@@ -10,6 +10,8 @@
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
+#include "rconn.h"
+
 #define SL_FUNC_LIBRARY "sluice"
 
 /* The library's text, as FUNCTION LOAD takes it (LEN bytes, NUL-terminated,
@@ -31,5 +33,13 @@ int sl_func_reply_version(const redisReply *r, char *err, size_t errlen);
 
 /* Asks RC which version is loaded: as sl_func_reply_version. */
 int sl_func_loaded(redisContext *rc, char *err, size_t errlen);
+
+/* Says in the log, once per process (call it each time C comes up; only
+ * the first does anything), which library Redis has against the one this
+ * build carries: a warning naming `sluice-ctl install` when it has none or
+ * an older one. Sluice's own programs run the enqueue as a script and need
+ * no function; the bot frontends that FCALL sluice_enqueue do, and after an
+ * upgrade of Sluice they get the older library's behaviour until then. */
+void sl_func_report(sl_rconn *c);
 
 #endif

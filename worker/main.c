@@ -2,6 +2,7 @@
  * things up; see worker.h for where each concern lives. */
 #include "worker.h"
 #include "config.h"
+#include "func.h"
 #include "log.h"
 #include "call.h"
 #include "gate.h"
@@ -155,10 +156,10 @@ static void settle_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void redis_state_cb(sl_rconn *c, int up, void *priv)
 {
-    (void)c;
     worker *w = priv;
     drain_check_closed(w);
     if (up) { /* say at once that this worker lives, and keep its leases */
+        sl_func_report(c);
         ev_feed_event(w->loop, &w->heartbeat, EV_TIMER);
         ev_feed_event(w->loop, &w->lease, EV_TIMER);
         settle_flush(w);

@@ -8,6 +8,8 @@
 #  - a newer library (version 99): left as it is, exit status 1
 #  - --print is the library FUNCTION LOAD takes; the functions survive a
 #    Redis restart (AOF)
+#  - a worker started with no library, and a scheduler with an older one,
+#    say in their logs what to run
 . "$(dirname "$0")/lib.sh"
 
 CTL=$SLUICE_BIN/sluice-ctl
@@ -15,6 +17,14 @@ CTL=$SLUICE_BIN/sluice-ctl
 V=$("$CTL" install --print | sed -n 's/^local SLUICE_VERSION = \([0-9]*\).*/\1/p')
 [[ $V =~ ^[0-9]+$ ]] || fail "no SLUICE_VERSION in sluice-ctl install --print"
 start_redis --aof
+
+# a worker started with no library says what to run (once), and works on
+start_worker w0 --queues q
+wait_until 10 'grep -q "function library" "$(log_of w0)"' || fail "the worker said nothing of the library"
+assert_contains "$(grep "function library" "$(log_of w0)")" \
+    "Redis has none; frontends that enqueue with FCALL sluice_enqueue need version $V: run \`sluice-ctl install\`" \
+    "a worker with no library loaded"
+stop "$(pid_of w0)"
 
 # fake LIBRARY_TEXT: loads a hand-written library named sluice
 fake() { printf '%s\n' "$1" | rcli -x function load replace >/dev/null; }
@@ -27,6 +37,12 @@ assert_eq old "$(rcli fcall sluice_enqueue 1 "$SLUICE_PREFIX:{q}" '{}')" "the ol
 out=$("$CTL" install --check 2>&1)
 assert_eq 1 "$?" "install --check exit status with version 0"
 assert_contains "$out" "version 0 loaded (this sluice-ctl has version $V): run sluice-ctl install" "install --check"
+# a scheduler started against the older library warns, naming the versions
+start_scheduler s0
+wait_until 10 'grep -q "function library" "$(log_of s0)"' || fail "the scheduler said nothing of the library"
+assert_contains "$(grep "function library" "$(log_of s0)")" \
+    "Redis has version 0, this build carries $V: run \`sluice-ctl install\`" "a scheduler with version 0"
+stop "$(pid_of s0)"
 assert_eq "sluice function library: upgraded from version 0 to $V" "$("$CTL" install 2>&1)" \
     "install over version 0"
 id=$(rcli fcall sluice_enqueue 1 "$SLUICE_PREFIX:{q}" '{"type":"noop","payload":{}}')
