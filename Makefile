@@ -53,7 +53,7 @@ endif
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all progs unit-bins test unit integration bench demo deps clean format
+.PHONY: all progs unit-bins test unit integration bench demo deps clean format format-check
 .SECONDARY:
 # The targets a user types first (make, make demo, make test, make bench)
 # install what is missing (tools/deps.sh: a quick check when nothing is),
@@ -141,6 +141,7 @@ integration: $(PROGS)
 	SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
 test: deps
+	@$(MAKE) format-check
 	@$(MAKE) $(JOBS) progs unit-bins
 	@$(MAKE) unit
 	@$(MAKE) integration
@@ -160,9 +161,23 @@ demo: deps
 deps:
 	@sh tools/deps.sh
 
+# Every C file of the tree (generated ones live in build*/ and are not).
+FORMAT_SRC = $(wildcard shared/*.[ch] producer/*.[ch] worker/*.[ch] worker/handlers/*.[ch] \
+             scheduler/*.[ch] ctl/*.[ch] bench/*.[ch] tests/unit/*.[ch] tests/fake/*.[ch])
+# clang-format 14 (Debian 12's; another version formats a few lines
+# differently), under either name.
+CLANG_FORMAT = $(shell command -v clang-format-14 || command -v clang-format || echo clang-format)
 format:
-	clang-format -i shared/*.c shared/*.h producer/*.[ch] worker/*.[ch] ctl/*.[ch] bench/*.[ch] \
-	    worker/handlers/*.c scheduler/*.[ch] tests/unit/*.c tests/fake/*.[ch]
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+# Fails, naming the files and lines, when a C file differs from what
+# `make format` would make of it (the repo's .clang-format).
+format-check:
+	@$(CLANG_FORMAT) --version 2>/dev/null | grep -q 'version 14\.' || \
+	    { echo "format-check: needs clang-format 14 (make deps installs it); found:" \
+	      "$$($(CLANG_FORMAT) --version 2>&1 | head -n 1)" >&2; exit 1; }
+	@echo "format-check: $(words $(FORMAT_SRC)) C files against .clang-format"
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-san bin
