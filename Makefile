@@ -1,7 +1,8 @@
 # Sluice — `make` builds bin/*, `make test` runs every test, `make demo` runs
 # the system for real, `make bench` measures it. Each installs the Debian
 # packages that are missing first (`make deps` does only that). SAN=1 builds
-# with AddressSanitizer + UBSan into build-san/.
+# with AddressSanitizer + UBSan into build-san/, SAN=thread with
+# ThreadSanitizer into build-tsan/.
 
 CC      ?= cc
 SAN     ?= 0
@@ -9,6 +10,13 @@ ifeq ($(SAN),1)
 BUILD   := build-san
 BIN     := build-san/bin
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1 -g
+else ifeq ($(SAN),thread)
+# ThreadSanitizer, for the code that runs on shared/pool.c's threads (PDF
+# rendering): `make tsan` builds it and runs the tests that start them.
+BUILD   := build-tsan
+BIN     := build-tsan/bin
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 OPT     := -O1 -g
 else
 BUILD   := build
@@ -53,7 +61,8 @@ endif
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all progs unit-bins test unit integration bench demo deps clean format format-check
+.PHONY: all progs unit-bins test unit integration tsan bench demo deps clean format \
+        format-check
 .SECONDARY:
 # The targets a user types first (make, make demo, make test, make bench)
 # install what is missing (tools/deps.sh: a quick check when nothing is),
@@ -140,6 +149,20 @@ unit: $(UNIT_BINS)
 integration: $(PROGS)
 	SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
+# The tests that run code on shared/pool.c's threads: the pool's own, the
+# PDF renderer's, and the integration tests whose workers render PDFs.
+TSAN_UNIT        := test_pool test_pdf_render
+TSAN_INTEGRATION := t_pdf t_result_apps
+
+# ThreadSanitizer: `make tsan` builds into build-tsan/ and runs them; a
+# report fails the test. tests/tsan.supp names the libraries TSan cannot
+# see into (pango, cairo, fontconfig...).
+tsan:
+	@$(MAKE) SAN=thread $(JOBS) progs $(TSAN_UNIT:%=build-tsan/tests/%)
+	@set -e; for t in $(TSAN_UNIT); do echo "== build-tsan/tests/$$t"; \
+	    TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp build-tsan/tests/$$t; done
+	SLUICE_BIN=$(CURDIR)/build-tsan/bin bash tests/integration/run.sh $(TSAN_INTEGRATION)
+
 test: deps
 	@$(MAKE) format-check
 	@$(MAKE) $(JOBS) progs unit-bins
@@ -148,6 +171,7 @@ test: deps
 	@$(MAKE) SAN=1 $(JOBS) progs unit-bins
 	@$(MAKE) SAN=1 unit
 	@$(MAKE) SAN=1 integration
+	@$(MAKE) tsan
 
 bench: deps
 	@$(MAKE) $(JOBS) progs
@@ -180,6 +204,6 @@ format-check:
 	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRC)
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-tsan bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

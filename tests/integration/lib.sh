@@ -15,9 +15,10 @@
 # (SLUICE_PREFIX) and its own redis-server on a free port.
 #
 # Synchronisation is by polling a condition (wait_until), never by a fixed
-# sleep. Sanitizer reports ("ERROR: AddressSanitizer", "runtime error:") in
-# any log fail the test, so the same files serve the ASan run
-# (SLUICE_BIN=build-san/bin).
+# sleep. Sanitizer reports ("ERROR: AddressSanitizer", "runtime error:",
+# "SUMMARY: ThreadSanitizer") in any log fail the test, so the same files
+# serve the ASan run (SLUICE_BIN=build-san/bin) and the TSan one
+# (build-tsan/bin).
 
 set -u
 
@@ -27,6 +28,9 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-$T_NAME.XXXXXX") || exit 2
 export SLUICE_PREFIX="it-$T_NAME-$$"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+# ThreadSanitizer (SAN=thread, build-tsan/bin): the libraries it cannot see
+# into are listed in tests/tsan.supp
+export TSAN_OPTIONS=${TSAN_OPTIONS:-suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tsan.supp}
 # python3 without a version manager's shim in front (pyenv's costs ~0.5 s a call)
 PY=python3
 for p in /usr/bin/python3 /usr/local/bin/python3; do
