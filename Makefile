@@ -1,6 +1,7 @@
 # Sluice — `make` builds bin/*, `make test` runs every test, `make demo` runs
 # the system for real, `make bench` measures it. Each installs the Debian
-# packages that are missing first (`make deps` does only that). SAN=1 builds
+# packages that are missing first (`make deps` does only that); `make check`
+# is `make test` without installing anything. SAN=1 builds
 # with AddressSanitizer + UBSan into build-san/, SAN=thread with
 # ThreadSanitizer into build-tsan/.
 
@@ -61,7 +62,7 @@ endif
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all progs unit-bins test unit integration tsan bench demo deps clean format \
+.PHONY: all progs unit-bins test check unit integration tsan bench demo deps clean format \
         format-check
 .SECONDARY:
 # The targets a user types first (make, make demo, make test, make bench)
@@ -163,8 +164,14 @@ tsan:
 	    TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp build-tsan/tests/$$t; done
 	SLUICE_BIN=$(CURDIR)/build-tsan/bin bash tests/integration/run.sh $(TSAN_INTEGRATION)
 
+# `make test` installs what is missing (the README's two commands), then
+# does `make check`: the format check, every test, every test again under
+# ASan + UBSan, and the threads' tests under TSan. `make check` installs
+# nothing: a missing tool stops it, named.
 test: deps
-	@$(MAKE) format-check
+	@$(MAKE) check
+
+check: format-check
 	@$(MAKE) $(JOBS) progs unit-bins
 	@$(MAKE) unit
 	@$(MAKE) integration
