@@ -25,7 +25,8 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 ' "$SPORT" "$TMP/status.json" &
-ALL_PIDS+=($!)
+STATUS_PID=$!
+ALL_PIDS+=($STATUS_PID)
 wait_until 10 "curl -s http://127.0.0.1:$SPORT/status/x >/dev/null" || die "status server"
 
 N=30 # applicants 0..29: role-checked; 30..33 frontend-checked; 34 expires
@@ -101,4 +102,14 @@ assert_eq 16 "$(jq .pending <<<"$apps")" "sluice-ctl apps: pending"
 assert_contains "$("$SLUICE_BIN/sluice-ctl" app a-31)" "state: rejected" "sluice-ctl app a-31"
 "$SLUICE_BIN/sluice-ctl" app nope >/dev/null 2>&1
 assert_eq 1 "$?" "sluice-ctl app for an unknown id: exit status"
+# the end: what was not killed stops on SIGTERM, and nothing is left running
+survivor=s1
+[ "$victim" = s1 ] && survivor=s2
+for n in w1 w2 "$survivor"; do
+    stop "$(pid_of "$n")"
+    assert_eq 0 "$STOP_STATUS" "$n: exit status after SIGTERM"
+done
+stop "$STATUS_PID"
+stop "$FAKE_PID"
+assert_nothing_running
 finish

@@ -55,4 +55,13 @@ assert_eq 2 "$(reminders 3)" "reminders to the applicant who never posted (K = 2
 assert_eq 0 "$(curl -s "$U/_fake/stats" | jq .duplicates)" "messages delivered twice"
 assert_eq 1 "$(rcli hget "$SLUICE_PREFIX:{app}:app:f-2" image)" "applicant 2's image recorded"
 assert_eq 0 "$(stat_of dead followup)" "dead follow-ups"
+# the end: what was not killed stops on SIGTERM, and nothing is left running
+survivor=s1
+[ "$victim" = s1 ] && survivor=s2
+for n in w1 "$survivor"; do
+    stop "$(pid_of "$n")"
+    assert_eq 0 "$STOP_STATUS" "$n: exit status after SIGTERM"
+done
+stop "$FAKE_PID"
+assert_nothing_running
 finish

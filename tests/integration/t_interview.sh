@@ -107,4 +107,11 @@ assert_eq 0 "$(curl -s "$U/_fake/stats" | jq .duplicates)" "intros delivered twi
 [ "$(stat_of reclaimed interview)" -ge 1 ] && ok "jobs of the killed worker were reclaimed" ||
     fail "nothing was reclaimed: the kill did not test anything"
 assert_not_contains "$(cat "$TMP"/*.log)" "$TOKEN" "logs"
+# the end: each process stops on SIGTERM, and nothing is left running
+stop "$(pid_of w4)"
+assert_eq 0 "$STOP_STATUS" "w4: exit status after SIGTERM"
+stop "$(pid_of s1)"
+assert_eq 0 "$STOP_STATUS" "s1: exit status after SIGTERM"
+stop "$FAKE_PID"
+assert_nothing_running
 finish
