@@ -2,7 +2,7 @@
 # run.sh — runs every tests/integration/t_*.sh, each in its own bash process
 # under a time limit, and reports TAP-like lines:
 #
-#   ok - t_priority (3s)
+#   ok - t_priority (3s, cpu 1s)
 #   not ok - t_kill9        (followed by the tail of its output)
 #   ...
 #   12 passed, 2 failed
@@ -92,9 +92,14 @@ collect() {
     wait -n -p pid || st=$?
     local name=${job_name[$pid]} out="$outdir/${job_name[$pid]}.out"
     local secs=$(( $(date +%s) - ${job_start[$pid]} ))
+    # CPU seconds of the test and everything it started and reaped (bash's
+    # `times`: its children's user and system time, as 0m1.234s 0m0.567s)
+    local cpu
+    cpu=$(awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] + 0.5 }' \
+        "$outdir/$name.cpu" 2>/dev/null)
     running=$((running - 1))
     if [ $st -eq 0 ]; then
-        echo "ok - $name (${secs}s)"
+        echo "ok - $name (${secs}s, cpu ${cpu:-?}s)"
         passed=$((passed + 1))
     else
         local why="exit status $st"
@@ -112,7 +117,12 @@ collect() {
 launch() {
     local name
     name=$(basename "$1" .sh)
-    timeout --kill-after=10 "$LIMIT" bash "$1" >"$outdir/$name.out" 2>&1 </dev/null &
+    (
+        timeout --kill-after=10 "$LIMIT" bash "$1" >"$outdir/$name.out" 2>&1 </dev/null
+        st=$?
+        times >"$outdir/$name.cpu"
+        exit $st
+    ) &
     job_name[$!]=$name
     job_start[$!]=$(date +%s)
     running=$((running + 1))
