@@ -62,8 +62,10 @@ fi
 # Three groups, one after the other, each slowest first (so that running N
 # at a time ends sooner; durations measured on 2 cores):
 # - paced: tests that count requests in the fake's windows or time a
-#   backoff; a busy neighbour can bunch their requests, so SLUICE_TEST_JOBS
-#   (2) at a time, as every test ran before;
+#   backoff (a busy neighbour can bunch their requests), and those that
+#   must signal a worker while its jobs are still running (t_kill9,
+#   t_drain: under load their polling can miss a run of a second); so
+#   SLUICE_TEST_JOBS (2) at a time, as every test ran before;
 # - the rest, twice as many at a time: they wait for conditions with
 #   generous bounds and use a quarter of a core or less each (the cpu
 #   figure of each "ok" line);
@@ -71,7 +73,8 @@ fi
 #   at full rate; a neighbour's load stalls processes for long enough to
 #   bunch requests.
 paced=(t_fake t_interview t_message_errors t_ratelimit_bucket t_approval_bucket t_message_faults
-       t_approval t_message_telegram_busy t_followup t_message_telegram t_ratelimit_new_channel)
+       t_approval t_message_telegram_busy t_followup t_drain t_message_telegram t_kill9
+       t_ratelimit_new_channel)
 slow=(t_producer_edges t_serve_spool t_func t_dead_worker t_func_clients t_ctl t_pdf t_serve_wait
       t_result_channel t_spool_kill9 t_serve t_serve_openapi t_batch t_producer t_func_same t_fence)
 alone=(t_message_fleet t_message_faults_after t_message_resend)
