@@ -70,14 +70,54 @@ fail() {
 # root behind an intercepting proxy), with the reason in NPM_WHY: the
 # caller skips that part, saying so; 1 on any other failure (a broken lock
 # file fails the test).
+#
+# What one lock file installs is kept (SLUICE_NPM_CACHE, by default
+# ~/.cache/sluice/npm/SHA256-OF-THE-LOCK) and linked into DIR the next
+# time: both test runs (plain, sanitizers) and every later run use it. A
+# registry found unreachable is remembered there for 30 minutes, so the
+# next test skips at once rather than wait out npm's retries again (about
+# 90 s each where CI has no route to it).
 npm_ci() {
-    if (cd "$1" && npm ci --no-audit --no-fund --loglevel=error) >"$1/npm.log" 2>&1; then
+    local dir=$1 sha cache
+    sha=$(sha256sum "$dir/package-lock.json" | cut -c1-16)
+    cache=${SLUICE_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/npm}/$sha
+    mkdir -p "$cache"
+    (
+        flock 9
+        if [ -d "$cache/node_modules" ]; then
+            exit 0
+        fi
+        if [ -n "$(find "$cache" -maxdepth 1 -name unreachable -mmin -30 2>/dev/null)" ]; then
+            exit 2
+        fi
+        cp "$dir/package.json" "$dir/package-lock.json" "$cache/"
+        rm -f "$cache/unreachable"
+        if (cd "$cache" && npm ci --no-audit --no-fund --loglevel=error --fetch-retry-mintimeout=1000 \
+            --fetch-retry-maxtimeout=5000) >"$cache/npm.log" 2>&1; then
+            exit 0
+        fi
+        rm -rf "$cache/node_modules"
+        why=$(grep -o -m1 -E 'SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT[A-Z_]*|CERT_[A-Z_]+|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH' \
+            "$cache/npm.log")
+        if [ -n "$why" ]; then
+            echo "$why" >"$cache/unreachable"
+            exit 2
+        fi
+        exit 1
+    ) 9>"$cache.lock"
+    local rc=$?
+    cp "$cache/npm.log" "$dir/npm.log" 2>/dev/null
+    case $rc in
+    0)
+        ln -sfn "$cache/node_modules" "$dir/node_modules"
         return 0
-    fi
-    NPM_WHY=$(grep -o -m1 -E 'SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT[A-Z_]*|CERT_[A-Z_]+|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH' \
-        "$1/npm.log")
-    [ -n "$NPM_WHY" ] && return 2
-    NPM_WHY=$(tail -5 "$1/npm.log")
+        ;;
+    2)
+        NPM_WHY="$(cat "$cache/unreachable" 2>/dev/null)"
+        return 2
+        ;;
+    esac
+    NPM_WHY=$(tail -5 "$cache/npm.log" 2>/dev/null)
     return 1
 }
 
