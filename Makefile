@@ -14,7 +14,8 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 OPT     := -O1 -g
 else ifeq ($(SAN),thread)
 # ThreadSanitizer, for the code that runs on shared/pool.c's threads (PDF
-# rendering): `make tsan` builds it and runs the tests that start them.
+# rendering, the intake's spool): `make tsan` builds it and runs the tests
+# that start them.
 BUILD   := build-tsan
 BIN     := build-tsan/bin
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
@@ -151,9 +152,11 @@ integration: $(PROGS)
 	SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
 # The tests that run code on shared/pool.c's threads: the pool's own, the
-# PDF renderer's, and the integration tests whose workers render PDFs.
+# PDF renderer's, the integration tests whose workers render PDFs, and the
+# intake's spool (its SQLite calls run on a pool thread; t_serve_spool,
+# 70 s under TSan, passes too and is left to a run by hand).
 TSAN_UNIT        := test_pool test_pdf_render
-TSAN_INTEGRATION := t_pdf t_result_apps
+TSAN_INTEGRATION := t_pdf t_result_apps t_serve_openapi
 
 # ThreadSanitizer: `make tsan` builds into build-tsan/ and runs them; a
 # report fails the test. tests/tsan.supp names the libraries TSan cannot
