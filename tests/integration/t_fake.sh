@@ -279,17 +279,24 @@ burst 80 20 "$U/api/v10/channels/7{}/messages" \
 took=$(($(now_ms) - t0))
 n2xx=$(grep -c '^2' "$TMP/codes")
 n429=$(grep -c '^429' "$TMP/codes")
-say "# 80 requests over 20 parallel connections in $took ms"
-[ "$took" -lt 1000 ] || say "# the burst took over a second: the global window may have rolled over"
-assert_eq "50 30" "$n2xx $n429" "80 requests in a second: 50 pass, the rest 429"
-global429=$(grep -l '"global":true' "$TMP/burst"/b.* | wc -l)
-assert_eq 30 "$global429" "every 429 of the burst says global: true"
-assert_eq 30 "$(grep -c '^429 true global 1$' "$TMP/codes")" \
-    "every 429: X-RateLimit-Global: true, X-RateLimit-Scope: global, Retry-After: 1"
+say "# 80 requests over 20 parallel connections in $took ms: $n2xx passed, $n429 got 429"
+# What holds however long the burst took: no window over the limit, every
+# request answered, every 429 a global one with its headers.
+assert_eq 80 $((n2xx + n429)) "80 requests: each passed or got 429"
 assert_le "$(stat .max_global_per_second)" 50 "stats: max requests in one second per token"
-assert_eq "50 30 50" "$(stat '"\(.max_global_per_second) \(.rate_limited.global) \(.deliveries)"')" \
-    "stats: max per second, global 429s, deliveries"
-assert_eq 30 "$(stat '.invalid_requests["0"].last_10min')" "429s are invalid requests"
+assert_eq "$n429" "$(grep -c '^429 true global 1$' "$TMP/codes")" \
+    "every 429: X-RateLimit-Global: true, X-RateLimit-Scope: global, Retry-After: 1"
+assert_eq "$n429" "$(grep -l '"global":true' "$TMP/burst"/b.* | wc -l)" "every 429 of the burst says global: true"
+assert_eq "$n429 $n2xx" "$(stat '"\(.rate_limited.global) \(.deliveries)"')" "stats: global 429s, deliveries"
+assert_eq "$n429" "$(stat '.invalid_requests["0"].last_10min')" "429s are invalid requests"
+# The counts themselves when the whole burst fell in one window (its
+# requests all came within a second of the first; on a busy machine they
+# may not, and then more than 50 pass, in two windows)
+if [ "$took" -lt 1000 ]; then
+    assert_eq "50 30" "$n2xx $n429" "80 requests in one window: 50 pass, the rest 429"
+else
+    say "# the burst spanned more than one window of the fake: its counts were not compared with 50/30"
+fi
 
 # -------------------------------------------------------------- Telegram
 # the second right after the first (checks after both: on a busy machine
