@@ -17,35 +17,8 @@
 #include "tmpfile.h"
 #include "util.h"
 
-static char dir[64];
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/sluice-test-tmpfile.XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static int exists(const char *path)
-{
-    return access(path, F_OK) == 0;
-}
+#define TEST_DIR_NAME "tmpfile"
+#include "dir_fixture.h"
 
 static void sweep_removes_dead_only(void **state)
 {
