@@ -18,50 +18,9 @@
 #include "gate.h"
 #include "log.h"
 #include "http.h"
+#include "http_fixture.h"
 
 #define FAKE_TOKEN "123456.FAKEsecretTOKENxyz"
-
-static pid_t server_pid;
-static FILE *server_out;
-static int server_port;
-
-static int start_server(void)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        return -1;
-    server_pid = fork();
-    if (server_pid < 0)
-        return -1;
-    if (server_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execlp("python3", "python3", "tests/http/server.py", "--port", "0", (char *)NULL);
-        perror("exec python3");
-        _exit(127);
-    }
-    close(fds[1]);
-    server_out = fdopen(fds[0], "r");
-    char line[64];
-    if (!server_out || !fgets(line, sizeof line, server_out) ||
-        sscanf(line, "listening %d", &server_port) != 1) {
-        fprintf(stderr, "test_call: tests/http/server.py did not start\n");
-        return -1;
-    }
-    return 0;
-}
-
-static void stop_server(void)
-{
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
-    if (server_out)
-        fclose(server_out);
-}
 
 static message_opts opts = {
     .discord_per_second = 1000, /* paced, but never the reason a test waits */
@@ -288,7 +247,7 @@ int main(void)
     sl_log_init("test", SL_LOG_WARN);
     if (start_redis())
         return 1;
-    if (start_server()) {
+    if (http_server_start()) {
         stop_redis();
         return 1;
     }
@@ -308,7 +267,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_call_freed_in_flight_is_silent, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    stop_server();
+    http_server_stop();
     stop_redis();
     return failed;
 }

@@ -25,14 +25,11 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "http_fixture.h"
 #include "util.h"
 
 #define GUARD_S 20.0
 #define FAKE_TOKEN "123456:FAKEsecretTOKENxyz"
-
-static pid_t server_pid;
-static FILE *server_out;
-static int server_port;
 
 struct fx {
     struct ev_loop *loop;
@@ -46,41 +43,13 @@ struct fx {
 static int start_server(void **state)
 {
     (void)state;
-    int fds[2];
-    if (pipe(fds) != 0)
-        return -1;
-    server_pid = fork();
-    if (server_pid < 0)
-        return -1;
-    if (server_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive a crashed test */
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execlp("python3", "python3", "tests/http/server.py", "--port", "0", (char *)NULL);
-        perror("exec python3");
-        _exit(127);
-    }
-    close(fds[1]);
-    server_out = fdopen(fds[0], "r");
-    char line[64];
-    if (!server_out || !fgets(line, sizeof(line), server_out) ||
-        sscanf(line, "listening %d", &server_port) != 1) {
-        fprintf(stderr, "test_http: tests/http/server.py did not start\n");
-        return -1;
-    }
-    return 0;
+    return http_server_start();
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
-    if (server_out)
-        fclose(server_out);
+    http_server_stop();
     return 0;
 }
 
