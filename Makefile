@@ -30,7 +30,9 @@ endif
 WARN    := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Werror
 CFLAGS  += $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP -Ishared -I$(BUILD)/gen
 LDFLAGS += $(SANFLAGS)
-LDLIBS  = -lhiredis -lev -lcurl -lcjson -lsqlite3 -lm -lpthread
+# libmicrohttpd: the HTTP side of the intake, the fake platform and every
+# program's --metrics-listen (shared/httpd.c)
+LDLIBS  = -lhiredis -lev -lcurl -lcjson -lsqlite3 -lmicrohttpd -lm -lpthread
 # pango + cairo render PDFs (shared/pdf_render.c): only the objects and programs
 # that use them get the flags; -isystem keeps -Werror off GLib's headers.
 # Asked of pkg-config when such a target is built (=, not :=), so after
@@ -115,15 +117,15 @@ $(BUILD)/shared/pdf_render.o $(BUILD)/tests/unit/test_pdf_render.o: CFLAGS += $(
 $(BIN)/sluice-worker $(BUILD)/tests/test_pdf_render: LDLIBS += $(PDF_LIBS)
 
 $(BIN)/sluice-producer: $(PRODUCER_OBJ) $(LIB)
-# the HTTP intake (serve.c): libmicrohttpd; tokens' SHA-256: OpenSSL libcrypto
-$(BIN)/sluice-producer: LDLIBS += -lmicrohttpd -lcrypto
+# tokens' SHA-256 (serve_tokens.c): OpenSSL libcrypto
+$(BIN)/sluice-producer: LDLIBS += -lcrypto
 $(BIN)/sluice-worker: $(WORKER_OBJ) $(LIB)
 $(BIN)/sluice-scheduler: $(SCHEDULER_OBJ) $(LIB)
 $(BIN)/sluice-ctl: $(CTL_OBJ) $(LIB)
 $(BIN)/sluice-bench: $(BENCH_OBJ) $(LIB)
 $(BIN)/sluice-fake-platform: $(FAKE_OBJ) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(filter-out $(BIN)/sluice-fake-platform,$(PROGS)):
 	@mkdir -p $(@D)

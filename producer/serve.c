@@ -1,8 +1,7 @@
 /* serve.c — `sluice-producer serve`: options, start-up, and the one libev
- * loop. libmicrohttpd runs in external mode with epoll: its epoll fd is an
- * ev_io on the loop, MHD_get_timeout sets one ev_timer, and an ev_prepare
- * runs once per loop turn, after every callback of the turn: it lets MHD
- * finish connections resumed in the turn and sends the jobs gathered in it
+ * loop. libmicrohttpd runs on it through httpd.h (its epoll fd an ev_io, its
+ * timeout an ev_timer); once per loop turn, after MHD has finished the
+ * connections resumed in the turn, the jobs gathered in it are sent
  * (serve_jobs_flush), so concurrent POSTs share one script call. */
 #include "serve.h"
 #include "keys.h"
@@ -10,16 +9,11 @@
 #include "log.h"
 #include "start.h"
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 static serve_opts o;
@@ -78,47 +72,22 @@ static const char *description =
 
 /* ---- the loop ------------------------------------------------------------ */
 
-static void mhd_run(serve *s)
+/* Once per loop turn (httpd.h), after MHD has run for resumed connections:
+ * the jobs gathered in the turn go out together. */
+static void turn_cb(sl_httpd *h, void *priv)
 {
-    s->resumed = 0;
-    MHD_run(s->mhd);
-}
-
-static void mhd_io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    (void)loop, (void)revents;
-    mhd_run(w->data);
-}
-
-static void mhd_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)loop, (void)revents;
-    mhd_run(w->data);
-}
-
-static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-    (void)revents;
-    serve *s = w->data;
-    if (s->resumed)
-        mhd_run(s);
+    (void)h;
+    serve *s = priv;
     serve_jobs_flush(s);
-    MHD_UNSIGNED_LONG_LONG ms;
-    ev_timer_stop(loop, &s->mhd_timer);
-    if (MHD_get_timeout(s->mhd, &ms) == MHD_YES) {
-        ev_timer_set(&s->mhd_timer, (double)ms / 1000.0, 0.);
-        ev_timer_start(loop, &s->mhd_timer);
-    }
     if (s->stopping && s->live == 0)
-        ev_break(loop, EVBREAK_ALL);
+        ev_break(s->loop, EVBREAK_ALL);
 }
 
 void serve_resume(serve *s, sreq *r)
 {
     r->phase = SREQ_ANSWER;
     s->live--;
-    MHD_resume_connection(r->conn);
-    s->resumed = 1;
+    sl_httpd_resume(s->httpd, r->conn);
 }
 
 static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -136,9 +105,7 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     s->stopping = 1;
     sl_info("stopping: no new connections; answering the requests in flight live=%ld", s->live);
-    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    sl_httpd_quiesce(s->httpd);
     serve_wait_release_all(s);
     ev_timer_start(loop, &s->stop_timer);
 }
@@ -166,94 +133,6 @@ static void redis_state_cb(sl_rconn *c, int up, void *priv)
         sl_func_report(c);
         serve_jobs_redis_up(priv);
     }
-}
-
-/* ---- listening ----------------------------------------------------------- */
-
-/* A listening socket for SPEC; -1 after printing why. */
-static int listen_on(const char *spec)
-{
-    int fd;
-    if (!strncmp(spec, "unix:", 5)) {
-        struct sockaddr_un un = {.sun_family = AF_UNIX};
-        const char *path = spec + 5;
-        if (!*path || strlen(path) >= sizeof un.sun_path) {
-            fprintf(stderr, "sluice-producer: --listen: unix:PATH needs a path of 1 to %zu bytes\n",
-                    sizeof un.sun_path - 1);
-            return -1;
-        }
-        strcpy(un.sun_path, path);
-        unlink(path); /* a socket left by an earlier run */
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&un, sizeof un) || listen(fd, 1024)) {
-            fprintf(stderr, "sluice-producer: --listen %s: %s\n", spec, strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            return -1;
-        }
-        return fd;
-    }
-    char host[256];
-    const char *colon = strrchr(spec, ':');
-    if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host) {
-        fprintf(stderr, "sluice-producer: --listen: \"%s\" is not HOST:PORT or unix:/path\n", spec);
-        return -1;
-    }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535 || end == colon + 1) {
-        fprintf(stderr, "sluice-producer: --listen: port \"%s\" is not 0..65535\n", colon + 1);
-        return -1;
-    }
-    memcpy(host, spec, (size_t)(colon - spec));
-    host[colon - spec] = '\0';
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    size_t hl = strlen(host);
-    if (host[0] == '[' && host[hl - 1] == ']') {
-        host[hl - 1] = '\0';
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
-            goto bad_host;
-        sl = sizeof *a6;
-    } else {
-        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-            goto bad_host;
-        sl = sizeof *a4;
-    }
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 4096)) {
-        fprintf(stderr, "sluice-producer: --listen %s: %s\n", spec, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-bad_host:
-    fprintf(stderr,
-            "sluice-producer: --listen: \"%s\" is not an IP address (give 127.0.0.1, "
-            "[::1], 0.0.0.0 ...)\n",
-            host);
-    return -1;
-}
-
-static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    sl_warn("libmicrohttpd: %s", msg);
 }
 
 /* Waiting requests each hold a socket: raise the soft limit to the hard. */
@@ -298,34 +177,32 @@ int serve_main(int argc, char **argv)
         fprintf(stderr, "sluice-producer: --tokens-file: %s\n", err);
         return 2;
     }
-    int lfd = listen_on(o.listen);
-    if (lfd < 0)
+    int lfd = sl_httpd_listen(o.listen, "--listen", NULL, 1, err, sizeof err);
+    if (lfd < 0) {
+        fprintf(stderr, "sluice-producer: %s\n", err);
         return 2;
+    }
     s.loop = sl_start_loop(NULL, 0, NULL);
     raise_nofile(o.max_conns);
     sl_keys_queues(s.queues_key, o.prefix);
 
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
-    s.mhd = MHD_start_daemon(flags, 0, NULL, NULL, serve_access_cb, &s, MHD_OPTION_EXTERNAL_LOGGER,
-                             mhd_log_cb, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_conns,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o.conn_memory,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 300u, MHD_OPTION_NOTIFY_COMPLETED,
-                             serve_completed_cb, &s, MHD_OPTION_END);
-    if (!s.mhd) {
-        fprintf(stderr, "sluice-producer: libmicrohttpd did not start (%s)\n", strerror(errno));
+    const sl_httpd_conf hc = {.listen_fd = lfd,
+                              .conn_limit = (unsigned)o.max_conns,
+                              .conn_memory = (size_t)o.conn_memory,
+                              .conn_timeout = 300,
+                              .suspend = 1,
+                              .access = serve_access_cb,
+                              .access_priv = &s,
+                              .completed = serve_completed_cb,
+                              .completed_priv = &s,
+                              .turn = turn_cb,
+                              .turn_priv = &s};
+    s.httpd = sl_httpd_start(s.loop, &hc, err, sizeof err);
+    if (!s.httpd) {
+        fprintf(stderr, "sluice-producer: %s\n", err);
         close(lfd);
         return 2;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s.mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    ev_io_init(&s.mhd_io, mhd_io_cb, info->epoll_fd, EV_READ);
-    s.mhd_io.data = &s;
-    ev_io_start(s.loop, &s.mhd_io);
-    ev_init(&s.mhd_timer, mhd_timer_cb);
-    s.mhd_timer.data = &s;
-    ev_prepare_init(&s.prepare, prepare_cb);
-    s.prepare.data = &s;
-    ev_prepare_start(s.loop, &s.prepare);
     sl_start_signals(s.loop, &s.sigterm, &s.sigint, stop_cb, &s);
     ev_signal_init(&s.sighup, hup_cb, SIGHUP);
     s.sighup.data = &s;
@@ -356,9 +233,7 @@ int serve_main(int argc, char **argv)
     s.sub = s.redis = NULL;
     serve_spool_close(&s); /* calls left unanswered: the spool takes their jobs */
     serve_wait_release_all(&s);
-    for (int i = 0; i < 3; i++)
-        MHD_run(s.mhd);
-    MHD_stop_daemon(s.mhd);
+    sl_httpd_free(s.httpd);
     serve_wait_deinit(&s);
     serve_jobs_free(&s);
     serve_tokens_deinit(&s.tokens);

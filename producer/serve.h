@@ -1,6 +1,6 @@
 /* serve.h — `sluice-producer serve`, the HTTP intake, in parts:
  *   serve.c         options, start-up, the one libev loop driving
- *                   libmicrohttpd (external mode, its epoll fd on the loop)
+ *                   libmicrohttpd (shared/httpd.c: its epoll fd on the loop)
  *   serve_http.c    one request: headers, body, routing, JSON answers,
  *                   suspend and resume
  *   serve_jobs.c    POST /v1/jobs: check, then one enqueue script call per
@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "enqueue.h"
+#include "httpd.h"
 #include "rconn.h"
 #include "util.h"
 
@@ -93,16 +94,12 @@ struct queue_pending; /* serve_jobs.c: jobs of one queue gathered this turn */
 struct serve {
     struct ev_loop *loop;
     serve_opts o;
-    struct MHD_Daemon *mhd;
-    ev_io mhd_io;       /* the daemon's epoll fd */
-    ev_timer mhd_timer; /* MHD_get_timeout */
-    ev_prepare prepare; /* once per turn: resumed connections, flush batches */
+    sl_httpd *httpd; /* MHD on the loop; once per turn: flush batches */
     ev_signal sigterm, sigint, sighup;
     ev_timer stop_timer;
     sl_rconn *redis; /* commands and scripts */
     sl_rconn *sub;   /* PSUBSCRIBE PREFIX:{*}:finished */
     serve_tokens tokens;
-    int resumed; /* a connection was resumed: MHD must run */
     int stopping;
     long live;                     /* requests waiting on Redis or a wait */
     struct queue_pending *pending; /* queues with jobs gathered this turn */

@@ -42,6 +42,7 @@ typedef struct fake_req {
     struct MHD_PostProcessor *pp; /* NULL unless the body is a form */
     int too_big;                  /* the body passed FAKE_MAX_BODY */
     int phase;                    /* server.c's state machine */
+    struct fake_server *server;   /* set while the answer waits (server.c) */
     int64_t t_ms;                 /* wall clock when the body was complete */
 
     /* filled in by the handler, for the stats and the log */

@@ -4,27 +4,26 @@
  * the connection is suspended and the timer resumes it when the latency is
  * over, after which MHD calls us once more and the stored answer goes out.
  *
- * One thread does it all: it polls MHD's epoll descriptor with a timeout
- * of the next due latency, resumes what is due and lets MHD run. Nothing
+ * One thread does it all: a libev loop with MHD on it (shared/httpd.c) and
+ * one ev_timer for the next due latency; each loop turn resumes what is
+ * due and lets MHD run. Nothing
  * sleeps and nothing crosses threads per request (MHD's own polling threads
  * with a timer thread beside them spent most of their time waking each
  * other), so this one thread carries thousands of waiting connections and
  * tens of thousands of requests a second. */
 #include "server.h"
+#include "httpd.h"
 #include "timer.h"
 #include "log.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #define MAX_BODY (64u << 20)    /* larger bodies are read and dropped: 413 */
@@ -36,10 +35,12 @@ enum { PHASE_BODY, PHASE_WAITING };
 
 struct fake_server {
     fake_state *st;
-    struct MHD_Daemon *daemon;
-    fake_timer *timer; /* the server thread's alone */
+    struct ev_loop *loop; /* the server thread's */
+    sl_httpd *httpd;      /* MHD on that loop */
+    fake_timer *timer;    /* the server thread's alone */
+    ev_timer due;         /* the timer's next entry */
+    ev_async wake;        /* fake_server_stop wakes the thread */
     pthread_t thread;
-    int wake_fd;         /* eventfd: fake_server_stop wakes the thread */
     atomic_int stopping; /* answer at once from now on, then leave */
 };
 
@@ -226,7 +227,8 @@ static enum MHD_Result answer(fake_req *r)
 
 static void resume_cb(void *arg)
 {
-    MHD_resume_connection(arg);
+    fake_req *r = arg;
+    sl_httpd_resume(r->server->httpd, r->conn);
 }
 
 static int has_prefix(const char *s, const char *prefix, const char **rest)
@@ -271,7 +273,8 @@ static enum MHD_Result dispatch(fake_server *s, fake_req *r)
     r->phase = PHASE_WAITING;
     MHD_suspend_connection(r->conn);
     int64_t due = sl_monotonic_us() + (int64_t)r->latency_ms * 1000;
-    fake_timer_add(s->timer, due, resume_cb, r->conn);
+    r->server = s;
+    fake_timer_add(s->timer, due, resume_cb, r);
     return MHD_YES;
 }
 
@@ -306,57 +309,52 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
+/* A dropped request (--drop-rate) is MHD_NO from the handler, which MHD
+ * reports as an application error: expected here, so not worth a line. */
+static int quiet_cb(const char *msg)
 {
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    /* a dropped request (--drop-rate) is MHD_NO from the handler, which MHD
-     * reports as an application error: expected here, so not worth a line */
-    if (strstr(msg, "Application reported internal error"))
-        return;
-    sl_warn("libmicrohttpd: %s", msg);
+    return strstr(msg, "Application reported internal error") != NULL;
 }
 
 /* ---------------------------------------------------------------- the thread */
 
-/* Milliseconds poll may wait: until the next latency is over or MHD wants
- * to run (its own timeouts), whichever is sooner; -1 for "until woken". */
-static int wait_ms(fake_server *s)
+/* Once per loop turn (httpd.h): what is due resumes its connection (MHD
+ * then runs for them), and the timer is set for the next entry. */
+static void turn_cb(sl_httpd *h, void *priv)
 {
-    long long ms = -1;
+    (void)h;
+    fake_server *s = priv;
+    fake_timer_run(s->timer, sl_monotonic_us());
+    ev_timer_stop(s->loop, &s->due);
     int64_t due = fake_timer_next(s->timer);
     if (due >= 0) {
         int64_t now = sl_monotonic_us();
-        ms = due <= now ? 0 : (due - now + 999) / 1000;
+        ev_timer_set(&s->due, due <= now ? 0. : (double)(due - now) / 1e6, 0.);
+        ev_timer_start(s->loop, &s->due);
     }
-    MHD_UNSIGNED_LONG_LONG mhd_ms;
-    if (MHD_get_timeout(s->daemon, &mhd_ms) == MHD_YES && (ms < 0 || (long long)mhd_ms < ms))
-        ms = (long long)mhd_ms;
-    return ms > 60000 ? 60000 : (int)ms;
 }
 
+static void due_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)w, (void)revents; /* the turn runs what is due */
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)w, (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* The server thread: one libev loop with MHD on it (httpd.h), the timer's
+ * next entry as one ev_timer. */
 static void *serve(void *arg)
 {
     fake_server *s = arg;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    struct pollfd fds[2] = {{.fd = info->epoll_fd, .events = POLLIN},
-                            {.fd = s->wake_fd, .events = POLLIN}};
-    while (!atomic_load(&s->stopping)) {
-        if (poll(fds, 2, wait_ms(s)) < 0 && errno != EINTR)
-            sl_warn("poll: %s", strerror(errno));
-        fake_timer_run(s->timer, sl_monotonic_us());
-        MHD_run(s->daemon);
-    }
+    ev_run(s->loop, 0);
     /* stopping: every waiting answer goes out now, and MHD gets to send
      * them (new requests are answered without waiting, see dispatch) */
     while (fake_timer_run(s->timer, INT64_MAX) > 0)
-        MHD_run(s->daemon);
-    for (int i = 0; i < 3; i++)
-        MHD_run(s->daemon);
+        sl_httpd_run(s->httpd);
     return NULL;
 }
 
@@ -368,32 +366,39 @@ fake_server *fake_server_start(fake_state *st, int listen_fd, unsigned conn_limi
     fake_server *s = sl_calloc(1, sizeof *s);
     s->st = st;
     s->timer = fake_timer_new();
-    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (s->wake_fd < 0) {
-        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+    s->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!s->loop) {
+        snprintf(err, errlen, "cannot make an event loop (ev_loop_new)");
         goto fail;
     }
-    /* no MHD thread: ours runs it (see serve) */
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT, conn_limit,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(err, errlen, "libmicrohttpd did not start (%s)", strerror(errno));
+    ev_init(&s->due, due_cb);
+    ev_async_init(&s->wake, wake_cb);
+    ev_async_start(s->loop, &s->wake);
+    const sl_httpd_conf hc = {.listen_fd = listen_fd,
+                              .conn_limit = conn_limit,
+                              .conn_memory = CONN_MEMORY,
+                              .conn_timeout = 0,
+                              .suspend = 1,
+                              .access = access_cb,
+                              .access_priv = s,
+                              .completed = completed_cb,
+                              .completed_priv = s,
+                              .turn = turn_cb,
+                              .turn_priv = s,
+                              .quiet = quiet_cb};
+    s->httpd = sl_httpd_start(s->loop, &hc, err, errlen);
+    if (!s->httpd)
         goto fail;
-    }
     int rc = pthread_create(&s->thread, NULL, serve, s);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the server thread: %s", strerror(rc));
-        MHD_stop_daemon(s->daemon);
+        sl_httpd_free(s->httpd);
         goto fail;
     }
     return s;
 fail:
-    if (s->wake_fd >= 0)
-        close(s->wake_fd);
+    if (s->loop)
+        ev_loop_destroy(s->loop);
     fake_timer_free(s->timer);
     free(s);
     return NULL;
@@ -406,12 +411,12 @@ void fake_server_stop(fake_server *s)
     /* MHD must not be stopped with connections suspended: the thread
      * resumes them all before it leaves */
     atomic_store(&s->stopping, 1);
-    uint64_t one = 1;
-    if (write(s->wake_fd, &one, sizeof one) < 0)
-        sl_warn("eventfd write: %s", strerror(errno));
+    ev_async_send(s->loop, &s->wake);
     pthread_join(s->thread, NULL);
-    MHD_stop_daemon(s->daemon);
-    close(s->wake_fd);
+    sl_httpd_free(s->httpd);
+    ev_timer_stop(s->loop, &s->due);
+    ev_async_stop(s->loop, &s->wake);
+    ev_loop_destroy(s->loop);
     fake_timer_free(s->timer);
     free(s);
 }

@@ -1,6 +1,6 @@
-/* server.h — the HTTP side: libmicrohttpd with its own epoll thread pool,
- * answers held back by suspending the connection and resuming it from the
- * timer thread (timer.h) at the due time. */
+/* server.h — the HTTP side: libmicrohttpd on a libev loop (shared/httpd.h)
+ * in a thread of its own, answers held back by suspending the connection
+ * and resuming it from that thread's timer (timer.h) at the due time. */
 #ifndef FAKE_SERVER_H
 #define FAKE_SERVER_H
 
