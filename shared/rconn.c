@@ -7,6 +7,7 @@
 #include "rconn.h"
 #include "backoff.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #include <hiredis/async.h>
@@ -19,6 +20,7 @@
 struct request {
     sl_rconn_reply_cb *cb;
     void *priv;
+    double sent;          /* ev_time() at send, when round trips are measured */
     struct request *next; /* free list */
 };
 
@@ -52,6 +54,9 @@ struct sl_rconn {
     ev_tstamp down_since;  /* start of the outage */
     long attempts;         /* failed connects in this outage */
     char setup_error[200]; /* this attempt's first refused set-up command */
+    int was_up;            /* has been up: the next up is a reconnect */
+    sl_series *roundtrip;  /* metrics, or NULL */
+    sl_series *reconnects;
 };
 
 enum { REMIND_S = 30 };
@@ -193,6 +198,9 @@ static void ready_cb(redisAsyncContext *ac, void *r, void *priv)
         c->reason[0] = '\0';
     }
     c->up = 1;
+    if (c->was_up && c->reconnects)
+        sl_series_inc(c->reconnects);
+    c->was_up = 1;
     c->progress = ev_now(c->loop);
     for (int i = 0; i < c->n_channels; i++)
         redisAsyncCommand(ac, c->pattern ? pmessage_trampoline : message_trampoline, NULL,
@@ -336,6 +344,12 @@ void sl_rconn_set_timeout(sl_rconn *c, double seconds)
     c->timeout = seconds;
 }
 
+void sl_rconn_set_metrics(sl_rconn *c, sl_series *roundtrip, sl_series *reconnects)
+{
+    c->roundtrip = roundtrip;
+    c->reconnects = reconnects;
+}
+
 int sl_rconn_is_up(const sl_rconn *c)
 {
     return c->up;
@@ -350,6 +364,8 @@ static void reply_trampoline(redisAsyncContext *ac, void *reply, void *priv)
     sl_rconn_reply_cb *cb = r->cb;
     void *cbpriv = r->priv;
     if (c) {
+        if (c->roundtrip)
+            sl_series_observe(c->roundtrip, ev_time() - r->sent);
         c->pending--;
         c->progress = ev_now(c->loop);
         r->next = c->free_requests;
@@ -373,6 +389,8 @@ int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, c
         r = sl_malloc(sizeof *r);
     r->cb = cb;
     r->priv = priv;
+    if (c->roundtrip)
+        r->sent = ev_time();
     if (redisAsyncCommandArgv(c->ac, reply_trampoline, r, argc, argv, lens) != REDIS_OK) {
         r->next = c->free_requests;
         c->free_requests = r;

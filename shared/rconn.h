@@ -41,6 +41,12 @@ void sl_rconn_set_state_cb(sl_rconn *c, sl_rconn_state_cb *cb, void *priv);
  * connection is dropped and made again (default 10). */
 void sl_rconn_set_timeout(sl_rconn *c, double seconds);
 
+/* Metrics (metrics.h), either NULL for none: every command's round trip,
+ * send to reply, observed in ROUNDTRIP (a histogram, seconds); every time
+ * the connection comes up again after being up, RECONNECTS + 1. */
+struct sl_series;
+void sl_rconn_set_metrics(sl_rconn *c, struct sl_series *roundtrip, struct sl_series *reconnects);
+
 int sl_rconn_is_up(const sl_rconn *c);
 
 /* Sends a command. Returns 0 and calls CB exactly once later, or SL_EREDIS
