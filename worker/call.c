@@ -515,6 +515,7 @@ static void http_done_cb(sl_http_req *req, void *priv)
         sl_rl_parse_discord(&a, (int)status, header_of, req, body, len);
     else
         sl_rl_parse_telegram(&a, (int)status, body, len);
+    wm_http(c->t->w, c->bot, &c->spec, status, a.scope);
     /* Redis hears of an answer when it can teach something: the first of a
      * route, any bucket's headers (they keep the shared window in step with
      * the server's), or trouble (429, 401, 403, 5xx). A plain 2xx without

@@ -58,6 +58,7 @@ static void claim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
                             ? reply->element[1]->str
                             : "";
     w->claimed += got;
+    wm_claimed(w, q, got);
     if (got < (size_t)asked && q->wake_seq == seq)
         q->maybe_ready = 0;
     for (size_t i = 2; i + 1 < reply->elements; i += 2) {

@@ -10,6 +10,7 @@
  * message still goes out in the same loop iteration it arrived. */
 #include "gate.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ struct gate {
     int wants;    /* on its asker's want list */
     ev_timer timer;
     ev_tstamp last_used;
+    struct sl_series *waits; /* metrics: made at the first wait, or NULL */
     worker *w;
     asker *ask;
     gate *hnext;
@@ -215,6 +217,11 @@ static void settle(gate *g, struct acquire *a, long wait, long granted, int disc
     if (wait < 0) {
         close_for(g, 200); /* Redis trouble: ask again shortly */
         return;
+    }
+    if (wait > 0 && g->w->metrics) {
+        if (!g->waits)
+            g->waits = wm_rl_waits(g->w, &g->req);
+        sl_series_inc(g->waits);
     }
     if (wait == 0) {
         if (g->window < MAX_WINDOW)

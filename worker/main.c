@@ -4,6 +4,7 @@
 #include "config.h"
 #include "func.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "call.h"
 #include "gate.h"
 #include "start.h"
@@ -18,7 +19,7 @@ static worker W;
 static message_opts mo;
 static pdf_opts pdf; /* the pdf job's (handlers/pdf_job.h) */
 static struct {      /* read by main() only */
-    const char *redis_url, *queues, *log_level, *id, *latency_log;
+    const char *redis_url, *queues, *log_level, *id, *latency_log, *metrics_listen;
 } o;
 
 static const sl_option options[] = {
@@ -80,6 +81,7 @@ static const sl_option options[] = {
      "worker id (default: host-pid-random)"},
     {"latency-log", NULL, SL_OPT_STR, &o.latency_log, NULL, 0, 0,
      "write \"id start_us\" for every run to FILE (sluice-bench's latency test)"},
+    SL_METRICS_LISTEN_OPTION(&o.metrics_listen),
     {"log-level", "SLUICE_LOG_LEVEL", SL_OPT_STR, &o.log_level, "info", 0, 0,
      "debug, info, warn or error"},
     {0},
@@ -203,6 +205,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-worker: %s\n", err);
         return 2;
     }
+    if (wmetrics_start(&W, o.metrics_listen, mo.invalid_threshold, err, sizeof err)) {
+        fprintf(stderr, "sluice-worker: %s\n", err);
+        return 2;
+    }
     ev_prepare_init(&W.flush, flush_cb);
     W.flush.data = &W;
     ev_prepare_start(W.loop, &W.flush);
@@ -223,6 +229,7 @@ int main(int argc, char **argv)
     ev_prepare_stop(W.loop, &W.flush);
     sl_rconn_free(W.subs);
     sl_rconn_free(W.redis);
+    wmetrics_stop(&W);
     pdf_deinit(&W);
     pcall_deinit(&W);
     gates_free(&W);
@@ -231,6 +238,8 @@ int main(int argc, char **argv)
         pending_deinit(&W.queues[i].backs);
         pending_deinit(&W.queues[i].rets);
         pending_deinit(&W.queues[i].fails);
+        wm_list_deinit(&W.queues[i].ack_m);
+        wm_list_deinit(&W.queues[i].fail_m);
     }
     free(W.queues);
     while (W.free_tasks) {

@@ -90,6 +90,7 @@ static void bury_raw(worker *w, wqueue *q, const char *token, const char *id, co
     settle_fail(
         q, id, token,
         &(struct settle_how){.action = SETTLE_DEAD, .priority = SL_PRIO_NORMAL, .body = &b});
+    wm_buried(w, q);
     sl_buf_deinit(&b);
     w->failed++;
 }
@@ -168,6 +169,7 @@ void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const 
     ev_timer_start(w->loop, &t->timeout);
     ev_init(&t->timer, NULL);
     t->timer.data = t;
+    wm_job_started(t);
     t->h->start(t);
 }
 
@@ -215,6 +217,7 @@ void task_finish(task *t, enum task_result result, const char *error)
             ack_result(t);
         else
             settle_ack(q, job->id, t->token, job->batch);
+        wm_job_ended(t, WM_DONE);
         w->processed++;
         sl_debug("job done job=%s queue=%s type=%s", job->id, q->keys.queue, job->type);
         task_free(t);
@@ -237,6 +240,7 @@ void task_finish(task *t, enum task_result result, const char *error)
                                          .delay_ms = delay,
                                          .priority = job->priority,
                                          .body = &body});
+        wm_job_ended(t, WM_RETRIED);
     } else {
         sl_warn("job dead job=%s queue=%s type=%s attempt=%d of=%d reason=\"%s\"", job->id,
                 q->keys.queue, job->type, job->attempts, job->max_attempts, job->last_error);
@@ -245,6 +249,7 @@ void task_finish(task *t, enum task_result result, const char *error)
                                          .priority = job->priority,
                                          .body = &body,
                                          .batch = job->batch});
+        wm_job_ended(t, WM_DEAD);
     }
     sl_buf_deinit(&body);
     task_free(t);

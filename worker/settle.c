@@ -29,6 +29,7 @@ struct settle_call {
     struct pending pb; /* ACK: the (id, token, batch) triples after them */
     struct pending pr; /* ACK: then the jobs with a result, 5 values each */
     sl_buf lines;      /* ACK: the completion channel's message, or empty */
+    struct wm_list m;  /* the jobs' metrics, counted when accepted (wmetrics.c) */
     const char **argv;
     size_t *lens;
     int cap;
@@ -132,6 +133,7 @@ static void call_free(struct settle_call *c)
     pending_reset(&c->pb);
     pending_reset(&c->pr);
     sl_buf_reset(&c->lines);
+    c->m.n = 0;
     c->next = c->w->settle_spare;
     c->w->settle_spare = c;
 }
@@ -154,6 +156,7 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         pending_move(c->kind == ACK ? &c->q->acks : &c->q->fails, &c->p);
         pending_move(&c->q->backs, &c->pb);
         pending_move(&c->q->rets, &c->pr);
+        wm_list_move(c->kind == ACK ? &c->q->ack_m : &c->q->fail_m, &c->m);
         if (c->kind == ACK)
             c->q->ack_run = 0; /* the runs moved back are complete */
         if (!ev_is_active(&w->settle_retry)) {
@@ -173,6 +176,12 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
                 (long long)reply->element[1]->integer, jobs,
                 sample->type == REDIS_REPLY_STRING ? sample->str : "?");
     }
+    if (reply && !err && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
+        reply->element[0]->type == REDIS_REPLY_INTEGER &&
+        reply->element[1]->type == REDIS_REPLY_INTEGER)
+        /* ack: {acknowledged, stale, ...}; fail: {moved (hand-backs too), stale, ...} */
+        wm_list_count(&c->m, c->kind == ACK ? reply->element[0]->integer
+                                            : c->m.n - reply->element[1]->integer);
     if (c->kind == ACK && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
         reply->element[3]->type == REDIS_REPLY_INTEGER)
         c->q->heard = reply->element[3]->integer != 0;
@@ -240,6 +249,7 @@ static void send_ack_or_fail(worker *w, wqueue *q, int kind)
     c->q = q;
     c->kind = kind;
     take(&c->p, src);
+    wm_list_take(&c->m, kind == ACK ? &q->ack_m : &q->fail_m);
     if (kind == ACK) {
         take(&c->pb, &q->backs);
         take(&c->pr, &q->rets);
@@ -302,6 +312,7 @@ static void send_ack_or_fail(worker *w, wqueue *q, int kind)
         pending_move(src, &c->p);
         pending_move(&q->backs, &c->pb);
         pending_move(&q->rets, &c->pr);
+        wm_list_move(kind == ACK ? &q->ack_m : &q->fail_m, &c->m);
         if (kind == ACK)
             q->ack_run = 0;
         call_free(c);

@@ -14,6 +14,7 @@
  *              report to the shared limits, 429s waited out, one verdict
  *   gate.c     in-process queues in front of the fleet-wide rate limits
  *              (gate.h): one rl_acquire.lua call for a bot's waiting gates
+ *   wmetrics.c --metrics-listen: the worker's families, updated on kept series
  *
  * The job types:
  *   handlers/basic.c        noop, sleep, fail
@@ -62,6 +63,13 @@ typedef struct handler {
     void (*cancel)(task *t);
 } handler;
 
+/* Series to count once Redis has accepted the settles they stand for
+ * (wmetrics.c): one per job, in the order sent. */
+struct wm_list {
+    struct sl_series **s;
+    int n, cap;
+};
+
 /* Settlement of one finished run, waiting to be sent in a batch. */
 struct pending {
     sl_args args; /* the jobs' arguments, back to back */
@@ -83,6 +91,8 @@ struct wqueue {
     struct pending fails; /* retries, deaths and hand-backs, for fail.lua */
     int inflight;         /* tasks of this queue in the process */
     int heard;            /* PREFIX:{Q}:finished had a subscriber at the last ack: make its lines */
+    struct wm_list ack_m; /* metrics of the acks collected (wmetrics.c) */
+    struct wm_list fail_m;
 };
 
 struct task {
@@ -147,6 +157,7 @@ struct worker {
     struct pdf_shared *pdf;           /* handlers/pdf_job.c: renders' places, threads (pdf_init) */
     struct gates *gates;              /* gate.c: every gate and asker (gates_start) */
     struct pcalls *calls;             /* call.c: bots, the HTTP engine (pcall_init) */
+    struct wmetrics *metrics;         /* wmetrics.c: NULL without --metrics-listen */
 };
 
 /* fetch.c */
@@ -232,6 +243,34 @@ void drain_check_closed(worker *w);
 /* Ends T's run without an attempt: back to Redis as a delayed job, to run
  * again in MS (a rate limit asked for a long wait). Frees T. */
 void task_defer(task *t, long ms, const char *why);
+
+/* wmetrics.c: the worker's metrics; every call does nothing without
+ * --metrics-listen. */
+struct sl_rl_request;
+struct sl_bot;
+struct sl_call;
+/* Registers the families and serves them on LISTEN (NULL: off). ERR names
+ * --metrics-listen when the address is bad or taken. */
+int wmetrics_start(worker *w, const char *listen, long invalid_threshold, char *err, size_t errlen);
+void wmetrics_stop(worker *w);
+enum wm_outcome { WM_DONE, WM_RETRIED, WM_DEAD };
+void wm_job_started(task *t);
+/* T's run time, and its count queued with T's settle (counted when the
+ * settle's reply accepts it: wm_list_count). */
+void wm_job_ended(task *t, enum wm_outcome outcome);
+void wm_buried(worker *w, wqueue *q); /* a job that could not run, sent to dead */
+void wm_claimed(worker *w, wqueue *q, size_t got);
+void wm_http(worker *w, const struct sl_bot *bot, const struct sl_call *spec, long status,
+             const char *scope429);
+/* The waits series of a gate of REQ (looked up once per gate); NULL when off. */
+struct sl_series *wm_rl_waits(worker *w, const struct sl_rl_request *req);
+void wm_pdf_rendered(worker *w, int ok);
+void wm_pdf_place_wait(worker *w);
+void wm_list_move(struct wm_list *dst, struct wm_list *src); /* appends, empties SRC */
+void wm_list_take(struct wm_list *dst, struct wm_list *src); /* swaps: DST empty before */
+/* Counts the first ACCEPTED series of L (a reply's accepted jobs), empties L. */
+void wm_list_count(struct wm_list *l, long long accepted);
+void wm_list_deinit(struct wm_list *l);
 
 /* handlers/ */
 extern const handler handler_noop, handler_sleep, handler_fail, handler_message;

@@ -156,6 +156,7 @@ static void render_done(sl_pool_work *work, int status)
         pdf_finish(j, TASK_RETRY, "pdf: the worker stopped before the render");
         return;
     }
+    wm_pdf_rendered(t->w, j->rc == 0);
     if (j->rc) {
         sl_info("pdf failed job=%s error=\"%s\"", t->job.id, j->err);
         pdf_finish(j, j->rc == SL_EIO ? TASK_RETRY : TASK_PERMANENT, j->err);
@@ -217,6 +218,8 @@ static void acquire_cb(sl_rconn *c, redisReply *reply, void *priv)
     const char *error = reply ? sl_reply_error(reply) : "no answer";
     if (error)
         sl_warn("pdf: cannot ask redis for a render place: %s", error);
+    else
+        wm_pdf_place_wait(P->w);
     queue_push(j, 1);
     double ms = error ? RETRY_ERROR_MS : RETRY_FULL_MS + rand() % RETRY_FULL_MS;
     ev_timer_set(&P->retry, ms / 1000.0, 0);
