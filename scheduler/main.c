@@ -5,13 +5,14 @@
 #include "config.h"
 #include "func.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "start.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static struct {
-    const char *redis_url, *prefix, *log_level, *id, *approval_queue;
+    const char *redis_url, *prefix, *log_level, *id, *approval_queue, *metrics_listen;
     long long approval_ms;
     long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms, worker_dead_ms;
     long long done_age_ms, done_max, dead_age_ms, dead_max;
@@ -49,6 +50,7 @@ static const sl_option options[] = {
      "the queue of the approval sweep jobs"},
     {"id", "SLUICE_SCHEDULER_ID", SL_OPT_STR, &o.id, NULL, 0, 0,
      "scheduler id (default: host-pid-random)"},
+    SL_METRICS_LISTEN_OPTION(&o.metrics_listen),
     {"log-level", "SLUICE_LOG_LEVEL", SL_OPT_STR, &o.log_level, "info", 0, 0,
      "debug, info, warn or error"},
     {0},
@@ -139,6 +141,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
     ev_timer_stop(loop, &s->promote_timer);
     ev_timer_stop(loop, &s->maintain_timer);
     approval_stop(s);
+    smetrics_quiet(s);
     ev_signal_stop(loop, &s->sigterm);
     ev_signal_stop(loop, &s->sigint);
     sl_rconn_close(s->subs);
@@ -183,6 +186,10 @@ int main(int argc, char **argv)
     s.maintain_timer.data = &s;
     ev_timer_start(s.loop, &s.maintain_timer);
     leader_start(&s);
+    if (smetrics_start(&s, o.metrics_listen, err, sizeof err)) {
+        fprintf(stderr, "sluice-scheduler: %s\n", err);
+        return 2;
+    }
     sl_start_signals(s.loop, &s.sigterm, &s.sigint, signal_cb, &s);
     char where[400];
     sl_redis_addr_describe(&addr, where, sizeof where);
@@ -190,6 +197,7 @@ int main(int argc, char **argv)
     ev_run(s.loop, 0);
     sl_rconn_free(s.subs);
     sl_rconn_free(s.redis);
+    smetrics_stop(&s);
     free(s.queues);
     ev_loop_destroy(s.loop);
     return 0;

@@ -8,6 +8,8 @@
  *   trim.c            done and dead kept within their retention
  *   approval_clock.c  the approval sweep's clock: one `approval` job per interval
  *                     (worker/handlers/approval.c runs the sweep)
+ *   smetrics.c        --metrics-listen: this scheduler's figures, and the fleet
+ *                     gauges the leader alone exports
  *   main.c            options, start-up, the queue list, signals */
 #ifndef SL_SCHED_H
 #define SL_SCHED_H
@@ -65,6 +67,7 @@ struct sched {
         char cursor[32];          /* HSCAN cursor in that queue's lease hash */
         unsigned long long taken; /* jobs taken back so far */
     } dead;
+    struct smetrics *metrics; /* smetrics.c: NULL without --metrics-listen */
 };
 
 /* leader.c */
@@ -100,6 +103,16 @@ void trim_pass(sched *s);
 /* approval_clock.c */
 void approval_start(sched *s);
 void approval_stop(sched *s);
+
+/* smetrics.c */
+/* Registers the families and serves them on LISTEN (NULL: off). ERR names
+ * --metrics-listen when the address is bad or taken. Other modules'
+ * families are registered there too (see its comment). */
+int smetrics_start(sched *s, const char *listen, char *err, size_t errlen);
+/* SIGTERM: stops reading the fleet gauges and serving (the loop ends when
+ * nothing is left running). */
+void smetrics_quiet(sched *s);
+void smetrics_stop(sched *s);
 
 /* main.c */
 void sched_became_leader(sched *s);
