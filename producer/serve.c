@@ -7,6 +7,7 @@
 #include "keys.h"
 #include "func.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "start.h"
 
 #include <signal.h>
@@ -46,6 +47,7 @@ static const sl_option options[] = {
      "SQLite file where jobs wait while redis is out of reach (answered 202 \"spooled\")"},
     {"spool-max-mb", "SLUICE_SPOOL_MAX_MB", SL_OPT_INT, &o.spool_max_mb, "1024", 1, 1048576,
      "refuse jobs that would grow the spool past this (503)"},
+    SL_METRICS_LISTEN_OPTION(&o.metrics_listen),
     {0},
 };
 
@@ -218,6 +220,10 @@ int serve_main(int argc, char **argv)
         fprintf(stderr, "sluice-producer: --spool: %s\n", err);
         return 2;
     }
+    if (serve_metrics_start(&s, err, sizeof err)) {
+        fprintf(stderr, "sluice-producer: %s\n", err);
+        return 2;
+    }
 
     char where[300];
     sl_redis_addr_describe(&addr, where, sizeof where);
@@ -234,6 +240,7 @@ int serve_main(int argc, char **argv)
     serve_spool_close(&s); /* calls left unanswered: the spool takes their jobs */
     serve_wait_release_all(&s);
     sl_httpd_free(s.httpd);
+    serve_metrics_stop(&s);
     serve_wait_deinit(&s);
     serve_jobs_free(&s);
     serve_tokens_deinit(&s.tokens);

@@ -12,6 +12,8 @@
  *                   `sluice-producer token new`
  *   serve_spool.c   --spool: jobs Redis could not take go to SQLite (on a
  *                   pool thread), and the flusher sends them back in order
+ *   serve_metrics.c --metrics-listen: requests by route class and status,
+ *                   spool depth, Redis round trips
  * One thread runs the loop: nothing on it blocks, every wait is a watcher;
  * SQLite runs on the spool's own pool thread. */
 #ifndef SL_SERVE_H
@@ -46,6 +48,7 @@ typedef struct serve_opts {
     long long redis_timeout_ms;
     const char *spool_path; /* NULL: no spool */
     long long spool_max_mb;
+    const char *metrics_listen; /* NULL: no metrics */
 } serve_opts;
 
 /* ---- serve_tokens.c ---------------------------------------------------- */
@@ -107,6 +110,7 @@ struct serve {
     char queues_key[SL_KEY_MAX];
     struct serve_waiters *waiters; /* serve_wait.c */
     struct serve_spool *spool;     /* serve_spool.c; NULL without --spool */
+    struct serve_metrics *metrics; /* serve_metrics.c; NULL without --metrics-listen */
 };
 
 /* Resumes R's connection once its answer is set (serve_http.c). */
@@ -191,8 +195,19 @@ void serve_spool_turn(serve *s);
  * *ROOM to whether the spool has room for one more job of the largest
  * payload (--max-payload-bytes + 1 KiB); 0 without --spool. */
 void serve_spool_json(serve *s, sl_buf *b, int *room);
+/* The depth as last read (JOBS rows, BYTES): 1, or 0 without --spool. */
+int serve_spool_depth(serve *s, long long *jobs, long long *bytes);
 /* After the loop: settles every put still owed, closes the spool. */
 void serve_spool_close(serve *s);
+
+/* ---- serve_metrics.c --------------------------------------------------- */
+
+/* Registers the intake's families and serves them on --metrics-listen
+ * (nothing when unset). 0, or -1 with ERR naming the option. */
+int serve_metrics_start(serve *s, char *err, size_t errlen);
+/* Counts an answer: URL's route class (never an id or a token), STATUS. */
+void serve_metrics_answer(serve *s, const char *route, int status);
+void serve_metrics_stop(serve *s);
 
 /* ---- serve_lookup.c ---------------------------------------------------- */
 

@@ -78,6 +78,8 @@ void sreq_error(sreq *r, int status, const char *field, const char *msg)
     sl_buf_puts(&r->resp, "}}");
 }
 
+static const char *route_name(const char *url);
+
 static enum MHD_Result queue_answer(sreq *r)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
@@ -97,6 +99,7 @@ static enum MHD_Result queue_answer(sreq *r)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
+    serve_metrics_answer(r->s, route_name(r->url), r->status);
     return ret;
 }
 
@@ -178,6 +181,17 @@ static int route_of(const char *url, const char **id)
     if (!strcmp(url, "/readyz"))
         return R_READY;
     return R_NONE;
+}
+
+/* URL's route class, for the metrics: never an id. */
+static const char *route_name(const char *url)
+{
+    static const char *const names[] = {
+        [R_NONE] = "other",        [R_JOBS] = "/v1/jobs",          [R_JOB] = "/v1/jobs/{id}",
+        [R_QUEUES] = "/v1/queues", [R_BATCH] = "/v1/batches/{id}", [R_HEALTH] = "/healthz",
+        [R_READY] = "/readyz"};
+    const char *id;
+    return names[route_of(url, &id)];
 }
 
 static const char *allowed[] = {

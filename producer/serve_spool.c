@@ -453,6 +453,15 @@ void serve_spool_json(serve *s, sl_buf *b, int *room)
                   *room ? "true" : "false");
 }
 
+int serve_spool_depth(serve *s, long long *jobs, long long *bytes)
+{
+    if (!s->spool)
+        return 0;
+    *jobs = s->spool->d.jobs;
+    *bytes = s->spool->d.bytes;
+    return 1;
+}
+
 int serve_spool_open(serve *s, char *err, size_t errlen)
 {
     if (!s->o.spool_path)
