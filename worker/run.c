@@ -208,8 +208,10 @@ static void ack_result(task *t)
 void task_finish(task *t, enum task_result result, const char *error)
 {
     worker *w = t->w;
-    if (t->started_us) /* 0 when the job never started (no handler) */
-        w->avg_run_us += ((double)(sl_monotonic_us() - t->started_us) - w->avg_run_us) / 64.0;
+    /* -1 when the job never started (no handler) */
+    int64_t run_us = t->started_us ? sl_monotonic_us() - t->started_us : -1;
+    if (run_us >= 0)
+        w->avg_run_us += ((double)run_us - w->avg_run_us) / 64.0;
     wqueue *q = t->q;
     sl_job *job = &t->job;
     if (result == TASK_OK) {
@@ -217,7 +219,7 @@ void task_finish(task *t, enum task_result result, const char *error)
             ack_result(t);
         else
             settle_ack(q, job->id, t->token, job->batch);
-        wm_job_ended(t, WM_DONE);
+        wm_job_ended(t, WM_DONE, run_us);
         w->processed++;
         sl_debug("job done job=%s queue=%s type=%s", job->id, q->keys.queue, job->type);
         task_free(t);
@@ -240,7 +242,7 @@ void task_finish(task *t, enum task_result result, const char *error)
                                          .delay_ms = delay,
                                          .priority = job->priority,
                                          .body = &body});
-        wm_job_ended(t, WM_RETRIED);
+        wm_job_ended(t, WM_RETRIED, run_us);
     } else {
         sl_warn("job dead job=%s queue=%s type=%s attempt=%d of=%d reason=\"%s\"", job->id,
                 q->keys.queue, job->type, job->attempts, job->max_attempts, job->last_error);
@@ -249,7 +251,7 @@ void task_finish(task *t, enum task_result result, const char *error)
                                          .priority = job->priority,
                                          .body = &body,
                                          .batch = job->batch});
-        wm_job_ended(t, WM_DEAD);
+        wm_job_ended(t, WM_DEAD, run_us);
     }
     sl_buf_deinit(&body);
     task_free(t);

@@ -245,18 +245,19 @@ void wm_job_started(task *t)
     if (!w->metrics)
         return;
     int64_t due = t->job.run_at_ms > 0 ? t->job.run_at_ms : t->job.created_ms + t->job.delay_ms;
-    int64_t waited = sl_now_ms() - due;
-    sl_series_observe(type_of(w, t->q, t->h)->wait, waited > 0 ? (double)waited / 1000.0 : 0);
+    /* the loop's time (wall clock, read once a turn): no clock call a job */
+    double waited = ev_now(w->loop) - (double)due / 1000.0;
+    sl_series_observe(type_of(w, t->q, t->h)->wait, waited > 0 ? waited : 0);
 }
 
-void wm_job_ended(task *t, enum wm_outcome outcome)
+void wm_job_ended(task *t, enum wm_outcome outcome, int64_t run_us)
 {
     worker *w = t->w;
     if (!w->metrics)
         return;
     struct wm_type *ty = type_of(w, t->q, t->h);
-    if (t->started_us)
-        sl_series_observe(ty->run, (double)(sl_monotonic_us() - t->started_us) / 1e6);
+    if (run_us >= 0)
+        sl_series_observe(ty->run, (double)run_us / 1e6);
     switch (outcome) {
     case WM_DONE:
         list_push(&t->q->ack_m, ty->processed);

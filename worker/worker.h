@@ -255,9 +255,9 @@ int wmetrics_start(worker *w, const char *listen, long invalid_threshold, char *
 void wmetrics_stop(worker *w);
 enum wm_outcome { WM_DONE, WM_RETRIED, WM_DEAD };
 void wm_job_started(task *t);
-/* T's run time, and its count queued with T's settle (counted when the
- * settle's reply accepts it: wm_list_count). */
-void wm_job_ended(task *t, enum wm_outcome outcome);
+/* T's run time RUN_US (-1: it never started), and its count queued with
+ * T's settle (counted when the settle's reply accepts it: wm_list_count). */
+void wm_job_ended(task *t, enum wm_outcome outcome, int64_t run_us);
 void wm_buried(worker *w, wqueue *q); /* a job that could not run, sent to dead */
 void wm_claimed(worker *w, wqueue *q, size_t got);
 void wm_http(worker *w, const struct sl_bot *bot, const struct sl_call *spec, long status,
