@@ -21,6 +21,7 @@
 # 10 private chats x 20 messages at Telegram's 1 per second per chat, each
 # beside the CPU-bound process; BENCH_APPS_RUNS repeats them (default 1).
 # BENCH_ONLY="intake" measures the HTTP intake with wrk (tools/bench_intake.sh).
+# BENCH_ONLY="metrics" measures what --metrics-listen costs (tools/bench_metrics.sh).
 # BENCH_ONLY="fcall" enqueues BENCH_FCALL_JOBS (200,000) with FCALL
 # sluice_enqueue from one redis-py client pipelining 100 (bench/fcall.py).
 set -eu
@@ -302,6 +303,12 @@ esac
 case " ${BENCH_ONLY:-} " in
 *" intake "*)
     sh "$here/tools/bench_intake.sh" || status=1
+    ;;
+esac
+# What --metrics-listen costs (issue 12): tools/bench_metrics.sh.
+case " ${BENCH_ONLY:-} " in
+*" metrics "*)
+    sh "$here/tools/bench_metrics.sh" || status=1
     ;;
 esac
 # FCALL sluice_enqueue (issue 10) from one redis-py client pipelining 100
