@@ -65,15 +65,16 @@ int serve_metrics_start(serve *s, char *err, size_t errlen)
         sl_metrics_seconds_buckets, sl_metrics_seconds_nbuckets);
     sl_metric *reconnects = sl_metrics_counter(m, "sluice_redis_reconnects_total",
                                                "Times a Redis connection came back up.", "conn");
-    sl_rconn_set_metrics(s->redis, sl_metric_series(rtt, NULL),
-                         sl_metric_series(reconnects, (const char *[]){"commands"}));
-    sl_rconn_set_metrics(s->sub, NULL, sl_metric_series(reconnects, (const char *[]){"wakeups"}));
     sl_metrics_on_render(m, render_cb, s);
     M->http = sl_metrics_http_start(s->loop, s->o.metrics_listen, m, ready_cb, s, err, errlen);
     if (!M->http) {
         serve_metrics_stop(s);
         return -1;
     }
+    /* only now: the connections keep these series while they live */
+    sl_rconn_set_metrics(s->redis, sl_metric_series(rtt, NULL),
+                         sl_metric_series(reconnects, (const char *[]){"commands"}));
+    sl_rconn_set_metrics(s->sub, NULL, sl_metric_series(reconnects, (const char *[]){"wakeups"}));
     return 0;
 }
 

@@ -37,6 +37,7 @@ struct smetrics {
     unsigned long long seen_promoted, seen_reclaimed, seen_trimmed, seen_removed;
     sl_metric *f_ready, *f_delayed, *f_active, *f_dead, *f_oldest;
     sl_series *workers;
+    sl_series *rtt, *reconnects, *reconnects_sub;
     struct sq *q; /* [nq], grows with sched.queues */
     int nq;
     ev_timer read_timer;
@@ -280,9 +281,9 @@ int smetrics_start(sched *s, const char *listen, char *err, size_t errlen)
         secs, sl_metrics_seconds_nbuckets);
     sl_metric *reconnects = sl_metrics_counter(m, "sluice_redis_reconnects_total",
                                                "Times a Redis connection came back up.", "conn");
-    sl_rconn_set_metrics(s->redis, sl_metric_series(rtt, NULL),
-                         sl_metric_series(reconnects, (const char *[]){"commands"}));
-    sl_rconn_set_metrics(s->subs, NULL, sl_metric_series(reconnects, (const char *[]){"wakeups"}));
+    M->rtt = sl_metric_series(rtt, NULL);
+    M->reconnects = sl_metric_series(reconnects, (const char *[]){"commands"});
+    M->reconnects_sub = sl_metric_series(reconnects, (const char *[]){"wakeups"});
     /* other modules' families (the archive's, contract 3): register them
      * here, on M->m, and set them in render_cb */
 
@@ -320,6 +321,9 @@ int smetrics_start(sched *s, const char *listen, char *err, size_t errlen)
         return SL_EINVAL;
     }
     sl_metrics_http_also(M->http, f, show_fleet_cb, M);
+    /* only now: the connections keep these series while they live */
+    sl_rconn_set_metrics(s->redis, M->rtt, M->reconnects);
+    sl_rconn_set_metrics(s->subs, NULL, M->reconnects_sub);
     return 0;
 }
 

@@ -130,14 +130,21 @@ def rate(r):
         if k in r:
             return r[k]
     return None
+def cpu(r):
+    for k in ("worker_cpu_us_per_job", "worker_cpu_us_per_message"):
+        if k in r:
+            return r[k]
+    return None
+def median(test, mode, f):
+    v = [f(r) for r in rows if r.get("test") == test and r.get("metrics") == mode]
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
 for test in ("noop", "message"):
-    med = {}
-    for mode in ("off", "on"):
-        v = [rate(r) for r in rows if r.get("test") == test and r.get("metrics") == mode]
-        v = [x for x in v if x is not None]
-        med[mode] = statistics.median(v) if v else None
-    if med["off"] and med["on"]:
-        print(json.dumps({"test": "metrics_cost", "of": test, "median_off": med["off"],
-                          "median_on": med["on"],
-                          "on_vs_off_pct": round(100.0 * (med["on"] / med["off"] - 1), 1)}))
+    off, on = median(test, "off", rate), median(test, "on", rate)
+    coff, con = median(test, "off", cpu), median(test, "on", cpu)
+    if off and on:
+        print(json.dumps({"test": "metrics_cost", "of": test, "runs": len(rows) // 4,
+                          "median_per_s_off": off, "median_per_s_on": on,
+                          "on_vs_off_pct": round(100.0 * (on / off - 1), 1),
+                          "worker_cpu_us_off": coff, "worker_cpu_us_on": con}))
 EOF

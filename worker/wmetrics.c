@@ -152,9 +152,6 @@ int wmetrics_start(worker *w, const char *listen, long invalid_threshold, char *
         M->queues[i].claims = sl_metric_series(M->claims, q);
         M->queues[i].claimed = sl_metric_series(M->claimed, q);
     }
-    sl_rconn_set_metrics(w->redis, sl_metric_series(rtt, NULL),
-                         sl_metric_series(reconnects, (const char *[]){"commands"}));
-    sl_rconn_set_metrics(w->subs, NULL, sl_metric_series(reconnects, (const char *[]){"wakeups"}));
     sl_metrics_on_render(m, render_cb, w);
     w->metrics = M;
     M->http = sl_metrics_http_start(w->loop, listen, m, ready_cb, w, err, errlen);
@@ -162,6 +159,10 @@ int wmetrics_start(worker *w, const char *listen, long invalid_threshold, char *
         wmetrics_stop(w);
         return SL_EINVAL;
     }
+    /* only now: the connections keep these series while they live */
+    sl_rconn_set_metrics(w->redis, sl_metric_series(rtt, NULL),
+                         sl_metric_series(reconnects, (const char *[]){"commands"}));
+    sl_rconn_set_metrics(w->subs, NULL, sl_metric_series(reconnects, (const char *[]){"wakeups"}));
     return 0;
 }
 
