@@ -138,8 +138,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 # Unit tests of the worker's outbound layer link the worker objects they
 # test, before the library they use.
 WORKER_UNIT := $(BUILD)/tests/test_gate $(BUILD)/tests/test_call
-$(BUILD)/tests/test_gate: $(BUILD)/worker/gate.o
-$(BUILD)/tests/test_call: $(BUILD)/worker/call.o $(BUILD)/worker/gate.o
+$(BUILD)/tests/test_gate: $(BUILD)/worker/gate.o $(BUILD)/worker/wmetrics_calls.o
+$(BUILD)/tests/test_call: $(BUILD)/worker/call.o $(BUILD)/worker/gate.o \
+                          $(BUILD)/worker/wmetrics_calls.o
 $(WORKER_UNIT): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka

@@ -9,13 +9,9 @@
  * processed: the acks ack.lua accepted, counted when its reply comes (a
  * settle sent again after a lost reply counts once). The failures count
  * fail.lua's retried and dead the same way. */
-#include "worker.h"
-#include "bots.h"
+#include "wmetrics.h"
 #include "log.h"
-#include "metrics.h"
 #include "metrics_http.h"
-#include "platform.h"
-#include "ratelimit.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,25 +21,7 @@
 static const handler *const known[] = {&handler_noop,     &handler_sleep,     &handler_fail,
                                        &handler_message,  &handler_interview, &handler_followup,
                                        &handler_approval, &handler_pdf};
-enum { NKNOWN = sizeof known / sizeof known[0], NTYPES = NKNOWN + 1 };
-
-struct wm_type { /* one queue's series for one job type */
-    sl_series *processed, *retried, *dead, *run, *wait;
-};
-
-struct wm_queue {
-    struct wm_type *types[NTYPES]; /* made on first use */
-    sl_series *in_flight, *claims, *claimed;
-};
-
-struct wmetrics {
-    sl_metrics *m;
-    sl_metrics_http *http;
-    sl_metric *processed, *failed, *run, *wait, *in_flight, *claims, *claimed;
-    sl_metric *http_requests, *rl_waits, *rl_429, *invalid;
-    sl_series *pdf_ok, *pdf_failed, *pdf_waits;
-    struct wm_queue *queues; /* [worker.nqueues] */
-};
+_Static_assert(sizeof known / sizeof known[0] == WM_NKNOWN, "WM_NKNOWN: the handlers above");
 
 static void render_cb(sl_metrics *m, void *priv)
 {
@@ -173,7 +151,7 @@ void wmetrics_stop(worker *w)
         return;
     sl_metrics_http_free(M->http);
     for (int i = 0; i < w->nqueues; i++)
-        for (int k = 0; k < NTYPES; k++)
+        for (int k = 0; k < WM_NTYPES; k++)
             free(M->queues[i].types[k]);
     free(M->queues);
     sl_metrics_free(M->m);
@@ -185,7 +163,7 @@ void wmetrics_stop(worker *w)
 static struct wm_type *type_of(worker *w, wqueue *q, const handler *h)
 {
     int k = 0;
-    while (k < NKNOWN && known[k] != h)
+    while (k < WM_NKNOWN && known[k] != h)
         k++;
     struct wm_queue *mq = &w->metrics->queues[q - w->queues];
     struct wm_type *ty = mq->types[k];
@@ -193,7 +171,7 @@ static struct wm_type *type_of(worker *w, wqueue *q, const handler *h)
         return ty;
     struct wmetrics *M = w->metrics;
     ty = mq->types[k] = sl_calloc(1, sizeof *ty);
-    const char *type = k < NKNOWN ? known[k]->type : "unknown";
+    const char *type = k < WM_NKNOWN ? known[k]->type : "unknown";
     const char *qt[] = {q->keys.queue, type};
     ty->processed = sl_metric_series(M->processed, qt);
     ty->retried = sl_metric_series(M->failed, (const char *[]){q->keys.queue, type, "retried"});
@@ -285,71 +263,4 @@ void wm_claimed(worker *w, wqueue *q, size_t got)
     struct wm_queue *mq = &w->metrics->queues[q - w->queues];
     sl_series_inc(mq->claims);
     sl_series_add(mq->claimed, (double)got);
-}
-
-/* The route class of a request: Discord's route template ("POST
- * /channels/{id}/messages"); Telegram's method and path without its query
- * ("POST /sendMessage": the token is never in it, see platform.h). */
-static void route_class(const sl_bot *bot, const sl_call *spec, char *out, size_t len)
-{
-    if (bot->platform == SL_PLATFORM_DISCORD && spec->route[0]) {
-        sl_strlcpy(out, spec->route, len);
-        return;
-    }
-    const char *path = spec->path.data ? spec->path.data : "";
-    size_t n = strcspn(path, "?");
-    if (bot->platform == SL_PLATFORM_DISCORD)
-        n = 0; /* no template: never a raw Discord path, it holds ids */
-    snprintf(out, len, "%s %.*s", spec->method ? spec->method : "?", (int)n, n ? path : "(other)");
-}
-
-void wm_http(worker *w, const sl_bot *bot, const sl_call *spec, long status, const char *scope429)
-{
-    if (!w->metrics)
-        return;
-    struct wmetrics *M = w->metrics;
-    const char *platform = bot->platform == SL_PLATFORM_DISCORD ? "discord" : "telegram";
-    char route[128], code[16];
-    route_class(bot, spec, route, sizeof route);
-    snprintf(code, sizeof code, "%ld", status);
-    /* a look-up per platform request (not per job): a few dozen series */
-    sl_series_inc(sl_metric_series(M->http_requests, (const char *[]){platform, route, code}));
-    const char *scope = scope429 && scope429[0] ? scope429 : "none";
-    if (status == 429)
-        sl_series_inc(sl_metric_series(M->rl_429, (const char *[]){bot->name, scope}));
-    if (bot->platform == SL_PLATFORM_DISCORD &&
-        (status == 401 || status == 403 || (status == 429 && strcmp(scope, "shared"))))
-        sl_series_inc(sl_metric_series(M->invalid, (const char *[]){bot->name}));
-}
-
-sl_series *wm_rl_waits(worker *w, const sl_rl_request *req)
-{
-    if (!w->metrics)
-        return NULL;
-    /* base is "PREFIX:{rl:PLATFORM:BOT}:" */
-    char bot[80] = "?", scope[32] = "global";
-    const char *p = strstr(req->base, "{rl:");
-    if (p && (p = strchr(p + 4, ':'))) {
-        size_t n = strcspn(p + 1, "}");
-        snprintf(bot, sizeof bot, "%.*s", (int)n, p + 1);
-    }
-    if (req->route[0])
-        sl_strlcpy(scope, "route", sizeof scope);
-    else if (req->nlimits > 0) {
-        const char *name = req->limits[req->nlimits - 1].name;
-        snprintf(scope, sizeof scope, "%.*s", (int)strcspn(name, ":"), name);
-    }
-    return sl_metric_series(w->metrics->rl_waits, (const char *[]){bot, scope});
-}
-
-void wm_pdf_rendered(worker *w, int ok)
-{
-    if (w->metrics)
-        sl_series_inc(ok ? w->metrics->pdf_ok : w->metrics->pdf_failed);
-}
-
-void wm_pdf_place_wait(worker *w)
-{
-    if (w->metrics)
-        sl_series_inc(w->metrics->pdf_waits);
 }

@@ -14,7 +14,8 @@
  *              report to the shared limits, 429s waited out, one verdict
  *   gate.c     in-process queues in front of the fleet-wide rate limits
  *              (gate.h): one rl_acquire.lua call for a bot's waiting gates
- *   wmetrics.c --metrics-listen: the worker's families, updated on kept series
+ *   wmetrics.c --metrics-listen: the worker's families, updated on kept series;
+ *              wmetrics_calls.c: those of platform requests, limits, PDFs
  *
  * The job types:
  *   handlers/basic.c        noop, sleep, fail
