@@ -3,6 +3,8 @@
 # text; the worker's counters agree with the stats hash (processed and
 # failed per queue); the leading scheduler's fleet gauges equal LLEN and
 # ZCARD of the lists they stand for, and the follower exports none of them;
+# a worker's messages to the fake Discord count by route class and status,
+# and its text holds neither the bot's token nor a channel id;
 # /healthz and /readyz answer, /readyz 503 with a reason once Redis is gone;
 # a bad or taken address is refused naming the option.
 . "$(dirname "$0")/lib.sh"
@@ -13,11 +15,16 @@ start_redis
 
 # scrape PORT PATH: the body; HTTP status in $TMP/code
 scrape() { curl -s -o - -w '%{stderr}%{http_code}' "http://127.0.0.1:$1$2" 2>"$TMP/code"; }
+# (a series is the line without its last field: label values may hold spaces)
 # sample FILE 'NAME{LABELS}': the value of that exact series, or "none"
-sample() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print "none" }' "$1"; }
+sample() {
+    awk -v k="$2" '{ s = "" } /^[^#]/ { s = substr($0, 1, length($0) - length($NF) - 1) }
+        s == k { print $NF; f = 1 } END { if (!f) print "none" }' "$1"
+}
 # family_sum FILE NAME 'LABEL="V"': sum of a family's series with that label
 family_sum() {
-    awk -v n="$2" -v l="$3" 'index($1, n "{") == 1 && index($1, l) { s += $2 } END { print s + 0 }' "$1"
+    awk -v n="$2" -v l="$3" '{ s = "" } /^[^#]/ { s = substr($0, 1, length($0) - length($NF) - 1) }
+        index(s, n "{") == 1 && index(s, l) { t += $NF } END { print t + 0 }' "$1"
 }
 
 # ---- refused addresses name the option
@@ -159,6 +166,32 @@ promtool check metrics <"$TMP/intake.prom" >"$TMP/promtool.intake" 2>&1
 assert_eq 0 $? "promtool check metrics accepts the intake's text ($(head -c 300 "$TMP/promtool.intake"))"
 scrape "$IMP" /nowhere >/dev/null
 assert_eq 404 "$(cat "$TMP/code")" "an unknown path: 404"
+
+# ---- messages to the fake Discord: requests by route class and status;
+# neither the bot's token nor a channel id appears anywhere in the text
+TOKEN="metrics-$$-secret-token"
+start_fake fake --discord-token "$TOKEN" --latency-ms 2
+use_discord_fake "$TOKEN"
+Q3="${Q}_msg"
+Q_SAVE=$Q
+Q=$Q3
+discord_jobs "$TMP/msgs.ndjson" 6 3 987654321 "hello"
+producer enqueue --ndjson "$TMP/msgs.ndjson" >/dev/null || die "enqueue of 6 messages failed"
+MP=$(free_port)
+start_worker w2 --queues "$Q3" --concurrency 10 --metrics-listen "$MP"
+wait_until 20 '[ "$(stat_of processed)" -ge 6 ]' || fail "messages processed=$(stat_of processed) of 6"
+wait_until 10 "scrape $MP /metrics >$TMP/w2.prom; [ \"\$(family_sum $TMP/w2.prom sluice_jobs_processed_total 'type=\"message\"')\" = 6 ]" ||
+    fail "message jobs processed in w2's metrics: $(family_sum "$TMP/w2.prom" sluice_jobs_processed_total 'type="message"')"
+Q=$Q_SAVE
+assert_eq 6 "$(family_sum "$TMP/w2.prom" sluice_http_requests_total 'route="POST /channels/{id}/messages",status="200"')" \
+    "sluice_http_requests_total of the message route, status 200"
+assert_eq 6 "$(jq .deliveries <<<"$(curl -s "$U/_fake/stats")")" "the fake's deliveries"
+assert_eq 0 "$(grep -c -e "$TOKEN" -e 98765432 "$TMP/w2.prom")" "no token and no channel id in the text"
+promtool check metrics <"$TMP/w2.prom" >"$TMP/promtool.w2" 2>&1
+assert_eq 0 $? "promtool check metrics accepts the text of a worker that sent messages"
+stop "$(pid_of w2)"
+assert_eq 0 "$STOP_STATUS" "w2 exit status after SIGTERM"
+stop "$FAKE_PID"
 
 # ---- /readyz follows Redis
 assert_eq '{"ready":true}' "$(scrape "$WP" /readyz)" "worker /readyz while Redis is up"
