@@ -8,6 +8,10 @@
 #   - noop and message throughput with metrics off and on, alternating
 #     BENCH_METRICS_RUNS (4) times each (sluice-bench noop, message; the
 #     worker reads SLUICE_METRICS_LISTEN), and the median of each.
+#   - with BENCH_METRICS_CALLGRIND=1 (valgrind installed): the worker's
+#     instructions per job, off and on, counted by callgrind over a noop run
+#     of BENCH_CG_NOOP_JOBS (20,000) and a message run of BENCH_CG_MESSAGE_JOBS
+#     (2,000): a figure a busy machine does not move, unlike throughput.
 # Progress goes to stderr. SLUICE_BIN picks the binaries.
 set -eu
 
@@ -148,3 +152,32 @@ for test in ("noop", "message"):
                           "on_vs_off_pct": round(100.0 * (on / off - 1), 1),
                           "worker_cpu_us_off": coff, "worker_cpu_us_on": con}))
 EOF
+
+# ---- instructions per job, off and on (callgrind counts them)
+[ "${BENCH_METRICS_CALLGRIND:-0}" = 1 ] || exit 0
+command -v valgrind >/dev/null || { echo "bench_metrics: valgrind not found" >&2; exit 1; }
+printf '#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file="%s/cg.$$" "%s/sluice-worker" "$@"\n' \
+    "$dir" "$bin" >"$dir/cg-worker"
+chmod +x "$dir/cg-worker"
+# cg TEST MODE JOBS ARGS...: instructions per job of the worker of one run
+cg() {
+    test=$1 mode=$2 jobs=$3
+    shift 3
+    rm -f "$dir"/cg.*
+    echo "bench_metrics: callgrind, $test, metrics $mode" >&2
+    if [ "$mode" = on ]; then
+        SLUICE_METRICS_LISTEN="127.0.0.1:$(free_port)" "$bin/sluice-bench" "$test" --jobs "$jobs" \
+            --worker-bin "$dir/cg-worker" "$@" >/dev/null
+    else
+        env -u SLUICE_METRICS_LISTEN "$bin/sluice-bench" "$test" --jobs "$jobs" \
+            --worker-bin "$dir/cg-worker" "$@" >/dev/null
+    fi
+    ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$dir"/cg.* | head -n 1)
+    printf '{"test":"metrics_instructions","of":"%s","metrics":"%s","jobs":%s,"worker_instructions":%s,"per_job":%s}\n' \
+        "$test" "$mode" "$jobs" "${ir:-0}" "$((${ir:-0} / jobs))"
+}
+for mode in off on; do
+    cg noop "$mode" "${BENCH_CG_NOOP_JOBS:-20000}" --workers 1 --concurrency 1000
+    cg message "$mode" "${BENCH_CG_MESSAGE_JOBS:-2000}" --workers 1 --concurrency 1000 \
+        --discord-per-second 0 --discord-api "$api" --discord-token-file "$token_file" --timeout-s 600
+done
