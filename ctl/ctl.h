@@ -25,13 +25,20 @@
 typedef struct ctl_opts {
     const char *redis_url; /* secret: never printed */
     const char *prefix;
-    const char *queue; /* --queue, or NULL */
-    int json;          /* --json */
-    int all_dead;      /* retry --all-dead */
-    long long limit;   /* dead --limit */
-    const char *spool; /* stats --spool: a producer's spool to show too */
-    int print;         /* install --print */
-    int check;         /* install --check */
+    const char *queue;      /* --queue, or NULL */
+    int json;               /* --json */
+    int all_dead;           /* retry --all-dead */
+    long long limit;        /* dead --limit */
+    const char *spool;      /* stats --spool: a producer's spool to show too */
+    int print;              /* install --print */
+    int check;              /* install --check */
+    const char *state;      /* purge --state: "dead", "done" or "dead,done" */
+    int yes;                /* purge --yes */
+    double interval;        /* top --interval, seconds */
+    int once;               /* top --once: one frame, no escapes */
+    const char *archive;    /* top, web --archive: the SQLite archive, or NULL */
+    const char *listen;     /* web --listen HOST:PORT */
+    const char *token_file; /* web --admin-token-file, or NULL: read-only */
 } ctl_opts;
 
 typedef struct ctl {
@@ -60,6 +67,8 @@ int ctl_spool(ctl *c, int npos, char **pos);
  * when DOC is NULL. CTL_OK, or CTL_FAIL after printing the problem. */
 int ctl_spool_stats(const char *path, cJSON *doc);
 int ctl_install(ctl *c, int npos, char **pos);
+int ctl_ls(ctl *c, int npos, char **pos);    /* ls.c */
+int ctl_purge(ctl *c, int npos, char **pos); /* ls.c */
 
 /* `sluice-ctl install --print`: the library's text on stdout, no Redis. */
 int ctl_install_print(void);

@@ -33,12 +33,17 @@ static ctl_opts o;
 #define OPT_CHECK                                                                                 \
     {"check", NULL, SL_OPT_BOOL, &o.check, NULL, 0, 0,                                             \
      "only say which version Redis has; exit status 1 when older than this one's or none"}
+#define OPT_STATE                                                                                 \
+    {"state", NULL, SL_OPT_STR, &o.state, NULL, 0, 0,                                             \
+     "which finished jobs to delete: dead, done, or dead,done"}
+#define OPT_YES {"yes", NULL, SL_OPT_BOOL, &o.yes, NULL, 0, 0, "really delete them"}
 #define FIND_HELP "the job's queue (default: look in every known queue)"
 /* clang-format on */
 
 static const sl_option common_opts[] = {OPT_REDIS, OPT_PREFIX, {0}};
-static const sl_option all_opts[] = {OPT_REDIS,    OPT_PREFIX, OPT_QUEUE(""), OPT_JSON,  OPT_LIMIT,
-                                     OPT_ALL_DEAD, OPT_SPOOL,  OPT_PRINT,     OPT_CHECK, {0}};
+static const sl_option all_opts[] = {OPT_REDIS, OPT_PREFIX,   OPT_QUEUE(""), OPT_JSON,
+                                     OPT_LIMIT, OPT_ALL_DEAD, OPT_SPOOL,     OPT_PRINT,
+                                     OPT_CHECK, OPT_STATE,    OPT_YES,       {0}};
 static const sl_option stats_opts[] = {OPT_JSON, OPT_SPOOL, OPT_REDIS, OPT_PREFIX, {0}};
 static const sl_option spool_opts[] = {OPT_LIMIT, OPT_JSON, {0}};
 static const sl_option install_opts[] = {OPT_PRINT, OPT_CHECK, OPT_REDIS, {0}};
@@ -52,6 +57,13 @@ static const sl_option dead_opts[] = {OPT_QUEUE("only this queue (default: every
                                       {0}};
 static const sl_option retry_opts[] = {
     OPT_QUEUE(FIND_HELP), OPT_ALL_DEAD, OPT_REDIS, OPT_PREFIX, {0}};
+static const sl_option ls_opts[] = {OPT_QUEUE("only this queue (default: every known queue)"),
+                                    OPT_LIMIT,
+                                    OPT_JSON,
+                                    OPT_REDIS,
+                                    OPT_PREFIX,
+                                    {0}};
+static const sl_option purge_opts[] = {OPT_STATE, OPT_YES, OPT_REDIS, OPT_PREFIX, {0}};
 static const sl_option cancel_opts[] = {OPT_QUEUE(FIND_HELP), OPT_REDIS, OPT_PREFIX, {0}};
 
 typedef struct command {
@@ -80,6 +92,21 @@ static const command commands[] = {
      "Lists dead jobs newest first: time of death (UTC), queue, id, type, attempts and the\n"
      "last error (cut to 100 characters; --json has it whole).",
      dead_opts, 0, 0, NULL, ctl_dead},
+    {"ls", "STATE [--queue Q] [--limit N] [--json]",
+     "jobs in STATE: ready, delayed, active, done or dead",
+     "Lists the jobs in one state across the known queues (or --queue Q), with their type\n"
+     "and attempts: ready in claim order (critical to low, each list from its head, queue\n"
+     "by queue) with priority and position; delayed (when each runs) and active (its lease\n"
+     "deadline and the worker holding it) soonest first; done (when it finished) and dead\n"
+     "(when it died, and why, cut to 100 characters; --json has it whole) newest first.",
+     ls_opts, 1, 1, "state (ready, delayed, active, done or dead)", ctl_ls},
+    {"purge", "Q --state dead|done --yes", "delete finished jobs of queue Q for good",
+     "Deletes the dead (or done, or dead,done) jobs of queue Q, ids and bodies, in batches\n"
+     "of 500, each batch atomic. Jobs that arrive in that state meanwhile are left. Prints\n"
+     "how many went. Refuses without --yes (and says how many it would delete). Only\n"
+     "finished jobs can be purged: ready and delayed ones still wait for their run (cancel\n"
+     "them first), and active ones are held by a worker.",
+     purge_opts, 1, 1, "queue name Q", ctl_purge},
     {"retry", "ID [--queue Q] | --all-dead --queue Q", "put dead jobs back in ready",
      "Revives dead job ID (or with --all-dead every dead job of queue Q): attempts start\n"
      "again from 0 and the job goes to the end of its priority's ready list. Prints how\n"
@@ -142,7 +169,7 @@ static const command *find_command(const char *name)
 
 static void usage_all(FILE *out)
 {
-    static char desc[2048];
+    static char desc[4096];
     size_t n = (size_t)snprintf(desc, sizeof desc,
                                 "The operator's view of Sluice's queues, jobs and workers.\n\n"
                                 "commands (sluice-ctl COMMAND --help for each):");
