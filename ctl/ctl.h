@@ -34,7 +34,7 @@ typedef struct ctl_opts {
     int check;              /* install --check */
     const char *state;      /* purge --state: "dead", "done" or "dead,done" */
     int yes;                /* purge --yes */
-    double interval;        /* top --interval, seconds */
+    long long interval;     /* top --interval, seconds */
     int once;               /* top --once: one frame, no escapes */
     const char *archive;    /* top, web --archive: the SQLite archive, or NULL */
     const char *listen;     /* web --listen HOST:PORT */
@@ -69,6 +69,8 @@ int ctl_spool_stats(const char *path, cJSON *doc);
 int ctl_install(ctl *c, int npos, char **pos);
 int ctl_ls(ctl *c, int npos, char **pos);    /* ls.c */
 int ctl_purge(ctl *c, int npos, char **pos); /* ls.c */
+int ctl_top(ctl *c, int npos, char **pos);   /* top.c */
+int ctl_web(ctl *c, int npos, char **pos);   /* web.c */
 
 /* `sluice-ctl install --print`: the library's text on stdout, no Redis. */
 int ctl_install_print(void);
@@ -194,5 +196,32 @@ const char *ctl_batch_state(const ctl_batch_info *b);
 cJSON *ctl_batch_json(const ctl_batch_info *b);
 /* "200 jobs: 150 done, 2 failed, 48 pending" */
 void ctl_batch_counts(const ctl_batch_info *b, char *out, size_t outlen);
+
+/* --- view.c: the live picture top draws and web serves ---------------- */
+
+typedef struct ctl_view ctl_view;
+
+/* Reads the names the first refresh needs (queues, workers, rate-limit
+ * keys). NULL after printing a Redis problem. */
+ctl_view *ctl_view_new(ctl *c);
+void ctl_view_free(ctl_view *v);
+
+/* One pipelined round trip: a document with now_ms, interval_s, queues
+ * (depths by priority, sets, paused, counters, rates per second since the
+ * last refresh or null, and with SAMPLE_DONE the latency of the newest done
+ * jobs), workers (with the in-flight jobs their leases show), ratelimits
+ * per bot and dead_recent. The caller owns it. NULL after printing a Redis
+ * problem. */
+cJSON *ctl_view_refresh(ctl_view *v, int sample_done);
+
+/* --- archive_read.c: the archive's rollups ----------------------------- */
+
+/* Per queue over the minutes since SINCE_MS: done, dead, retried,
+ * rate_limited, run and wait p50/p99. NULL with WHY ("no archive ...")
+ * when PATH or its rollups table is not there. */
+cJSON *ctl_archive_latency(const char *path, int64_t since_ms, char *why, size_t whylen);
+/* Per minute since SINCE_MS, across queues: [minute_ms, done, dead,
+ * retried, cancelled, rate_limited]. NULL with WHY as above. */
+cJSON *ctl_archive_series(const char *path, int64_t since_ms, char *why, size_t whylen);
 
 #endif

@@ -37,13 +37,28 @@ static ctl_opts o;
     {"state", NULL, SL_OPT_STR, &o.state, NULL, 0, 0,                                             \
      "which finished jobs to delete: dead, done, or dead,done"}
 #define OPT_YES {"yes", NULL, SL_OPT_BOOL, &o.yes, NULL, 0, 0, "really delete them"}
+#define OPT_ARCHIVE                                                                               \
+    {"archive", "SLUICE_ARCHIVE", SL_OPT_STR, &o.archive, NULL, 0, 0,                             \
+     "the SQLite archive the scheduler writes: latency and history from its rollups"}
+#define OPT_INTERVAL                                                                              \
+    {"interval", NULL, SL_OPT_INT, &o.interval, "1", 1, 3600, "seconds between two frames"}
+#define OPT_ONCE                                                                                  \
+    {"once", NULL, SL_OPT_BOOL, &o.once, NULL, 0, 0,                                              \
+     "print one frame (80x24, no escapes) and exit"}
+#define OPT_LISTEN                                                                                \
+    {"listen", NULL, SL_OPT_STR, &o.listen, "127.0.0.1:8788", 0, 0,                               \
+     "HOST:PORT to serve the dashboard on (an IPv4 address)"}
+#define OPT_TOKEN_FILE                                                                            \
+    {"admin-token-file", "SLUICE_ADMIN_TOKEN_FILE", SL_OPT_STR, &o.token_file, NULL, 0, 0,        \
+     "file holding the token that allows retry and cancel (none: read-only)"}
 #define FIND_HELP "the job's queue (default: look in every known queue)"
 /* clang-format on */
 
 static const sl_option common_opts[] = {OPT_REDIS, OPT_PREFIX, {0}};
-static const sl_option all_opts[] = {OPT_REDIS, OPT_PREFIX,   OPT_QUEUE(""), OPT_JSON,
-                                     OPT_LIMIT, OPT_ALL_DEAD, OPT_SPOOL,     OPT_PRINT,
-                                     OPT_CHECK, OPT_STATE,    OPT_YES,       {0}};
+static const sl_option all_opts[] = {
+    OPT_REDIS,    OPT_PREFIX, OPT_QUEUE(""), OPT_JSON,       OPT_LIMIT, OPT_ALL_DEAD,
+    OPT_SPOOL,    OPT_PRINT,  OPT_CHECK,     OPT_STATE,      OPT_YES,   OPT_ARCHIVE,
+    OPT_INTERVAL, OPT_ONCE,   OPT_LISTEN,    OPT_TOKEN_FILE, {0}};
 static const sl_option stats_opts[] = {OPT_JSON, OPT_SPOOL, OPT_REDIS, OPT_PREFIX, {0}};
 static const sl_option spool_opts[] = {OPT_LIMIT, OPT_JSON, {0}};
 static const sl_option install_opts[] = {OPT_PRINT, OPT_CHECK, OPT_REDIS, {0}};
@@ -64,6 +79,10 @@ static const sl_option ls_opts[] = {OPT_QUEUE("only this queue (default: every k
                                     OPT_PREFIX,
                                     {0}};
 static const sl_option purge_opts[] = {OPT_STATE, OPT_YES, OPT_REDIS, OPT_PREFIX, {0}};
+static const sl_option top_opts[] = {OPT_INTERVAL, OPT_ONCE,   OPT_ARCHIVE,
+                                     OPT_REDIS,    OPT_PREFIX, {0}};
+static const sl_option web_opts[] = {OPT_LISTEN, OPT_TOKEN_FILE, OPT_ARCHIVE,
+                                     OPT_REDIS,  OPT_PREFIX,     {0}};
 static const sl_option cancel_opts[] = {OPT_QUEUE(FIND_HELP), OPT_REDIS, OPT_PREFIX, {0}};
 
 typedef struct command {
@@ -107,6 +126,26 @@ static const command commands[] = {
      "finished jobs can be purged: ready and delayed ones still wait for their run (cancel\n"
      "them first), and active ones are held by a worker.",
      purge_opts, 1, 1, "queue name Q", ctl_purge},
+    {"top", "[--interval S] [--once] [--archive F]", "live view of queues, workers, limits",
+     "Redraws every --interval seconds (one pipelined round trip): per queue the ready jobs\n"
+     "by priority, delayed, active and dead, enqueued/done/failed per second (from the stats\n"
+     "counters), and the latency p50/p99: queue wait from the archive's rollups of the last\n"
+     "5 minutes with --archive (or SLUICE_ARCHIVE), else due->finished of the newest 50 done\n"
+     "jobs per queue (the line under the table says which). Then the workers with the jobs\n"
+     "their leases show, each bot's rate-limit state (blocked and why, 401/403/429 in this\n"
+     "10-minute window, rate limiters pacing requests), and the newest dead jobs. A queue\n"
+     "marked | is paused. Fits the terminal (80x24 and up): lines are cut, never wrapped.\n"
+     "Plain ANSI escapes, no curses. Ctrl-C quits. --once prints one frame (80x24, no\n"
+     "escapes; two refreshes --interval apart, so rates are known).",
+     top_opts, 0, 0, NULL, ctl_top},
+    {"web", "[--listen H:P] [--admin-token-file F]", "the dashboard, in a browser",
+     "Serves the dashboard on --listen (loopback by default): queues and depths, throughput\n"
+     "and failures over time from the archive's rollups (--archive; \"no archive\" without),\n"
+     "dead jobs with their reasons, workers, rate limits, the interview workflow's\n"
+     "applications. Self-contained (no CDN). Read-only, unless --admin-token-file names a\n"
+     "file holding a token: then its retry and cancel buttons work for whoever gives that\n"
+     "token (Authorization: Bearer). Runs until SIGINT or SIGTERM.",
+     web_opts, 0, 0, NULL, ctl_web},
     {"retry", "ID [--queue Q] | --all-dead --queue Q", "put dead jobs back in ready",
      "Revives dead job ID (or with --all-dead every dead job of queue Q): attempts start\n"
      "again from 0 and the job goes to the end of its priority's ready list. Prints how\n"
