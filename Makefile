@@ -100,6 +100,12 @@ $(BUILD)/gen/sluice.lua: shared/functions/sluice.lua $(wildcard shared/scripts/*
 $(BUILD)/gen/functions_gen.c: $(BUILD)/gen/sluice.lua tools/embed.sh
 	sh tools/embed.sh sl_function_sources $@ $<
 
+# sluice-ctl web's page (web/*.html, .js, .css), compiled in: no CDN, works offline
+WEB_ASSETS := $(sort $(wildcard web/*.html web/*.js web/*.css))
+$(BUILD)/gen/web_gen.c: $(WEB_ASSETS) tools/embed.sh
+	@mkdir -p $(@D)
+	sh tools/embed.sh sl_web_assets $@ $(WEB_ASSETS)
+
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -121,7 +127,9 @@ $(BIN)/sluice-producer: $(PRODUCER_OBJ) $(LIB)
 $(BIN)/sluice-producer: LDLIBS += -lcrypto
 $(BIN)/sluice-worker: $(WORKER_OBJ) $(LIB)
 $(BIN)/sluice-scheduler: $(SCHEDULER_OBJ) $(LIB)
-$(BIN)/sluice-ctl: $(CTL_OBJ) $(LIB)
+$(BIN)/sluice-ctl: $(CTL_OBJ) $(BUILD)/gen/web_gen.o $(LIB)
+# sluice-ctl web: libmicrohttpd on its own polling thread (ctl/web.c)
+$(BIN)/sluice-ctl: LDLIBS += -lmicrohttpd
 $(BIN)/sluice-bench: $(BENCH_OBJ) $(LIB)
 $(BIN)/sluice-fake-platform: $(FAKE_OBJ) $(LIB)
 	@mkdir -p $(@D)

@@ -45,6 +45,7 @@ typedef struct ctl {
     const ctl_opts *o;
     const char *cmd;  /* command name, for messages */
     redisContext *rc; /* connected, scripts loaded */
+    int quiet;        /* retry, cancel: no "revived"/"cancelled" line (web.c) */
 } ctl;
 
 /* Commands: POS holds the positional arguments after the command name. Each

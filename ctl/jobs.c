@@ -110,7 +110,8 @@ static int retry_one(ctl *c, const char *id)
         ctl_errorf("%s left dead meanwhile: nothing revived", id);
         return CTL_NOTFOUND;
     }
-    printf("revived 1 job\n");
+    if (!c->quiet)
+        printf("revived 1 job\n");
     return CTL_OK;
 }
 
@@ -290,7 +291,8 @@ int ctl_cancel(ctl *c, int npos, char **pos)
     long long done = ctl_reply_int(r, 0);
     freeReplyObject(r);
     if (done == 1) {
-        printf("cancelled %s\n", id);
+        if (!c->quiet)
+            printf("cancelled %s\n", id);
         return CTL_OK;
     }
     /* A worker claimed it between the look-up and the script: say where it is now. */

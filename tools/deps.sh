@@ -19,12 +19,15 @@ set -eu
 # clang-format (14 in Debian 12) runs `make format-check`, part of `make test`.
 # prometheus: its promtool checks the /metrics text of worker, scheduler and
 # intake (t_metrics), and the server itself scrapes them in t_metrics_scrape.
+# sluice-ctl web's dashboard is tested in a real headless browser (t_web):
+# chromium with chromium-driver, driven by python3-selenium.
 # Everything else the scripts call (timeout, stdbuf, awk, python3's standard
 # library) is in every Debian system or comes with these.
 pkgs="build-essential pkg-config libhiredis-dev libev-dev libcurl4-openssl-dev libcjson-dev
       libsqlite3-dev libcmocka-dev libmicrohttpd-dev redis-server redis-tools python3
       python3-jsonschema jq curl libpango1.0-dev libcairo2-dev fonts-dejavu-core poppler-utils
-      libssl-dev wrk python3-redis iproute2 clang-format prometheus"
+      libssl-dev wrk python3-redis iproute2 clang-format prometheus chromium chromium-driver
+      python3-selenium"
 # a node from elsewhere (nodesource bundles npm) is kept: Debian's npm would
 # conflict with it
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
