@@ -73,14 +73,46 @@ check "read-only: says why" grep -q "read-only" "$TMP/ro.out"
 check "read-only: the job stays dead" test "$(ctl show "$f2" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"])')" = dead
 stop "$(pid_of web_ro)"
 
-# 100 queues: first paint and a screenshot
+# 100 queues under load: first paint and a screenshot. A worker serves them
+# all while a feeder keeps enqueueing (sleep jobs, and some that fail);
+# the archive holds 3 hours of rollups in the tables of the archive
+# contract (made here: what the scheduler's archiver writes)
 export SLUICE_PREFIX=tweb100
 for i in $(seq -w 1 100); do
     echo "{\"type\":\"noop\",\"queue\":\"q$i\",\"payload\":{}}"
 done | producer enqueue --ndjson - >/dev/null
-start_worker w3 --queues q001,q002,q003 --heartbeat-ms 200
+"$PY" - "$TMP/archive.db" "$(now_ms)" <<'PY'
+import math, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("""PRAGMA journal_mode=WAL;
+CREATE TABLE rollups(minute_ms INTEGER NOT NULL, queue TEXT NOT NULL,
+  type TEXT NOT NULL, done INTEGER NOT NULL, dead INTEGER NOT NULL, retried INTEGER NOT NULL,
+  cancelled INTEGER NOT NULL, rate_limited INTEGER NOT NULL, run_p50_ms REAL, run_p95_ms REAL,
+  run_p99_ms REAL, wait_p50_ms REAL, wait_p95_ms REAL, wait_p99_ms REAL,
+  PRIMARY KEY(minute_ms, queue, type));""")
+now = int(sys.argv[2]) // 60000 * 60000
+for m in range(180):
+    t = now - (180 - m) * 60000
+    done = int(3000 + 1500 * math.sin(m / 15.0))
+    db.execute("INSERT INTO rollups VALUES(?, 'q001', 'sleep', ?, ?, ?, 0, ?, 300, 320, 350, 40, 90, 200)",
+               (t, done, m % 7, (m * 13) % 40, (m * 7) % 25))
+db.commit()
+PY
+queues=$(seq -f 'q%03g' -s, 1 100)
+start_worker w3 --queues "$queues" --heartbeat-ms 200
+cat >"$TMP/feeder.sh" <<'SH'
+# keeps a load on: 60 sleep jobs over 12 queues and one failing job every half second
+while :; do
+    for i in $(seq 1 60); do
+        printf '{"type":"sleep","queue":"q%03d","payload":{"ms":400}}\n' $((RANDOM % 12 + 1))
+    done | "$SLUICE_BIN/sluice-producer" enqueue --ndjson - >/dev/null
+    "$SLUICE_BIN/sluice-producer" enqueue --type fail --queue q005 --payload '{"permanent":true}' >/dev/null
+    sleep 0.5
+done
+SH
+start_bg feeder "$TMP/feeder.log" bash "$TMP/feeder.sh"
 start_bg web100 "$TMP/web100.log" "$SLUICE_BIN/sluice-ctl" web --listen "127.0.0.1:$PORT" \
-    --admin-token-file "$TMP/token"
+    --admin-token-file "$TMP/token" --archive "$TMP/archive.db"
 check "web (100 queues) is up" wait_until 10 "curl -sf http://127.0.0.1:$PORT/api/view >/dev/null"
 /usr/bin/python3 "$(dirname "$0")/web_check.py" "http://127.0.0.1:$PORT/" - - - "$TMP/token" "$TMP" \
     --perf 100 >"$TMP/perf.out" 2>"$TMP/perf.err" || tail -20 "$TMP/perf.err" >&2
@@ -90,6 +122,7 @@ while read -r line; do
 done <"$TMP/perf.out"
 check "a screenshot was taken" test -s "$TMP/dashboard.png"
 [ -n "${SLUICE_WEB_SCREENSHOT:-}" ] && cp "$TMP/dashboard.png" "$SLUICE_WEB_SCREENSHOT"
+stop "$(pid_of feeder)"
 stop "$(pid_of web100)"
 stop "$(pid_of w3)"
 stop "$(pid_of w2)"

@@ -99,6 +99,9 @@ def perf(url, n, out_dir):
         print("figure: queue_rows_ms=%d (measured by the page when the check saw them; wall %d)"
               % (round(rows_ms), round((time.time() - t0) * 1000)))
         time.sleep(2.5)  # a second poll, so rates show
+        note = d.find_element(By.ID, "series-note").text
+        check("throughput from the archive's rollups", "archive's rollups" in note, note)
+        check("dead jobs listed under load", len(rows(d, "dead")) > 0)
         d.save_screenshot(out_dir + "/dashboard.png")
         errs = console_errors(d)
         check("no console errors with %d queues" % n, not errs, json.dumps(errs)[:500])
@@ -157,6 +160,9 @@ def main():
         check("no img element on the page",
               d.execute_script("return document.getElementsByTagName('img').length") == 0)
         check("no alert", no_alert(d))
+        check("throughput: says there is no archive",
+              "no archive" in d.find_element(By.ID, "series-note").text,
+              d.find_element(By.ID, "series-note").text)
         errs = console_errors(d)
         check("no console errors after the load", not errs, json.dumps(errs)[:600])
 
