@@ -3,7 +3,9 @@
  * file per group of commands (stats.c: stats and workers; show.c: show and
  * dead; jobs.c: retry, cancel, pause and resume; batch_status.c: batch;
  * apps.c: app, apps; spool_status.c: spool, and the spool line of stats;
- * install.c: install, the Redis Function library).
+ * install.c: install, the Redis Function library; ls.c: ls and purge;
+ * view.c: the live view top and web show; top.c: top; web.c: web, the
+ * dashboard; archive_read.c: the archive's rollups for top and web).
  *
  * Blocking hiredis, no event loop: each command is a handful of pipelined
  * round trips. Exit status: 0 done, 1 not found or wrong state, 2 usage or
