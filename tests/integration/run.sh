@@ -77,7 +77,7 @@ paced=(t_fake t_interview t_message_errors t_ratelimit_bucket t_approval_bucket 
        t_ratelimit_new_channel)
 slow=(t_producer_edges t_serve_spool t_func t_dead_worker t_func_clients t_ctl t_pdf t_serve_wait
       t_result_channel t_spool_kill9 t_serve t_serve_openapi t_batch t_producer t_func_same t_fence
-      t_metrics t_metrics_scrape)
+      t_metrics t_metrics_scrape t_web)
 alone=(t_message_fleet t_message_faults_after t_message_resend)
 # pick NAME...: the tests of the run with those names, in that order
 pick() {
