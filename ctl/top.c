@@ -4,8 +4,10 @@
  * needs no curses and works over ssh; every line is cut to the terminal's
  * width (never wrapped) and the sections share its height, 80x24 at
  * least. --once prints one frame, with no escapes, for tests and scripts
- * (two refreshes --interval apart, so that rates are known). */
+ * (two refreshes --interval apart, so that rates are known). When Redis
+ * goes away the frame says so and top connects again at the next one. */
 #include "ctl.h"
+#include "rblock.h"
 #include "util.h"
 
 #include <errno.h>
@@ -320,6 +322,19 @@ static cJSON *refresh(ctl *c, ctl_view *v, cJSON **arch, char *why, size_t whyle
     return ctl_view_refresh(v, *arch == NULL);
 }
 
+/* A new connection and view after Redis went away; NULL while it is out of
+ * reach (the reason is printed, and drawn over at the next frame). */
+static ctl_view *reconnect(ctl *c)
+{
+    sl_redis_addr addr;
+    char err[512];
+    if (sl_redis_addr_parse(c->o->redis_url, &addr, err, sizeof err))
+        return NULL; /* parsed once already by main() */
+    if (!c->rc && !(c->rc = sl_rblock_connect(&addr, 5.0, err, sizeof err)))
+        return NULL;
+    return ctl_view_new(c);
+}
+
 int ctl_top(ctl *c, int npos, char **pos)
 {
     (void)npos, (void)pos;
@@ -352,16 +367,26 @@ int ctl_top(ctl *c, int npos, char **pos)
     sigaction(SIGHUP, &sa, NULL);
     /* the alternate screen, the cursor hidden; both undone on the way out */
     fputs("\x1b[?1049h\x1b[?25l", stdout);
-    int rc = CTL_OK;
     while (!stop_flag) {
-        if (!(doc = refresh(c, v, &arch, why, sizeof why))) {
-            rc = CTL_FAIL;
-            break;
-        }
         int rows, cols;
         term_size(&rows, &cols);
         frame f = {.cols = cols};
-        build(&f, c, doc, arch, why, rows);
+        doc = NULL;
+        arch = NULL;
+        if (v || (v = reconnect(c)))
+            doc = refresh(c, v, &arch, why, sizeof why);
+        if (doc) {
+            build(&f, c, doc, arch, why, rows);
+        } else { /* Redis went away: say so, and try again next time */
+            ctl_view_free(v);
+            v = NULL;
+            redisFree(c->rc);
+            c->rc = NULL;
+            add(&f,
+                "sluice top  %s: redis is out of reach; trying again every %llds "
+                "(Ctrl-C quits)",
+                c->o->prefix, c->o->interval);
+        }
         fputs("\x1b[H", stdout);
         for (int i = 0; i < f.n; i++)
             printf("%s\x1b[K%s", f.lines[i], i + 1 < f.n ? "\r\n" : "");
@@ -375,5 +400,5 @@ int ctl_top(ctl *c, int npos, char **pos)
     fputs("\x1b[?25h\x1b[?1049l", stdout);
     fflush(stdout);
     ctl_view_free(v);
-    return rc;
+    return CTL_OK;
 }

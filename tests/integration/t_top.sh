@@ -89,5 +89,20 @@ ctl top --once --archive "$TMP/none.db" >"$TMP/frame3"
 check "--archive missing: falls back and says no archive" grep -q "done jobs per queue (no archive)" "$TMP/frame3"
 
 stop "$(pid_of w1)"
+
+# in a terminal (script(1) gives it one, 80x24): frames drawn with escapes;
+# Redis going away is said on screen, and top carries on when it is back
+start_bg toptty "$TMP/top.tty" script -qfec "stty cols 80 rows 24; exec '$SLUICE_BIN/sluice-ctl' top 2>>'$TMP/ctl.log'" /dev/null
+after() { "$PY" -c 'import sys; t = open(sys.argv[1], "rb").read(); i = t.rfind(sys.argv[2].encode()); print("yes" if i >= 0 and sys.argv[3].encode() in t[i:] else "no")' "$TMP/top.tty" "$1" "$2"; }
+check "top draws frames in a terminal" wait_until 10 "grep -aq 'ttop  [0-9:]*Z  queues 4  ready' '$TMP/top.tty'"
+check "the alternate screen, cursor home" grep -aqF "$(printf '\033[?1049h')" "$TMP/top.tty"
+stop "$REDIS_PID"
+check "redis gone: top says so" wait_until 10 "grep -aq 'redis is out of reach; trying again' '$TMP/top.tty'"
+check "top is still running" alive "$(pid_of toptty)"
+restart_redis
+check "redis back (empty): frames again" wait_until 10 '[ "$(after "out of reach" "queues 0  ready 0")" = yes ]'
+kill -INT "$(ps -o pid= --ppid "$(pid_of toptty)")" # Ctrl-C, to top itself
+check "Ctrl-C: top ends" wait_until 10 "! alive $(pid_of toptty)"
+check "the terminal is given back (main screen, cursor)" grep -aqF "$(printf '\033[?25h\033[?1049l')" "$TMP/top.tty"
 assert_nothing_running
 finish
