@@ -157,6 +157,16 @@ static enum MHD_Result api_view(web *w, struct MHD_Connection *conn)
         cJSON_AddStringToObject(doc, "prefix", w->c->o->prefix);
         cJSON_AddBoolToObject(doc, "admin", w->token_len > 0);
         cJSON_AddBoolToObject(doc, "archive_given", w->c->o->archive != NULL);
+        /* with an archive, the queue wait of its last 5 minutes' rollups too */
+        char why[256];
+        cJSON *lat =
+            w->c->o->archive
+                ? ctl_archive_latency(w->c->o->archive, sl_now_ms() - 5 * 60000, why, sizeof why)
+                : NULL;
+        if (lat)
+            cJSON_AddItemToObject(doc, "archive_latency", lat);
+        else
+            cJSON_AddNullToObject(doc, "archive_latency");
         free(w->view_json);
         w->view_json = cJSON_PrintUnformatted(doc);
         cJSON_Delete(doc);

@@ -77,9 +77,10 @@ function renderQueues(v, latency) {
   }
   $('queues').tBodies[0].replaceChildren(...rows);
   $('totals').textContent = rows.length + ' queues, ' + ready + ' ready, ' + dead + ' dead';
-  $('latency-note').textContent =
-    'p50/p99: due → finished of the newest 50 done jobs of each queue' +
-    (v.archive_given ? '' : ' (no archive given: start with --archive for wait and run times)');
+  $('latency-note').textContent = latency
+    ? 'p50/p99: queue wait from the archive\'s rollups of the last 5 minutes'
+    : 'p50/p99: due → finished of the newest 50 done jobs of each queue' +
+      (v.archive_given ? ' (the archive has no rollups)' : ' (no archive given: start with --archive for the queue wait)');
 }
 
 function renderWorkers(v) {
@@ -126,8 +127,7 @@ async function refreshView() {
     const v = await getJSON('/api/view');
     lastView = v;
     admin = v.admin;
-    let latency = null;
-    renderQueues(v, latency);
+    renderQueues(v, v.archive_latency);
     renderWorkers(v);
     renderLimits(v);
     $('meta').textContent = 'prefix ' + v.prefix + ' · ' + fmtTime(v.now_ms) + ' · ' +

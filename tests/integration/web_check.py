@@ -102,6 +102,11 @@ def perf(url, n, out_dir):
         note = d.find_element(By.ID, "series-note").text
         check("throughput from the archive's rollups", "archive's rollups" in note, note)
         check("dead jobs listed under load", len(rows(d, "dead")) > 0)
+        lat = d.find_element(By.ID, "latency-note").text
+        check("p50/p99 from the archive's rollups", "archive's rollups" in lat, lat)
+        q1 = table(d, "queues", "queue").get("q001", {})
+        check("q001's wait p50/p99 as its rollups say (40 ms, 200 ms)",
+              (q1.get("p50"), q1.get("p99")) == ("40 ms", "200 ms"), str(q1))
         d.save_screenshot(out_dir + "/dashboard.png")
         errs = console_errors(d)
         check("no console errors with %d queues" % n, not errs, json.dumps(errs)[:500])
