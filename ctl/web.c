@@ -21,7 +21,7 @@
  * need "Authorization: Bearer TOKEN" (compared in constant time; the token
  * is never logged nor sent back). A browser does not add that header to a
  * cross-site request, so a page elsewhere cannot act. The Host header must
- * name the listening address (or localhost), against DNS rebinding.
+ * be an address or localhost, against DNS rebinding.
  * Everything from Redis reaches the page as JSON (cJSON escapes it) and
  * the script puts it in with textContent only; a strict
  * Content-Security-Policy (no inline script or style, nothing from
@@ -62,7 +62,6 @@ typedef struct web {
     int64_t view_ms; /* when it was made (local clock) */
     char token[256]; /* "" = read-only; secret */
     size_t token_len;
-    char host[64]; /* "127.0.0.1:8788" as --listen gave it */
     int port;
 } web;
 
@@ -413,15 +412,24 @@ static enum MHD_Result api_action(web *w, struct MHD_Connection *conn, int retry
     return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "redis refused the action");
 }
 
-/* The Host header names where we listen (or localhost on that port). */
-static int host_ok(const web *w, struct MHD_Connection *conn)
+/* The Host header is an address (IPv4 or [IPv6]) or localhost, with any
+ * port: a page on another site that re-points its own name at us (DNS
+ * rebinding) sends its name, and is refused. */
+static int host_ok(struct MHD_Connection *conn)
 {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
-    if (!h)
+    if (!h || !h[0])
         return 0;
-    char local[64];
-    snprintf(local, sizeof local, "localhost:%d", w->port);
-    return !strcmp(h, w->host) || !strcmp(h, local);
+    if (h[0] == '[')
+        return strchr(h, ']') != NULL;
+    char name[256];
+    size_t n = strcspn(h, ":");
+    if (n >= sizeof name)
+        return 0;
+    memcpy(name, h, n);
+    name[n] = '\0';
+    struct in_addr a;
+    return !strcmp(name, "localhost") || inet_pton(AF_INET, name, &a) == 1;
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
@@ -439,7 +447,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         *upload_len = 0;
         return MHD_YES;
     }
-    if (!host_ok(w, conn))
+    if (!host_ok(conn))
         return send_error(conn, MHD_HTTP_MISDIRECTED_REQUEST,
                           "the Host header must name the address sluice-ctl web listens on");
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
@@ -514,7 +522,6 @@ int ctl_web(ctl *c, int npos, char **pos)
         return CTL_FAIL;
     }
     sa.sin_port = htons((uint16_t)w.port);
-    snprintf(w.host, sizeof w.host, "%s", c->o->listen);
     if (c->o->token_file && read_token(&w, c->o->token_file))
         return CTL_FAIL;
     char err[512];

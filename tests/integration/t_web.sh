@@ -47,7 +47,8 @@ check "web is up" wait_until 10 "curl -sf http://127.0.0.1:$PORT/api/view >/dev/
 hdrs=$(curl -si "http://127.0.0.1:$PORT/")
 check "a strict Content-Security-Policy" grep -q "Content-Security-Policy: default-src 'none'; script-src 'self'" <<<"$hdrs"
 check "the page comes from the binary" grep -q '<script src="/dashboard.js"' <<<"$hdrs"
-check "a foreign Host header is refused" test "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example:80' "http://127.0.0.1:$PORT/api/view")" = 421
+check "a foreign Host header is refused (DNS rebinding)" test "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example:80' "http://127.0.0.1:$PORT/api/view")" = 421
+check "Host: localhost is served" test "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: localhost:$PORT" "http://127.0.0.1:$PORT/api/view")" = 200
 
 /usr/bin/python3 "$(dirname "$0")/web_check.py" "http://127.0.0.1:$PORT/" "$TMP/stats.json" XSS1 "$f1" \
     "$TMP/token" "$TMP" >"$TMP/check.out" 2>"$TMP/check.err"
