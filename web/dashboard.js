@@ -71,6 +71,8 @@ function renderQueues(v, latency) {
     const lat = latency ? latency[name] : q.latency;
     cell(tr, fmtMs(lat ? (latency ? lat.wait_p50_ms : lat.p50_ms) : null), '', 'p50');
     cell(tr, fmtMs(lat ? (latency ? lat.wait_p99_ms : lat.p99_ms) : null), '', 'p99');
+    cell(tr, fmtMs(latency && lat ? lat.run_p50_ms : null), '', 'run_p50');
+    cell(tr, fmtMs(latency && lat ? lat.run_p99_ms : null), '', 'run_p99');
     rows.push(tr);
     ready += q.ready_total;
     dead += q.dead;
@@ -78,7 +80,7 @@ function renderQueues(v, latency) {
   $('queues').tBodies[0].replaceChildren(...rows);
   $('totals').textContent = rows.length + ' queues, ' + ready + ' ready, ' + dead + ' dead';
   $('latency-note').textContent = latency
-    ? 'p50/p99: queue wait from the archive\'s rollups of the last 5 minutes'
+    ? 'p50/p99: queue wait, and run time, from the archive\'s rollups of the last 5 minutes'
     : 'p50/p99: due → finished of the newest 50 done jobs of each queue' +
       (v.archive_given ? ' (the archive has no rollups)' : ' (no archive given: start with --archive for the queue wait)');
 }

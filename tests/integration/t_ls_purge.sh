@@ -56,7 +56,7 @@ check "ls dead --json: last_error whole" test "$(ctl ls dead --json | jget 'd["j
 check "ls done: five, newest first" test "$(ctl ls done --queue noop --json | jget 'str(len(d["jobs"]))+" "+str([j["score_ms"] for j in d["jobs"]] == sorted((j["score_ms"] for j in d["jobs"]), reverse=True))')" = "5 True"
 ctl ls done >"$TMP/out"
 check "ls done: finished ... ago" grep -Eq "^[0-9-]{10}T[0-9:]{8}Z +[0-9]+(ms|s) ago +noop " "$TMP/out"
-s1=$(enqueue --type sleep --payload '{"ms":20000}')
+s1=$(enqueue --type sleep --payload '{"ms":600000}' --timeout-ms 900000)
 start_worker w2 --queues sleep --grace-ms 0
 check "ls active: the running job and its worker" wait_until 10 "ctl ls active --json | grep -q '\"worker\":\"w2-$$\"'"
 ctl ls active >"$TMP/out"
