@@ -1,6 +1,7 @@
 /* common.c — see ctl.h: Redis replies, known queues, finding a job, times
  * and text tables, shared by every sluice-ctl command. */
 #include "ctl.h"
+#include "noperm.h"
 #include "util.h"
 
 #include <assert.h>
@@ -47,7 +48,7 @@ int ctl_read_replies(ctl *c, redisReply **r, size_t n, const char *what)
         }
         r[i] = p;
         if (r[i]->type == REDIS_REPLY_ERROR && !bad) {
-            ctl_errorf("redis refused %s: %s", what, r[i]->str);
+            ctl_errorf("redis refused %s: %s%s", what, r[i]->str, sl_noperm_note(r[i]->str));
             bad = 1;
         }
     }

@@ -5,6 +5,7 @@
  * sluice-ctl never takes functions away from newer clients. Redis keeps
  * functions in its RDB and AOF and sends them to replicas. */
 #include "ctl.h"
+#include "noperm.h"
 #include "func.h"
 
 #include <string.h>
@@ -26,7 +27,8 @@ static int library_exists(ctl *c)
 {
     redisReply *r = redisCommand(c->rc, "FUNCTION LIST LIBRARYNAME %s", SL_FUNC_LIBRARY);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        ctl_errorf("install: FUNCTION LIST: %s", r ? r->str : c->rc->errstr);
+        ctl_errorf("install: FUNCTION LIST: %s%s", r ? r->str : c->rc->errstr,
+                   r ? sl_noperm_note(r->str) : "");
         freeReplyObject(r);
         return -1;
     }
@@ -84,7 +86,8 @@ int ctl_install(ctl *c, int npos, char **pos)
     const char *text = sl_func_text(&len);
     redisReply *r = redisCommand(c->rc, "FUNCTION LOAD REPLACE %b", text, len);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        ctl_errorf("install: FUNCTION LOAD: %s", r ? r->str : c->rc->errstr);
+        ctl_errorf("install: FUNCTION LOAD: %s%s", r ? r->str : c->rc->errstr,
+                   r ? sl_noperm_note(r->str) : "");
         freeReplyObject(r);
         return CTL_FAIL;
     }

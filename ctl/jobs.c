@@ -2,6 +2,7 @@
  * (cancel.lua), `pause` and `resume` (the queue's paused key, which
  * claim.lua checks). */
 #include "ctl.h"
+#include "noperm.h"
 #include "job.h"
 #include "rblock.h"
 #include "util.h"
@@ -67,7 +68,7 @@ static long revive(ctl *c, const sl_keys *k, char **args, const size_t *lens, in
     if (!r)
         ctl_errorf("redis: revive: %s", c->rc->errstr);
     else if (r->type == REDIS_REPLY_ERROR)
-        ctl_errorf("redis refused revive: %s", r->str);
+        ctl_errorf("redis refused revive (EVALSHA revive): %s%s", r->str, sl_noperm_note(r->str));
     else
         n = (long)ctl_reply_int(r, 0);
     freeReplyObject(r);
@@ -284,7 +285,8 @@ int ctl_cancel(ctl *c, int npos, char **pos)
     sl_strlcpy(queue, k->queue, sizeof queue);
     ctl_job_deinit(&j);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        ctl_errorf("redis%s cancel: %s", r ? " refused" : ":", r ? r->str : c->rc->errstr);
+        ctl_errorf("redis%s cancel (EVALSHA cancel): %s%s", r ? " refused" : ":",
+                   r ? r->str : c->rc->errstr, r ? sl_noperm_note(r->str) : "");
         freeReplyObject(r);
         return CTL_FAIL;
     }

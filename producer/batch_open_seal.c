@@ -4,6 +4,7 @@
  * seal them at the end (or on `sluice-producer seal ID`). The counting and
  * the callback's firing happen in Redis, in the scripts. */
 #include "producer.h"
+#include "noperm.h"
 #include "batch.h"
 #include "jsoncheck.h"
 #include "keys.h"
@@ -166,8 +167,9 @@ static int read_state(const redisReply *r, const char *id, batch_state *st)
 {
     memset(st, 0, sizeof *st);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 9) {
-        fprintf(stderr, "sluice-producer: redis refused batch %s: %s\n", id,
-                r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        fprintf(stderr, "sluice-producer: redis refused batch %s (EVALSHA batch): %s%s\n", id,
+                r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply",
+                r && r->type == REDIS_REPLY_ERROR ? sl_noperm_note(r->str) : "");
         return -1;
     }
     st->found = (int)element_int(r, 0);

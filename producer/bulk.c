@@ -15,6 +15,7 @@
  * job not confirmed yet, and every later line, goes to the spool in input
  * order, its id fixed already, and its id is printed as if stored. */
 #include "producer.h"
+#include "noperm.h"
 #include "enqueue.h"
 #include "job.h"
 #include "jsoncheck.h"
@@ -179,7 +180,8 @@ static void handle_reply(struct bulk *b, redisReply *r)
     int passing = b->o->spool && r->type == REDIS_REPLY_ERROR && sl_rblock_outage(r->str);
     if (f->n == -1) {                                 /* the SADD registering a queue */
         if (r->type == REDIS_REPLY_ERROR && !passing) /* else the flush registers it */
-            fprintf(stderr, "sluice-producer: registering the queue failed: %s\n", r->str);
+            fprintf(stderr, "sluice-producer: registering the queue (SADD) failed: %s%s\n", r->str,
+                    sl_noperm_note(r->str));
     } else if (f->n == -2) {
         /* a failed open is reported; its jobs are refused one by one */
         const producer_callback *cb =
@@ -196,8 +198,9 @@ static void handle_reply(struct bulk *b, redisReply *r)
             snprintf(b->why, sizeof b->why, "%s", r->str);
         }
     } else if (r->type != REDIS_REPLY_ARRAY || (int)r->elements != f->n) {
-        fprintf(stderr, "sluice-producer: redis refused the batch: %s\n",
-                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        fprintf(stderr, "sluice-producer: redis refused the batch (EVALSHA enqueue): %s%s\n",
+                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply",
+                r->type == REDIS_REPLY_ERROR ? sl_noperm_note(r->str) : "");
         for (int i = 0; i < f->n; i++)
             settle(b, f->lines[i], "-");
         b->rejected += f->n;

@@ -9,6 +9,7 @@
  * refuses the copy ("!id: ... exists already"), which counts as delivered.
  * So a flush killed anywhere, or cut off by Redis, is simply run again. */
 #include "producer.h"
+#include "noperm.h"
 #include "enqueue.h"
 #include "job.h"
 #include "keys.h"
@@ -115,8 +116,9 @@ static int file_reply(struct flush *f, struct chunk *c, const struct call *call,
         snprintf(out->why, sizeof out->why, "%s", r->str);
         if (sl_rblock_outage(r->str))
             return 1;
-        fprintf(stderr, "sluice-producer: flush: redis refused %s: %s\n",
-                call->n ? "the enqueue" : "registering the queue", r->str);
+        fprintf(stderr, "sluice-producer: flush: redis refused %s: %s%s\n",
+                call->n ? "the enqueue (EVALSHA enqueue)" : "registering the queue (SADD)", r->str,
+                sl_noperm_note(r->str));
         return -1;
     }
     if (!call->n)

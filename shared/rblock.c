@@ -1,5 +1,6 @@
 /* rblock.c — see rblock.h. */
 #include "rblock.h"
+#include "noperm.h"
 #include "util.h"
 
 #include <errno.h>
@@ -45,7 +46,7 @@ static int simple(redisContext *rc, char *err, size_t errlen, const char *what, 
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis: %s refused: %s", what, r->str);
+        snprintf(err, errlen, "redis: %s refused: %s%s", what, r->str, sl_noperm_note(r->str));
         freeReplyObject(r);
         return -1;
     }
@@ -70,6 +71,7 @@ redisContext *sl_rblock_connect(const sl_redis_addr *a, double timeout_s, char *
         return NULL;
     }
     redisSetTimeout(rc, tv);
+    sl_noperm_set_user(a->user);
     if (a->pass[0]) {
         redisReply *r = a->user[0] ? redisCommand(rc, "AUTH %s %s", a->user, a->pass)
                                    : redisCommand(rc, "AUTH %s", a->pass);

@@ -8,6 +8,7 @@
 #include "backoff.h"
 #include "log.h"
 #include "metrics.h"
+#include "noperm.h"
 #include "util.h"
 
 #include <hiredis/async.h>
@@ -21,6 +22,8 @@ struct request {
     sl_rconn_reply_cb *cb;
     void *priv;
     double sent;          /* ev_time() at send, when round trips are measured */
+    char command[24];     /* its name, for a refusal's log line */
+    const char *script;   /* EVALSHA: the script's name, else NULL */
     struct request *next; /* free list */
 };
 
@@ -49,7 +52,7 @@ struct sl_rconn {
     struct request *free_requests;
     /* Logging an outage: one line when it starts or its reason changes, then
      * a reminder at most every REMIND_S, one line when it ends. */
-    char reason[200];      /* the reason last logged; "" while up */
+    char reason[400];      /* the reason last logged; "" while up */
     ev_tstamp logged_at;   /* when it was logged */
     ev_tstamp down_since;  /* start of the outage */
     long attempts;         /* failed connects in this outage */
@@ -57,6 +60,8 @@ struct sl_rconn {
     int was_up;            /* has been up: the next up is a reconnect */
     sl_series *roundtrip;  /* metrics, or NULL */
     sl_series *reconnects;
+    ev_tstamp noperm_at; /* when a permission refusal was last logged */
+    long noperm_since;   /* refusals since then, not logged */
 };
 
 enum { REMIND_S = 30 };
@@ -133,6 +138,13 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     sl_rconn *c = ac->data;
     if (!c)
         return;
+    if (status != REDIS_OK && c->n_channels && sl_noperm_is(ac->errstr)) {
+        /* hiredis drops a subscriber whose SUBSCRIBE was refused */
+        char why[sizeof c->reason];
+        sl_noperm_explain(ac->errstr, c->pattern ? "PSUBSCRIBE" : "SUBSCRIBE", why, sizeof why);
+        went_down(c, why);
+        return;
+    }
     went_down(c, status == REDIS_OK ? "closed" : ac->errstr);
 }
 
@@ -149,6 +161,20 @@ static void setup_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     }
 }
 
+/* The connection works: the outage (if any) ends, and the next one's
+ * backoff starts from the beginning. A subscriber's works once its first
+ * subscription is confirmed: one refused (NOPERM) drops it, and must not
+ * reset the backoff each time (a reconnect loop at the first step's pace). */
+static void now_up(sl_rconn *c)
+{
+    c->failures = 0;
+    if (c->reason[0]) {
+        sl_info("redis connection up conn=%s attempts=%ld down_s=%.1f", c->name, c->attempts,
+                ev_now(c->loop) - c->down_since);
+        c->reason[0] = '\0';
+    }
+}
+
 static void message_trampoline(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
@@ -157,6 +183,9 @@ static void message_trampoline(redisAsyncContext *ac, void *r, void *priv)
     if (!c || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
         return;
     c->progress = ev_now(c->loop);
+    if (reply->element[0]->type == REDIS_REPLY_STRING &&
+        !strcmp(reply->element[0]->str, "subscribe"))
+        now_up(c);
     if (reply->element[0]->type == REDIS_REPLY_STRING &&
         !strcmp(reply->element[0]->str, "message") && c->message_cb)
         c->message_cb(c, reply->element[1]->str, reply->element[2]->str, reply->element[2]->len,
@@ -178,8 +207,10 @@ static void pmessage_trampoline(redisAsyncContext *ac, void *r, void *priv)
     if (!strcmp(kind, "pmessage") && reply->elements == 4)
         c->message_cb(c, reply->element[2]->str, reply->element[3]->str, reply->element[3]->len,
                       c->message_priv);
-    else if (!strcmp(kind, "psubscribe"))
+    else if (!strcmp(kind, "psubscribe")) {
+        now_up(c);
         c->message_cb(c, reply->element[1]->str, NULL, 0, c->message_priv);
+    }
 }
 
 /* The answer to the PING queued after the set-up commands: every one of them
@@ -191,12 +222,8 @@ static void ready_cb(redisAsyncContext *ac, void *r, void *priv)
     sl_rconn *c = ac->data;
     if (!c || !r || sl_reply_error(r))
         return;
-    c->failures = 0;
-    if (c->reason[0]) {
-        sl_info("redis connection up conn=%s attempts=%ld down_s=%.1f", c->name, c->attempts,
-                ev_now(c->loop) - c->down_since);
-        c->reason[0] = '\0';
-    }
+    if (!c->n_channels)
+        now_up(c);
     c->up = 1;
     if (c->was_up && c->reconnects)
         sl_series_inc(c->reconnects);
@@ -284,6 +311,7 @@ sl_rconn *sl_rconn_new(struct ev_loop *loop, const sl_redis_addr *addr, const ch
     c->loop = loop;
     c->addr = *addr;
     sl_strlcpy(c->name, name, sizeof c->name);
+    sl_noperm_set_user(addr->user);
     c->jitter = (uint32_t)getpid() ^ (uint32_t)sl_monotonic_us() ^ (uint32_t)(uintptr_t)c;
     if (!c->jitter)
         c->jitter = 1; /* xorshift stays 0 from 0 */
@@ -355,6 +383,29 @@ int sl_rconn_is_up(const sl_rconn *c)
     return c->up;
 }
 
+/* A command refused for lack of permission (the user's ACL rules): one
+ * line naming the connection, the user and the command (the script, for
+ * an EVALSHA), then at most one every REMIND_S with the count meanwhile;
+ * the caller logs its own failure too. */
+static void log_noperm(sl_rconn *c, const struct request *r, const char *err)
+{
+    ev_tstamp now = ev_now(c->loop);
+    if (c->noperm_at && now - c->noperm_at < REMIND_S) {
+        c->noperm_since++;
+        return;
+    }
+    char what[96], line[600];
+    if (r->script)
+        snprintf(what, sizeof what, "%s %s (script %s.lua)", r->command, r->script, r->script);
+    else
+        snprintf(what, sizeof what, "%s", r->command);
+    sl_noperm_explain(err, what, line, sizeof line);
+    sl_warn("redis refused a command conn=%s: %s refused_since_last=%ld", c->name, line,
+            c->noperm_since);
+    c->noperm_at = now;
+    c->noperm_since = 0;
+}
+
 /* In sl_rconn_free, ac->data is NULL: the pending callbacks then get c = NULL
  * and their request records are freed here, not put on the free list. */
 static void reply_trampoline(redisAsyncContext *ac, void *reply, void *priv)
@@ -363,6 +414,8 @@ static void reply_trampoline(redisAsyncContext *ac, void *reply, void *priv)
     sl_rconn *c = ac->data;
     sl_rconn_reply_cb *cb = r->cb;
     void *cbpriv = r->priv;
+    if (c && sl_noperm_is(sl_reply_error(reply)))
+        log_noperm(c, r, sl_reply_error(reply));
     if (c) {
         if (c->roundtrip)
             sl_series_observe(c->roundtrip, ev_time() - r->sent);
@@ -377,8 +430,8 @@ static void reply_trampoline(redisAsyncContext *ac, void *reply, void *priv)
         cb(c, reply, cbpriv);
 }
 
-int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, const char **argv,
-                     const size_t *lens)
+static int send_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, const char **argv,
+                        const size_t *lens, const char *script)
 {
     if (!c->up || !c->ac)
         return SL_EREDIS;
@@ -391,6 +444,12 @@ int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, c
     r->priv = priv;
     if (c->roundtrip)
         r->sent = ev_time();
+    size_t n = lens ? lens[0] : strlen(argv[0]);
+    if (n >= sizeof r->command)
+        n = sizeof r->command - 1;
+    memcpy(r->command, argv[0], n);
+    r->command[n] = '\0';
+    r->script = script;
     if (redisAsyncCommandArgv(c->ac, reply_trampoline, r, argc, argv, lens) != REDIS_OK) {
         r->next = c->free_requests;
         c->free_requests = r;
@@ -399,6 +458,12 @@ int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, c
     if (c->pending++ == 0)
         c->progress = ev_now(c->loop);
     return 0;
+}
+
+int sl_rconn_command(sl_rconn *c, sl_rconn_reply_cb *cb, void *priv, int argc, const char **argv,
+                     const size_t *lens)
+{
+    return send_command(c, cb, priv, argc, argv, lens, NULL);
 }
 
 int sl_rconn_script(sl_rconn *c, enum sl_script_id id, sl_rconn_reply_cb *cb, void *priv, int nkeys,
@@ -423,7 +488,7 @@ int sl_rconn_script(sl_rconn *c, enum sl_script_id id, sl_rconn_reply_cb *cb, vo
         v[i + 3] = argv[i];
         l[i + 3] = lens ? lens[i] : strlen(argv[i]);
     }
-    int rc = sl_rconn_command(c, cb, priv, argc + 3, v, l);
+    int rc = send_command(c, cb, priv, argc + 3, v, l, s->name);
     if (v != sv) {
         free(v);
         free(l);
