@@ -47,9 +47,14 @@ static void claim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     const char *err = sl_reply_error(reply);
     if (!reply || err || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
         /* The claim may have run: its jobs then wait in active until their
-         * lease expires and the scheduler puts them back. */
-        if (err)
+         * lease expires and the scheduler puts them back. An error (a
+         * refused permission, a key of the wrong type) would come back at
+         * once on every claim: the queue waits for its next wake-up or the
+         * safety poll (poll_cb) rather than claim again in a loop. */
+        if (err) {
             sl_warn("claim failed queue=%s error=\"%s\"", q->keys.queue, err);
+            q->maybe_ready = 0;
+        }
         return;
     }
     /* {now} or {now, token, id1, body1, ...} */
