@@ -162,6 +162,15 @@ unit: $(UNIT_BINS)
 integration: $(PROGS)
 	SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
+# The integration tests again with the Redis users of deploy/users.acl,
+# each program as its role (tests/integration/lib.sh, SLUICE_TEST_ACL=1);
+# a test fails when Redis's ACL LOG shows any role refused anything, or a
+# password in a log. ACL_INTEGRATION picks the tests (all by default;
+# ACL_INTEGRATION="t_acl t_ctl" for fewer).
+ACL_INTEGRATION ?=
+test-acl: $(PROGS)
+	SLUICE_TEST_ACL=1 SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh $(ACL_INTEGRATION)
+
 # The tests that run code on shared/pool.c's threads: the pool's own, the
 # PDF renderer's, the integration tests whose workers render PDFs, and the
 # intake's spool (its SQLite calls run on a pool thread; t_serve_spool,
@@ -189,6 +198,7 @@ check: format-check
 	@$(MAKE) $(JOBS) progs unit-bins
 	@$(MAKE) unit
 	@$(MAKE) integration
+	@$(MAKE) test-acl
 	@$(MAKE) SAN=1 $(JOBS) progs unit-bins
 	@$(MAKE) SAN=1 unit
 	@$(MAKE) SAN=1 integration

@@ -38,6 +38,54 @@ for p in /usr/bin/python3 /usr/local/bin/python3; do
 done
 unset SLUICE_REDIS_URL SLUICE_QUEUES SLUICE_CONCURRENCY SLUICE_LOG_LEVEL 2>/dev/null || true
 
+# ---------------------------------------------------------------- ACL run
+#
+# SLUICE_TEST_ACL=1 (make test-acl): redis-server loads deploy/users.acl,
+# its key and channel patterns moved from "sluice:" to this test's prefix
+# (and to "$SLUICE_PREFIX-*:", so that a test's second prefix, PREFIX-cli,
+# is in it too) and each role given a password made for this run (ACL_DIR, mode
+# 700, removed with TMP; never printed). The test's own redis-cli (rcli)
+# stays the unrestricted default user: it plays the operator. Each program
+# runs as its role: SLUICE_BIN points at wrappers that put the role's user
+# and password into a URL naming this test's Redis (SLUICE_REDIS_URL or
+# --redis-url; a URL with a user of its own, or another server's, is left
+# alone), then exec the real binary (same pid):
+#   sluice-worker -> sluice-worker, sluice-scheduler -> sluice-scheduler,
+#   sluice-producer serve -> sluice-intake, any other sluice-producer
+#   command -> sluice-producer, sluice-ctl -> sluice-admin.
+# At the end (assert_nothing_running) Redis's ACL LOG must hold no refusal
+# of a role (a test that provokes some clears it), and no log or output
+# file of the test may hold a password.
+ACL_ROLES="producer intake worker scheduler admin"
+ACL_DIR=
+if [ "${SLUICE_TEST_ACL:-0}" = 1 ]; then
+    ACL_DIR=$TMP/acl
+    mkdir -m 700 "$ACL_DIR" || exit 2
+    for role in $ACL_ROLES; do
+        (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$ACL_DIR/$role.pass")
+    done
+    REAL_BIN=$SLUICE_BIN
+    mkdir "$ACL_DIR/bin"
+    for f in "$REAL_BIN"/*; do
+        b=${f##*/}
+        case $b in
+        sluice-worker) role=worker ;;
+        sluice-scheduler) role=scheduler ;;
+        sluice-ctl) role=admin ;;
+        sluice-producer) role=producer ;; # (serve: intake, in acl_wrap.sh)
+        *)
+            ln -s "$f" "$ACL_DIR/bin/$b"
+            continue
+            ;;
+        esac
+        sed -e "s|@ROLE@|$role|" -e "s|@DIR@|$ACL_DIR|" -e "s|@REAL@|$f|" \
+            "$(dirname "${BASH_SOURCE[0]}")/acl_wrap.sh" >"$ACL_DIR/bin/$b"
+        chmod 700 "$ACL_DIR/bin/$b"
+    done
+    SLUICE_BIN=$ACL_DIR/bin
+    unset role f b
+fi
+
 FAILS=0
 CHECKS=0
 ALL_PIDS=()          # every process this test started
@@ -303,6 +351,7 @@ _redis_launch() {
 start_redis() {
     [ "${1:-}" = --aof ] && REDIS_AOF=1
     REDIS_DIR=$(mktemp -d "$TMP/redis.XXXXXX")
+    [ -z "$ACL_DIR" ] || acl_file >"$ACL_DIR/users.acl"
     local try
     for try in 1 2 3 4 5; do
         REDIS_PORT=$(free_port) || die "no free port"
@@ -314,6 +363,7 @@ start_redis() {
             echo "save ''"
             echo "logfile ''"
             echo "databases 2"
+            [ -z "$ACL_DIR" ] || echo "aclfile $ACL_DIR/users.acl"
             if [ "$REDIS_AOF" = 1 ]; then
                 echo "appendonly yes"
                 echo "appendfsync everysec"
@@ -322,6 +372,7 @@ start_redis() {
             fi
         } >"$REDIS_DIR/redis.conf"
         if _redis_launch; then
+            [ -z "$ACL_DIR" ] || echo "$REDIS_PORT" >"$ACL_DIR/port"
             export SLUICE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
             return 0
         fi
@@ -345,6 +396,70 @@ restart_redis() {
     done
     tail -20 "$TMP/redis.log"
     die "redis-server does not restart on port $REDIS_PORT"
+}
+
+# acl_file: deploy/users.acl for this test (see "ACL run" above).
+acl_file() {
+    local line role
+    while IFS= read -r line; do
+        case $line in
+        "user default "*)
+            echo "user default on nopass ~* &* +@all"
+            continue
+            ;;
+        "user sluice-"*)
+            role=${line#user sluice-}
+            role=${role%% *}
+            line="$line >$(cat "$ACL_DIR/$role.pass")"
+            ;;
+        esac
+        # every pattern twice: PREFIX: (exact, as PSUBSCRIBE needs) and
+        # PREFIX-*: (the second prefix of some tests)
+        printf '%s\n' "$line" |
+            sed -E -e "s/ ([%RW]*[~&])sluice:([^ ]*)/ \1$SLUICE_PREFIX:\2 \1$SLUICE_PREFIX-*:\2/g"
+    done <"$(dirname "${BASH_SOURCE[0]}")/../../deploy/users.acl"
+}
+
+# acl_url ROLE: this test's Redis as ROLE (for the tests of refusals)
+acl_url() { echo "redis://sluice-$1:$(cat "$ACL_DIR/$1.pass")@127.0.0.1:$REDIS_PORT/0"; }
+
+# acl_cli ROLE ARGS...: redis-cli as ROLE (the password through the
+# environment, not the command line)
+acl_cli() {
+    local role=$1
+    shift
+    REDISCLI_AUTH=$(cat "$ACL_DIR/$role.pass") redis-cli -p "$REDIS_PORT" --user "sluice-$role" "$@"
+}
+
+# acl_check_end: no role was refused anything (Redis's ACL LOG), and no
+# file the test wrote holds a password.
+acl_check_end() {
+    [ -n "$ACL_DIR" ] || return 0
+    if [ -n "$REDIS_PID" ] && alive "$REDIS_PID"; then
+        local refused
+        # (raw replies: one entry is pairs of lines, "count" first)
+        refused=$(rcli ACL LOG 128 | awk '
+            NR % 2 == 1 { k = $0; next }
+            k == "count" { n = $0 } k == "reason" { r = $0 } k == "context" { c = $0 }
+            k == "object" { o = $0 }
+            k == "username" && $0 ~ /^sluice-/ { printf "%s refused %s %s (in %s, %s times)\n", $0, r, o, c, n }')
+        if [ -z "$refused" ]; then
+            ok "ACL LOG: no role was refused anything"
+        else
+            fail "ACL LOG: $(printf '%s' "$refused" | head -20 | tr '\n' ';')"
+        fi
+    fi
+    local role leaked=""
+    for role in $ACL_ROLES; do
+        if grep -rlF --exclude-dir=acl "$(cat "$ACL_DIR/$role.pass")" "$TMP" >/dev/null 2>&1; then
+            leaked="$leaked $role($(grep -rlF --exclude-dir=acl "$(cat "$ACL_DIR/$role.pass")" "$TMP" | head -3 | tr '\n' ' '))"
+        fi
+    done
+    if [ -z "$leaked" ]; then
+        ok "no password of a role in any log or output"
+    else
+        fail "passwords found in:$leaked"
+    fi
 }
 
 # ---------------------------------------------------------------- keys
@@ -403,6 +518,7 @@ check_sanitizers() {
 # assert_nothing_running: every process the test started is gone. Stops
 # redis first (the last thing a test leaves running on purpose).
 assert_nothing_running() {
+    acl_check_end
     if [ -n "$REDIS_PID" ] && alive "$REDIS_PID"; then
         stop "$REDIS_PID"
     fi

@@ -58,7 +58,8 @@ check "unreachable redis: says what to fix" grep -q "cannot connect.*SLUICE_REDI
 check "the password is never printed" bash -c "! grep -q s3cret-pw '$TMP/out' '$TMP/err'"
 
 # --- stats, show, cancel, dead, retry ------------------------------------------
-export SLUICE_PREFIX=tctl
+BASE_PREFIX=$SLUICE_PREFIX
+export SLUICE_PREFIX=$BASE_PREFIX-ctl
 n1=$(enqueue --type noop --payload '{}')
 n2=$(enqueue --type noop --payload '{}' --priority high)
 dl=$(enqueue --type noop --payload '{}' --delay-ms 600000)
@@ -86,8 +87,8 @@ check "show: unknown id message" grep -q "no job NOSUCHJOB in any queue" "$TMP/e
 out=$(ctl cancel "$dl")
 check "cancel: a delayed job" test "$out" = "cancelled $dl"
 check "cancel: its state is cancelled" test "$(ctl show "$dl" --json | jget 'd["state"]')" = cancelled
-check "cancel: it is in dead" test -n "$(rcli zscore "tctl:{noop}:dead" "$dl")"
-check "cancel: last_error rewritten" test "$(rcli get "tctl:{noop}:job:$dl" | jget 'd["last_error"]')" = "cancelled by sluice-ctl"
+check "cancel: it is in dead" test -n "$(rcli zscore "$SLUICE_PREFIX:{noop}:dead" "$dl")"
+check "cancel: last_error rewritten" test "$(rcli get "$SLUICE_PREFIX:{noop}:job:$dl" | jget 'd["last_error"]')" = "cancelled by sluice-ctl"
 check "cancel: counted" test "$(stat 'd["queues"]["noop"]["counters"]["cancelled"]')" = 1
 
 worker w1 --queues noop,fail
@@ -119,7 +120,7 @@ check "dead (every queue) counts the cancelled job" test "$(ctl dead --json | jg
 out=$(ctl retry "$f1")
 check "retry: one dead job" test "$out" = "revived 1 job"
 check "retry: back in ready" test "$(ctl show "$f1" --json | jget 'd["state"]+" "+d["priority"]')" = "ready normal"
-check "retry: attempts reset" test "$(rcli get "tctl:{fail}:job:$f1" | jget 'd["attempts"]')" = 0
+check "retry: attempts reset" test "$(rcli get "$SLUICE_PREFIX:{fail}:job:$f1" | jget 'd["attempts"]')" = 0
 ctl retry "$n1" >/dev/null 2>&1
 check "retry: a done job exits 1" test $? -eq 1
 ctl retry --all-dead >/dev/null 2>&1
@@ -142,8 +143,8 @@ stop "$W4"
 check "show: handed back to ready on stop" test "$(ctl show "$s1" --json | jget 'd["state"]')" = ready
 
 # A malformed job: the worker keeps its text under "raw"; show and retry cope.
-rcli set "tctl:{noop}:job:BAD1" 'this is {not json' >/dev/null
-rcli rpush "tctl:{noop}:ready:normal" BAD1 >/dev/null
+rcli set "$SLUICE_PREFIX:{noop}:job:BAD1" 'this is {not json' >/dev/null
+rcli rpush "$SLUICE_PREFIX:{noop}:ready:normal" BAD1 >/dev/null
 check "show: a body that is not JSON" test "$(ctl show BAD1 --queue noop --json | jget 'd["state"]+"|"+d["raw"]')" = "ready|this is {not json"
 worker w2 --queues noop
 W2=$WPID
@@ -152,10 +153,10 @@ stop "$W2"
 ctl show BAD1 >"$TMP/out"
 check "show: the dead record with raw" grep -q '"raw": "this is {not json"' "$TMP/out"
 ctl retry BAD1 >/dev/null
-check "retry: raw text put back" test "$(rcli get "tctl:{noop}:job:BAD1")" = "this is {not json"
+check "retry: raw text put back" test "$(rcli get "$SLUICE_PREFIX:{noop}:job:BAD1")" = "this is {not json"
 
 # --- pause / resume ------------------------------------------------------------
-export SLUICE_PREFIX=tpause
+export SLUICE_PREFIX=$BASE_PREFIX-pause
 ctl pause noop >"$TMP/out" 2>/dev/null
 check "pause" grep -q "^paused noop" "$TMP/out"
 p1=$(enqueue --type noop --payload '{}')
