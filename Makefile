@@ -162,12 +162,29 @@ unit: $(UNIT_BINS)
 integration: $(PROGS)
 	SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
-# The integration tests again with the Redis users of deploy/users.acl,
-# each program as its role (tests/integration/lib.sh, SLUICE_TEST_ACL=1);
-# a test fails when Redis's ACL LOG shows any role refused anything, or a
-# password in a log. ACL_INTEGRATION picks the tests (all by default;
-# ACL_INTEGRATION="t_acl t_ctl" for fewer).
-ACL_INTEGRATION ?=
+# Integration tests again with the Redis users of deploy/users.acl, each
+# program as its role (tests/integration/lib.sh, SLUICE_TEST_ACL=1); a test
+# fails when Redis's ACL LOG shows any role refused anything, or a password
+# in a log. Not all of them (the whole suite again is ~6 more minutes;
+# `make test-acl ACL_INTEGRATION=t_` runs all): those that between them
+# run every script and every command each program sends, as its role:
+# producer: enqueue (CLI, --ndjson, spool flush: t_spool), batch open/seal
+#   (t_batch), FCALL (t_acl); intake: POST/GET/DELETE/queues/batches
+#   (t_serve), ?wait (PSUBSCRIBE, t_serve_wait);
+# worker: claim, ack (with results: t_result_apps), fail (retry, dead:
+#   t_ctl; defer: t_message_defer; back: t_drain), renew in parts
+#   (t_lease_many), fenced calls refused (t_fence), heartbeat, rate limits
+#   and the interview workflow (t_interview, t_approval, t_followup), the
+#   PDF semaphore (t_pdf), follow-up enqueues, malformed bodies (t_malformed);
+# scheduler: leader and failover (t_standby), promote (t_acl, t_retry),
+#   expired + reclaim (t_kill9, t_batch), orphans of a dead worker
+#   (t_dead_worker), trim (t_acl), the approval clock (t_approval);
+# admin: stats, show, cancel, retry, pause, resume, workers (t_ctl), batch
+#   (t_batch), install (t_func_install, t_acl).
+ACL_TESTS := t_acl t_ctl t_batch t_serve t_serve_wait t_spool t_func_install t_interview \
+             t_approval t_followup t_pdf t_dead_worker t_kill9 t_lease_many t_fence \
+             t_message_defer t_result_apps t_drain t_standby t_idempotency t_malformed t_retry
+ACL_INTEGRATION ?= $(ACL_TESTS)
 test-acl: $(PROGS)
 	SLUICE_TEST_ACL=1 SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh $(ACL_INTEGRATION)
 

@@ -39,7 +39,7 @@ allowed() {
 # ---- every role at work
 out=$("$SLUICE_BIN/sluice-ctl" install 2>&1)
 assert_contains "$out" "installed version" "sluice-admin: sluice-ctl install (FUNCTION LOAD)"
-start_scheduler s1
+start_scheduler s1 --done-max 2
 start_worker w1 --queues "$Q"
 id1=$(enqueue --type noop --queue "$Q" --payload '{}') || die "producer: enqueue failed"
 id2=$(enqueue --type noop --queue "$Q" --payload '{}' --delay-ms 200) || die "producer: delayed enqueue failed"
@@ -50,6 +50,9 @@ case $id3 in
 esac
 assert_eq 2 "$(acl_cli producer FCALL_RO sluice_version 0)" "sluice-producer: FCALL_RO sluice_version"
 wait_until 15 '[ "$(stat_of processed)" = 3 ]' || fail "processed=$(stat_of processed), expected 3"
+# the scheduler trims done to 2 (the oldest goes, body and all)
+wait_until 15 '[ "$(zcard done)" = 2 ]' || fail "done holds $(zcard done), expected 2 after the trim"
+assert_eq 2 "$(rcli --raw eval "local n = 0 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do n = n + redis.call('EXISTS', ARGV[1] .. id) end return n" 1 "$(k done)" "$(k job:)")" "bodies left: those of the jobs left in done"
 out=$("$SLUICE_BIN/sluice-ctl" show "$id2" 2>&1)
 assert_contains "$out" "state: done" "sluice-admin: sluice-ctl show of the delayed job"
 
