@@ -184,7 +184,7 @@ integration: $(PROGS)
 ACL_TESTS := t_acl t_ctl t_batch t_serve t_serve_wait t_spool t_func_install t_interview \
              t_approval t_followup t_pdf t_dead_worker t_kill9 t_lease_many t_fence \
              t_message_defer t_result_apps t_drain t_standby t_idempotency t_malformed t_retry
-ACL_INTEGRATION ?= $(ACL_TESTS)
+ACL_INTEGRATION ?= $(ACL_TESTS:%==%)
 test-acl: $(PROGS)
 	SLUICE_TEST_ACL=1 SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh $(ACL_INTEGRATION)
 

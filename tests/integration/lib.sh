@@ -169,8 +169,12 @@ npm_ci() {
     return 1
 }
 
-# A failure after which the rest of the test makes no sense.
+# A failure after which the rest of the test makes no sense. (In an ACL
+# run, what a role was refused may be why: shown.)
 die() {
+    if [ -n "$ACL_DIR" ] && [ -n "$REDIS_PID" ] && alive "$REDIS_PID"; then
+        acl_refusals | sed 's/^/# ACL LOG: /'
+    fi
     fail "$*"
     exit 1
 }
@@ -431,18 +435,23 @@ acl_cli() {
     REDISCLI_AUTH=$(cat "$ACL_DIR/$role.pass") redis-cli -p "$REDIS_PORT" --user "sluice-$role" "$@"
 }
 
+# acl_refusals: what Redis's ACL LOG says a role was refused, a line each
+# (raw replies: an entry is pairs of lines, "count" first)
+acl_refusals() {
+    rcli ACL LOG 128 | awk '
+        NR % 2 == 1 { k = $0; next }
+        k == "count" { n = $0 } k == "reason" { r = $0 } k == "context" { c = $0 }
+        k == "object" { o = $0 }
+        k == "username" && $0 ~ /^sluice-/ { printf "%s refused %s %s (in %s, %s times)\n", $0, r, o, c, n }'
+}
+
 # acl_check_end: no role was refused anything (Redis's ACL LOG), and no
 # file the test wrote holds a password.
 acl_check_end() {
     [ -n "$ACL_DIR" ] || return 0
     if [ -n "$REDIS_PID" ] && alive "$REDIS_PID"; then
         local refused
-        # (raw replies: one entry is pairs of lines, "count" first)
-        refused=$(rcli ACL LOG 128 | awk '
-            NR % 2 == 1 { k = $0; next }
-            k == "count" { n = $0 } k == "reason" { r = $0 } k == "context" { c = $0 }
-            k == "object" { o = $0 }
-            k == "username" && $0 ~ /^sluice-/ { printf "%s refused %s %s (in %s, %s times)\n", $0, r, o, c, n }')
+        refused=$(acl_refusals)
         if [ -z "$refused" ]; then
             ok "ACL LOG: no role was refused anything"
         else

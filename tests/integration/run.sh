@@ -8,7 +8,7 @@
 #   12 passed, 2 failed
 #
 # Usage: sh tests/integration/run.sh [FILTER...]   (runs tests whose name
-# contains one of the FILTERs). SLUICE_BIN picks the binaries (default
+# contains one of the FILTERs; =NAME: that test alone). SLUICE_BIN picks the binaries (default
 # ./bin; the Makefile also points it at the sanitizer build).
 # SLUICE_TEST_TIMEOUT sets the limit per test (default 120 s).
 # SLUICE_TEST_JOBS runs that many tests at a time (default 2; each has its
@@ -47,7 +47,10 @@ for f in "$HERE"/t_*.sh; do
     if [ $# -gt 0 ]; then
         keep=0
         for pat in "$@"; do
-            case $name in *"$pat"*) keep=1 ;; esac
+            case $pat in
+            =*) [ "$name" = "${pat#=}" ] && keep=1 ;;
+            *) case $name in *"$pat"*) keep=1 ;; esac ;;
+            esac
         done
         [ $keep = 1 ] || continue
     fi
