@@ -178,12 +178,15 @@ integration: $(PROGS)
 #   PDF semaphore (t_pdf), follow-up enqueues, malformed bodies (t_malformed);
 # scheduler: leader and failover (t_standby), promote (t_acl, t_retry),
 #   expired + reclaim (t_kill9, t_batch), orphans of a dead worker
-#   (t_dead_worker), trim (t_acl), the approval clock (t_approval);
+#   (t_dead_worker), trim (t_acl), the approval clock (t_approval), the
+#   leader's fleet gauges (t_metrics);
 # admin: stats, show, cancel, retry, pause, resume, workers (t_ctl), batch
-#   (t_batch), install (t_func_install, t_acl).
+#   (t_batch), install (t_func_install, t_acl), ls and purge (t_ls_purge),
+#   top (t_top), web with its retry and cancel (t_web).
 ACL_TESTS := t_acl t_ctl t_batch t_serve t_serve_wait t_spool t_func_install t_interview \
              t_approval t_followup t_pdf t_dead_worker t_kill9 t_lease_many t_fence \
-             t_message_defer t_result_apps t_drain t_standby t_idempotency t_malformed t_retry
+             t_message_defer t_result_apps t_drain t_standby t_idempotency t_malformed t_retry \
+             t_metrics t_ls_purge t_top t_web
 ACL_INTEGRATION ?= $(ACL_TESTS:%==%)
 test-acl: $(PROGS)
 	SLUICE_TEST_ACL=1 SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh $(ACL_INTEGRATION)

@@ -22,7 +22,7 @@ check() {
 }
 jget() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
-export SLUICE_PREFIX=tls
+export SLUICE_PREFIX=$SLUICE_PREFIX-ls
 # --- ready: claim order across the four lists --------------------------------
 lo=$(enqueue --type noop --payload '{}' --priority low)
 no=$(enqueue --type noop --payload '{}')
@@ -82,22 +82,22 @@ check "purge without --state exits 2" test $? -eq 2
 # 1,234 dead jobs (more than two batches) beside ready, delayed and done ones
 {
     for i in $(seq 1 1234); do
-        echo "SET tls:{noop}:job:X$i {\"id\":\"X$i\",\"type\":\"noop\",\"last_error\":\"x\"}"
-        echo "ZADD tls:{noop}:dead $i X$i"
+        echo "SET $SLUICE_PREFIX:{noop}:job:X$i {\"id\":\"X$i\",\"type\":\"noop\",\"last_error\":\"x\"}"
+        echo "ZADD $SLUICE_PREFIX:{noop}:dead $i X$i"
     done
 } | rcli >/dev/null
 out=$(ctl purge noop --state dead --yes)
 check "purge: prints how many" test "$out" = "purged 1234 dead jobs of queue noop"
 check "purge: dead is empty" test "$(zcard dead noop)" = 0
-check "purge: the bodies are gone" test "$(rcli --scan --pattern 'tls:{noop}:job:X*' | wc -l)" = 0
+check "purge: the bodies are gone" test "$(rcli --scan --pattern "$SLUICE_PREFIX:{noop}:job:X*" | wc -l)" = 0
 check "purge: done untouched" test "$(zcard done noop)" = 5
 check "purge: delayed untouched" test "$(zcard delayed noop)" = 2
 check "purge: other queues untouched" test "$(zcard dead fail)" = 2
 out=$(ctl purge noop --state dead,done --yes)
 check "purge dead,done" test "$out" = "purged 5 done jobs of queue noop
 purged 0 dead jobs of queue noop"
-check "purge done: the bodies are gone" test -z "$(rcli get "tls:{noop}:job:$cr")"
-check "purge done: the delayed ones stay" test -n "$(rcli get "tls:{noop}:job:$d1")"
+check "purge done: the bodies are gone" test -z "$(rcli get "$SLUICE_PREFIX:{noop}:job:$cr")"
+check "purge done: the delayed ones stay" test -n "$(rcli get "$SLUICE_PREFIX:{noop}:job:$d1")"
 
 assert_nothing_running
 finish

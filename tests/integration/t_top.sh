@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_redis
-export SLUICE_PREFIX=ttop
+export SLUICE_PREFIX=$SLUICE_PREFIX-top
 ctl() { "$SLUICE_BIN/sluice-ctl" "$@" 2>>"$TMP/ctl.log"; }
 check() {
     local name=$1
@@ -28,11 +28,11 @@ done
 enqueue --type noop --queue other --payload '{}' --delay-ms 600000 >/dev/null
 "$SLUICE_BIN/sluice-ctl" pause other >/dev/null 2>&1
 # a dead job a foreign client wrote, its error carrying a terminal escape
-rcli set "ttop:{other}:job:EVIL1" "$(printf '{"id":"EVIL1","type":"noop","last_error":"boom \033[2J\033[31mred"}')" >/dev/null
-rcli zadd "ttop:{other}:dead" "$(($(now_ms) + 1000))" EVIL1 >/dev/null
+rcli set "$SLUICE_PREFIX:{other}:job:EVIL1" "$(printf '{"id":"EVIL1","type":"noop","last_error":"boom \033[2J\033[31mred"}')" >/dev/null
+rcli zadd "$SLUICE_PREFIX:{other}:dead" "$(($(now_ms) + 1000))" EVIL1 >/dev/null
 # what the rate-limit scripts write for a bot after a global 429
-rcli set "ttop:{rl:discord:b1}:block" "global 429" PX 60000 >/dev/null
-rcli set "ttop:{rl:discord:b1}:invalid:$(($(now_ms) / 600000))" 7 EX 1300 >/dev/null
+rcli set "$SLUICE_PREFIX:{rl:discord:b1}:block" "global 429" PX 60000 >/dev/null
+rcli set "$SLUICE_PREFIX:{rl:discord:b1}:invalid:$(($(now_ms) / 600000))" 7 EX 1300 >/dev/null
 
 ctl top --once >"$TMP/frame"
 check "top --once exits 0" test $? -eq 0
@@ -94,7 +94,7 @@ stop "$(pid_of w1)"
 # Redis going away is said on screen, and top carries on when it is back
 start_bg toptty "$TMP/top.tty" script -qfec "stty cols 80 rows 24; exec '$SLUICE_BIN/sluice-ctl' top 2>>'$TMP/ctl.log'" /dev/null
 after() { "$PY" -c 'import sys; t = open(sys.argv[1], "rb").read(); i = t.rfind(sys.argv[2].encode()); print("yes" if i >= 0 and sys.argv[3].encode() in t[i:] else "no")' "$TMP/top.tty" "$1" "$2"; }
-check "top draws frames in a terminal" wait_until 10 "grep -aq 'ttop  [0-9:]*Z  queues 4  ready' '$TMP/top.tty'"
+check "top draws frames in a terminal" wait_until 10 "grep -aq '$SLUICE_PREFIX  [0-9:]*Z  queues 4  ready' '$TMP/top.tty'"
 check "the alternate screen, cursor home" grep -aqF "$(printf '\033[?1049h')" "$TMP/top.tty"
 stop "$REDIS_PID"
 check "redis gone: top says so" wait_until 10 "grep -aq 'redis is out of reach; trying again' '$TMP/top.tty'"

@@ -14,7 +14,8 @@ done
 /usr/bin/python3 -c 'import selenium' 2>/dev/null || die "python3-selenium is missing (tools/deps.sh)"
 
 start_redis
-export SLUICE_PREFIX=tweb
+BASE_PREFIX=$SLUICE_PREFIX
+export SLUICE_PREFIX=$BASE_PREFIX-web
 check() {
     local name=$1
     shift
@@ -28,15 +29,15 @@ f1=$(enqueue --type fail --payload '{"permanent":true}')
 f2=$(enqueue --type fail --payload '{"permanent":true}')
 # a job a foreign client wrote straight into Redis: the worker refuses its
 # payload and keeps it in dead as it came
-rcli set "tweb:{fail}:job:XSS1" '{"id":"XSS1","type":"fail","queue":"fail","payload":{"note":"<img src=x onerror=alert(1)>"}}' >/dev/null
-rcli rpush "tweb:{fail}:ready:normal" XSS1 >/dev/null
+rcli set "$SLUICE_PREFIX:{fail}:job:XSS1" '{"id":"XSS1","type":"fail","queue":"fail","payload":{"note":"<img src=x onerror=alert(1)>"}}' >/dev/null
+rcli rpush "$SLUICE_PREFIX:{fail}:ready:normal" XSS1 >/dev/null
 start_worker w1 --queues noop,fail --heartbeat-ms 200
 check "the load ran" wait_until 15 '[ "$(zcard done noop)" = 30 ] && [ "$(zcard dead fail)" = 3 ]'
 stop "$(pid_of w1)" # so that a retried job stays in ready for the check
 for p in critical high low; do enqueue --type noop --queue other --payload '{}' --priority $p >/dev/null; done
 enqueue --type noop --queue other --payload '{}' --delay-ms 600000 >/dev/null
 start_worker w2 --queues idle --heartbeat-ms 200
-check "worker w2 reported" wait_until 10 "[ -n \"\$(rcli zscore tweb:workers w2-$$)\" ]"
+check "worker w2 reported" wait_until 10 "[ -n \"\$(rcli zscore $SLUICE_PREFIX:workers w2-$$)\" ]"
 ctl stats --json >"$TMP/stats.json"
 
 PORT=$(free_port)
@@ -78,7 +79,7 @@ stop "$(pid_of web_ro)"
 # all while a feeder keeps enqueueing (sleep jobs, and some that fail);
 # the archive holds 3 hours of rollups in the tables of the archive
 # contract (made here: what the scheduler's archiver writes)
-export SLUICE_PREFIX=tweb100
+export SLUICE_PREFIX=$BASE_PREFIX-web100
 for i in $(seq -w 1 100); do
     echo "{\"type\":\"noop\",\"queue\":\"q$i\",\"payload\":{}}"
 done | producer enqueue --ndjson - >/dev/null
