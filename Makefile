@@ -65,8 +65,8 @@ endif
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all progs unit-bins test check unit integration tsan bench demo deps clean format \
-        format-check
+.PHONY: all progs unit-bins test check unit integration integration-acl test-acl tsan bench demo \
+        deps clean format format-check
 .SECONDARY:
 # The targets a user types first (make, make demo, make test, make bench)
 # install what is missing (tools/deps.sh: a quick check when nothing is),
@@ -162,12 +162,14 @@ unit: $(UNIT_BINS)
 integration: $(PROGS)
 	SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
-# Integration tests again with the Redis users of deploy/users.acl, each
-# program as its role (tests/integration/lib.sh, SLUICE_TEST_ACL=1); a test
-# fails when Redis's ACL LOG shows any role refused anything, or a password
-# in a log. Not all of them (the whole suite again is ~6 more minutes;
-# `make test-acl ACL_INTEGRATION=t_` runs all): those that between them
-# run every script and every command each program sends, as its role:
+# Integration tests with the Redis users of deploy/users.acl, each program
+# as its role (tests/integration/lib.sh, SLUICE_TEST_ACL=1); a test fails
+# when Redis's ACL LOG shows any role refused anything, or a password in a
+# log. `make check` runs the whole suite this way once, in its ASan + UBSan
+# pass (integration-acl with SAN=1), so the roles cost no extra pass.
+# `make test-acl` runs, with the plain build, the tests that between them
+# run every script and every command each program sends, as its role
+# (quicker, by hand; `make test-acl ACL_INTEGRATION=t_` runs all):
 # producer: enqueue (CLI, --ndjson, spool flush: t_spool), batch open/seal
 #   (t_batch), FCALL (t_acl); intake: POST/GET/DELETE/queues/batches
 #   (t_serve), ?wait (PSUBSCRIBE, t_serve_wait);
@@ -190,6 +192,8 @@ ACL_TESTS := t_acl t_ctl t_batch t_serve t_serve_wait t_spool t_func_install t_i
 ACL_INTEGRATION ?= $(ACL_TESTS:%==%)
 test-acl: $(PROGS)
 	SLUICE_TEST_ACL=1 SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh $(ACL_INTEGRATION)
+integration-acl: $(PROGS)
+	SLUICE_TEST_ACL=1 SLUICE_BIN=$(CURDIR)/$(BIN) bash tests/integration/run.sh
 
 # The tests that run code on shared/pool.c's threads: the pool's own, the
 # PDF renderer's, the integration tests whose workers render PDFs, and the
@@ -209,7 +213,7 @@ tsan:
 
 # `make test` installs what is missing (the README's two commands), then
 # does `make check`: the format check, every test, every test again under
-# ASan + UBSan, and the threads' tests under TSan. `make check` installs
+# ASan + UBSan as the ACL roles, and the threads' tests under TSan. `make check` installs
 # nothing: a missing tool stops it, named.
 test: deps
 	@$(MAKE) check
@@ -218,10 +222,9 @@ check: format-check
 	@$(MAKE) $(JOBS) progs unit-bins
 	@$(MAKE) unit
 	@$(MAKE) integration
-	@$(MAKE) test-acl
 	@$(MAKE) SAN=1 $(JOBS) progs unit-bins
 	@$(MAKE) SAN=1 unit
-	@$(MAKE) SAN=1 integration
+	@$(MAKE) SAN=1 integration-acl
 	@$(MAKE) tsan
 
 bench: deps
