@@ -31,8 +31,9 @@ WARN    := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Werro
 CFLAGS  += $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP -Ishared -I$(BUILD)/gen
 LDFLAGS += $(SANFLAGS)
 # libmicrohttpd: the HTTP side of the intake, the fake platform and every
-# program's --metrics-listen (shared/httpd.c)
-LDLIBS  = -lhiredis -lev -lcurl -lcjson -lsqlite3 -lmicrohttpd -lm -lpthread
+# program's --metrics-listen (shared/httpd.c); libsystemd: sd_notify for
+# Type=notify units (shared/notify.c; a no-op without NOTIFY_SOCKET)
+LDLIBS  = -lhiredis -lev -lcurl -lcjson -lsqlite3 -lmicrohttpd -lsystemd -lm -lpthread
 # pango + cairo render PDFs (shared/pdf_render.c): only the objects and programs
 # that use them get the flags; -isystem keeps -Werror off GLib's headers.
 # Asked of pkg-config when such a target is built (=, not :=), so after
