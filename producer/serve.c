@@ -8,6 +8,7 @@
 #include "func.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "notify.h"
 #include "start.h"
 
 #include <signal.h>
@@ -106,6 +107,7 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
     if (s->stopping)
         return;
     s->stopping = 1;
+    sl_notify_stopping(&s->notify);
     sl_info("stopping: no new connections; answering the requests in flight live=%ld", s->live);
     sl_httpd_quiesce(s->httpd);
     serve_wait_release_all(s);
@@ -129,9 +131,23 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     sl_info("SIGHUP: tokens reloaded tokens=%d", s->tokens.n);
 }
 
+/* systemctl status: requests open and waiting, the spool's depth. */
+static void notify_status_cb(char *buf, size_t len, void *priv)
+{
+    serve *s = priv;
+    long long jobs = 0, bytes = 0;
+    char spool[48] = "";
+    if (serve_spool_depth(s, &jobs, &bytes))
+        snprintf(spool, sizeof spool, "; spool %lld jobs", jobs);
+    snprintf(buf, len, "%srequests %ld open, %ld waiting%s; redis %s",
+             s->stopping ? "stopping: " : "", s->open, s->live, spool,
+             sl_rconn_is_up(s->redis) ? "up" : "down");
+}
+
 static void redis_state_cb(sl_rconn *c, int up, void *priv)
 {
     if (up) {
+        sl_notify_ready(&((serve *)priv)->notify); /* up: authenticated, scripts loaded */
         sl_func_report(c);
         serve_jobs_redis_up(priv);
     }
@@ -216,6 +232,7 @@ int serve_main(int argc, char **argv)
     sl_rconn_set_state_cb(s.redis, redis_state_cb, &s);
     s.sub = sl_rconn_new(s.loop, &addr, "intake-sub");
     serve_wait_init(&s);
+    sl_notify_init(&s.notify, s.loop, notify_status_cb, &s);
     if (serve_spool_open(&s, err, sizeof err)) {
         fprintf(stderr, "sluice-producer: --spool: %s\n", err);
         return 2;
@@ -230,6 +247,7 @@ int serve_main(int argc, char **argv)
     sl_info("listening listen=%s redis=%s auth=%s tokens=%d", o.listen, where,
             o.no_auth ? "off" : "bearer", s.tokens.n);
     ev_run(s.loop, 0);
+    sl_notify_deinit(&s.notify);
 
     /* requests still waiting on Redis get their answer (503) from the
      * NULL replies, and every answer goes out before the daemon stops:

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "enqueue.h"
 #include "httpd.h"
+#include "notify.h"
 #include "rconn.h"
 #include "util.h"
 
@@ -105,12 +106,14 @@ struct serve {
     serve_tokens tokens;
     int stopping;
     long live;                     /* requests waiting on Redis or a wait */
+    long open;                     /* requests being read or answered (serve_http.c) */
     struct queue_pending *pending; /* queues with jobs gathered this turn */
     struct queue_pending *queues;  /* every queue seen (registered in Redis) */
     char queues_key[SL_KEY_MAX];
     struct serve_waiters *waiters; /* serve_wait.c */
     struct serve_spool *spool;     /* serve_spool.c; NULL without --spool */
     struct serve_metrics *metrics; /* serve_metrics.c; NULL without --metrics-listen */
+    sl_notify notify;              /* systemd (notify.h) */
 };
 
 /* Resumes R's connection once its answer is set (serve_http.c). */

@@ -301,6 +301,7 @@ enum MHD_Result serve_access_cb(void *cls, struct MHD_Connection *conn, const ch
         r->method = method;
         r->url = sl_strdup(url);
         r->status = 500;
+        r->s->open++;
         *con_cls = r;
         if (on_headers(r)) {
             if (r->phase == SREQ_WAITING)
@@ -340,6 +341,7 @@ void serve_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
+    r->s->open--;
     sreq_jobs_free(r->jobs);
     sreq_lookup_free(r->look);
     sl_buf_deinit(&r->body);

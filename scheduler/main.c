@@ -6,6 +6,7 @@
 #include "func.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "notify.h"
 #include "start.h"
 
 #include <stdlib.h>
@@ -120,11 +121,26 @@ void sched_lost_leadership(sched *s)
     ev_timer_stop(s->loop, &s->promote_timer);
 }
 
+static sl_notify notify; /* systemd (notify.h) */
+
+/* systemctl status: leader or standby, the queues it knows. */
+static void notify_status_cb(char *buf, size_t len, void *priv)
+{
+    sched *s = priv;
+    snprintf(buf, len, "%s; queues %d; redis %s",
+             s->stopping ? "stopping"
+             : s->leader ? "leader"
+                         : "follower (standby)",
+             s->nqueues, sl_rconn_is_up(s->redis) ? "up" : "down");
+}
+
 static void redis_state_cb(sl_rconn *c, int up, void *priv)
 {
     sched *s = priv;
-    if (up)
+    if (up) {
+        sl_notify_ready(&notify); /* up: authenticated, scripts loaded */
         sl_func_report(c);
+    }
     s->redis_up_since = up ? ev_now(s->loop) : 0;
     if (up && !s->stopping)
         ev_feed_event(s->loop, &s->leader_timer, EV_TIMER); /* try the lock now */
@@ -137,6 +153,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
     sl_info("stopping scheduler=%s leader=%d promoted=%llu reclaimed=%llu trimmed=%llu", s->id,
             s->leader, s->promoted, s->reclaimed, s->trimmed);
     s->stopping = 1;
+    sl_notify_stopping(&notify);
     leader_release(s);
     ev_timer_stop(loop, &s->promote_timer);
     ev_timer_stop(loop, &s->maintain_timer);
@@ -191,10 +208,12 @@ int main(int argc, char **argv)
         return 2;
     }
     sl_start_signals(s.loop, &s.sigterm, &s.sigint, signal_cb, &s);
+    sl_notify_init(&notify, s.loop, notify_status_cb, &s);
     char where[400];
     sl_redis_addr_describe(&addr, where, sizeof where);
     sl_info("scheduler started scheduler=%s redis=%s", s.id, where);
     ev_run(s.loop, 0);
+    sl_notify_deinit(&notify);
     sl_rconn_free(s.subs);
     sl_rconn_free(s.redis);
     smetrics_stop(&s);

@@ -92,6 +92,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
     sl_info("draining signal=%s running=%d grace_ms=%lld", s->signum == SIGTERM ? "TERM" : "INT",
             w->running, w->grace_ms);
     w->draining = 1;
+    sl_notify_stopping(&w->notify);
     ev_timer_stop(loop, &w->poll);
     ev_timer_set(&w->grace, (double)w->grace_ms / 1000.0, 0);
     ev_timer_start(loop, &w->grace);

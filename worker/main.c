@@ -156,11 +156,21 @@ static void settle_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
     settle_flush(t->data);
 }
 
+/* systemctl status: jobs in flight against --concurrency, the queues. */
+static void notify_status_cb(char *buf, size_t len, void *priv)
+{
+    worker *w = priv;
+    snprintf(buf, len, "%sjobs %d/%d in flight (%d waiting on rate limits); queues %s; redis %s",
+             w->draining ? "draining: " : "", w->running, w->concurrency, w->parked, o.queues,
+             sl_rconn_is_up(w->redis) ? "up" : "down");
+}
+
 static void redis_state_cb(sl_rconn *c, int up, void *priv)
 {
     worker *w = priv;
     drain_check_closed(w);
-    if (up) { /* say at once that this worker lives, and keep its leases */
+    if (up) {                        /* say at once that this worker lives, and keep its leases */
+        sl_notify_ready(&w->notify); /* up: authenticated, scripts loaded */
         sl_func_report(c);
         ev_feed_event(w->loop, &w->heartbeat, EV_TIMER);
         ev_feed_event(w->loop, &w->lease, EV_TIMER);
@@ -215,6 +225,7 @@ int main(int argc, char **argv)
     ev_init(&W.settle_retry, settle_retry_cb);
     W.settle_retry.data = &W;
     drain_start(&W);
+    sl_notify_init(&W.notify, W.loop, notify_status_cb, &W);
 
     char where[400];
     sl_redis_addr_describe(&addr, where, sizeof where);
@@ -222,6 +233,7 @@ int main(int argc, char **argv)
             W.concurrency, where);
     ev_run(W.loop, 0);
 
+    sl_notify_deinit(&W.notify);
     lease_stop(&W);
     drain_stop(&W);
     ev_timer_stop(W.loop, &W.poll);

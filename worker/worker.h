@@ -39,6 +39,7 @@
 #include "backoff.h"
 #include "job.h"
 #include "keys.h"
+#include "notify.h"
 #include "rconn.h"
 #include "util.h"
 
@@ -150,6 +151,7 @@ struct worker {
     ev_signal sigterm, sigint;
     int64_t started_ms;
     FILE *latency_log; /* --latency-log: "id start_us" per run, for sluice-bench */
+    sl_notify notify;  /* systemd: READY=1, WATCHDOG=1, STOPPING=1, STATUS= (notify.h) */
 
     /* What the files named keep for this worker, passed with it rather than
      * hidden in globals (as curl's GlobalInfo or libuv's loop) */
