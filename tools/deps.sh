@@ -18,9 +18,10 @@ set -eu
 # counts the intake's open connections in t_serve (not in a minimal root).
 # libsystemd-dev: sd_notify (READY=1, WATCHDOG=1, STOPPING=1, STATUS=) for
 # the Type=notify units of deploy/ (shared/notify.c). systemd (its
-# systemd-analyze) checks those units in t_deploy_units; docker-compose
-# (1.29) checks deploy/compose.yaml in t_deploy_manifests, python3-yaml reads
-# the Kubernetes manifests there (neither needs a daemon).
+# systemd-analyze) checks those units in t_deploy_units. t_deploy_manifests
+# checks deploy/ without a daemon or a cluster: docker-compose (1.29) its
+# compose.yaml, python3-yaml and python3-kubernetes (the Kubernetes API's
+# models) its manifests, prometheus's promtool its Prometheus configs.
 # clang-format (14 in Debian 12) runs `make format-check`, part of `make test`.
 # prometheus: its promtool checks the /metrics text of worker, scheduler and
 # intake (t_metrics), and the server itself scrapes them in t_metrics_scrape.
@@ -32,7 +33,7 @@ pkgs="build-essential pkg-config libhiredis-dev libev-dev libcurl4-openssl-dev l
       libsqlite3-dev libcmocka-dev libmicrohttpd-dev redis-server redis-tools python3
       python3-jsonschema jq curl libpango1.0-dev libcairo2-dev fonts-dejavu-core poppler-utils
       libssl-dev wrk python3-redis iproute2 clang-format prometheus chromium chromium-driver
-      python3-selenium libsystemd-dev systemd docker-compose python3-yaml"
+      python3-selenium libsystemd-dev systemd docker-compose python3-yaml python3-kubernetes"
 # a node from elsewhere (nodesource bundles npm) is kept: Debian's npm would
 # conflict with it
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
