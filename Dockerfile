@@ -29,7 +29,8 @@ RUN apt-get update \
       libsystemd0 libpango-1.0-0 libpangocairo-1.0-0 libcairo2 libfontconfig1 libglib2.0-0 \
       fonts-dejavu-core ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --user-group --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice \
+ && groupadd --system --gid 10001 sluice \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice \
  && install -d -m 750 -o sluice -g sluice /var/lib/sluice /tmp/sluice
 COPY --from=build /out/ /usr/local/bin/
 USER 10001:10001
