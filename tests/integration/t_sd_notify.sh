@@ -62,12 +62,13 @@ for n in $NAMES; do
         ok "$n: WATCHDOG=1 goes on" || fail "$n: WATCHDOG=1 stopped at $c0"
 done
 
-# STATUS with load. The worker: 4 slots, 8 jobs of 3 s.
+# STATUS with load. The worker: 4 slots, 8 jobs of 5 s.
 wait_until 10 "grep -q 'STATUS=jobs 0/4 in flight.*; queues $Q; redis up' '$TMP/w1.notify'" &&
     ok "w1: STATUS idle" || fail "w1: no idle STATUS: $(grep STATUS "$TMP/w1.notify" | tail -1)"
 for i in 1 2 3 4 5 6 7 8; do
-    enqueue --queue "$Q" --type sleep --payload '{"ms": 3000}' >/dev/null || die "enqueue failed"
-done
+    echo "{\"type\":\"sleep\",\"queue\":\"$Q\",\"payload\":{\"ms\":5000}}"
+done >"$TMP/jobs.ndjson"
+producer enqueue --ndjson "$TMP/jobs.ndjson" >/dev/null || die "enqueue failed" # all at once
 wait_until 10 "grep -q 'STATUS=jobs 4/4 in flight' '$TMP/w1.notify'" &&
     ok "w1: STATUS shows 4/4 jobs in flight" ||
     fail "w1: STATUS never 4/4: $(grep STATUS "$TMP/w1.notify" | tail -1)"
