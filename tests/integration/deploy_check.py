@@ -328,10 +328,14 @@ for prog in sorted(installed):
     out = subprocess.run(["readelf", "-d", os.path.join(BIN, prog)], capture_output=True,
                          text=True).stdout
     needed |= set(re.findall(r"\(NEEDED\).*\[(.+)\]", out))
+# one dpkg -S for them all: "PACKAGE:ARCH: PATH" a line
+paths = [f"{d}/{lib}" for lib in needed for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu")]
+owner = {}
+for line in subprocess.run(["dpkg", "-S"] + paths, capture_output=True, text=True).stdout.splitlines():
+    pkg, _, path = line.partition(": ")
+    owner[os.path.basename(path)] = pkg.split(":")[0]
 for lib in sorted(needed):
-    out = subprocess.run(["dpkg", "-S", f"/lib/x86_64-linux-gnu/{lib}",
-                          f"/usr/lib/x86_64-linux-gnu/{lib}"], capture_output=True, text=True).stdout
-    pkg = out.split(":")[0] if out else ""
+    pkg = owner.get(lib, "")
     if pkg in ("libc6", ""):
         check(pkg == "libc6", f"Dockerfile: {lib} comes from a package", "dpkg -S found none")
         continue
