@@ -328,6 +328,11 @@ for prog in sorted(installed):
     out = subprocess.run(["readelf", "-d", os.path.join(BIN, prog)], capture_output=True,
                          text=True).stdout
     needed |= set(re.findall(r"\(NEEDED\).*\[(.+)\]", out))
+if any(re.match(r"lib(asan|tsan|ubsan)\.so", lib) for lib in needed):
+    # the image builds the plain binaries: a sanitizer build loads more
+    print("# skipped: the Dockerfile's runtime libraries (the binaries under test are a "
+          "sanitizer build; the image has the plain one)")
+    needed = set()
 # one dpkg -S for them all: "PACKAGE:ARCH: PATH" a line
 paths = [f"{d}/{lib}" for lib in needed for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu")]
 owner = {}
