@@ -145,7 +145,7 @@ check("ports" not in worker and "container_name" not in worker,
       "compose worker: no fixed port or name, so --scale worker=N works")
 for name in ("scheduler-1", "scheduler-2", "worker", "intake"):
     url = str((services.get(name, {}).get("environment") or {}).get("SLUICE_REDIS_URL", ""))
-    user = {"worker": "sluice-worker", "intake": "sluice-producer"}.get(name, "sluice-scheduler")
+    user = {"worker": "sluice-worker", "intake": "sluice-intake"}.get(name, "sluice-scheduler")
     check(url.startswith(f"redis://{user}:"), f"compose {name}: Redis user {user}", url[:30])
 
 # ---- Kubernetes objects against python3-kubernetes' models --------------

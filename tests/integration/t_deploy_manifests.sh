@@ -27,7 +27,7 @@ fi
 
 if command -v docker-compose >/dev/null; then
     (cd "$ROOT/deploy" && SLUICE_WORKER_PASSWORD=x SLUICE_SCHEDULER_PASSWORD=x \
-        SLUICE_PRODUCER_PASSWORD=x docker-compose -f compose.yaml config) >"$TMP/compose.out" 2>&1
+        SLUICE_INTAKE_PASSWORD=x docker-compose -f compose.yaml config) >"$TMP/compose.out" 2>&1
     rc=$?
     [ $rc = 0 ] && ok "docker-compose config: deploy/compose.yaml is valid" ||
         fail "docker-compose config: $(head -5 "$TMP/compose.out")"
