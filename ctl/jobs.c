@@ -2,6 +2,7 @@
  * (cancel.lua), `pause` and `resume` (the queue's paused key, which
  * claim.lua checks). */
 #include "ctl.h"
+#include "events.h"
 #include "noperm.h"
 #include "job.h"
 #include "rblock.h"
@@ -271,15 +272,17 @@ int ctl_cancel(ctl *c, int npos, char **pos)
         return not_waiting(id, j.state);
     }
     size_t blen;
+    char cap[24];
+    snprintf(cap, sizeof cap, "%lld", sl_events_cap_env());
     char *body = cancelled_body(&j, &blen);
     const sl_keys *k = &j.keys;
-    const char *argv[] = {k->delayed,  k->dead,     k->stats, k->ready[0], k->ready[1],
-                          k->ready[2], k->ready[3], k->base,  j.id,        body};
-    size_t lens[10];
-    for (int i = 0; i < 9; i++)
+    const char *argv[] = {k->delayed,  k->dead,   k->stats, k->ready[0], k->ready[1], k->ready[2],
+                          k->ready[3], k->events, k->base,  j.id,        body,        cap};
+    size_t lens[12];
+    for (int i = 0; i < 12; i++)
         lens[i] = strlen(argv[i]);
-    lens[9] = blen;
-    redisReply *r = sl_rblock_script(c->rc, SL_SCRIPT_CANCEL, 7, 10, argv, lens);
+    lens[10] = blen;
+    redisReply *r = sl_rblock_script(c->rc, SL_SCRIPT_CANCEL, 8, 12, argv, lens);
     free(body);
     char queue[65];
     sl_strlcpy(queue, k->queue, sizeof queue);

@@ -5,6 +5,7 @@
  * it shows in one MULTI, without blocking the loop. */
 #include "serve.h"
 #include "batch.h"
+#include "events.h"
 #include "job.h"
 #include "keys.h"
 
@@ -120,16 +121,18 @@ static void cancel_found(sreq *r, int found)
         return;
     }
     size_t blen;
+    char cap[24];
+    snprintf(cap, sizeof cap, "%lld", sl_events_cap_env());
     char *body = cancelled_body(l, &blen);
     sl_keys k;
     sl_keys_init(&k, r->s->o.prefix, l->queue);
-    const char *argv[] = {k.delayed,  k.dead,     k.stats, k.ready[0], k.ready[1],
-                          k.ready[2], k.ready[3], k.base,  l->id,      body};
-    size_t lens[10];
-    for (int i = 0; i < 9; i++)
+    const char *argv[] = {k.delayed,  k.dead,   k.stats, k.ready[0], k.ready[1], k.ready[2],
+                          k.ready[3], k.events, k.base,  l->id,      body,       cap};
+    size_t lens[12];
+    for (int i = 0; i < 12; i++)
         lens[i] = strlen(argv[i]);
-    lens[9] = blen;
-    int rc = sl_rconn_script(r->s->redis, SL_SCRIPT_CANCEL, cancel_cb, r, 7, 10, argv, lens);
+    lens[10] = blen;
+    int rc = sl_rconn_script(r->s->redis, SL_SCRIPT_CANCEL, cancel_cb, r, 8, 12, argv, lens);
     free(body);
     if (rc) {
         unreachable(r);

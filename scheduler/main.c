@@ -3,6 +3,7 @@
  * the others wait and take over within a few seconds of it dying. */
 #include "sched.h"
 #include "config.h"
+#include "events.h"
 #include "func.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -16,7 +17,7 @@ static struct {
     const char *redis_url, *prefix, *log_level, *id, *approval_queue, *metrics_listen;
     long long approval_ms;
     long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms, worker_dead_ms;
-    long long done_age_ms, done_max, dead_age_ms, dead_max;
+    long long done_age_ms, done_max, dead_age_ms, dead_max, events_cap;
 } o;
 
 static const sl_option options[] = {
@@ -45,6 +46,11 @@ static const sl_option options[] = {
      31536000000LL, "keep dead jobs this long"},
     {"dead-max", "SLUICE_DEAD_MAX", SL_OPT_INT, &o.dead_max, "100000", 0, 1000000000,
      "and at most this many per queue"},
+    {"events-cap", "SLUICE_EVENTS_CAP", SL_OPT_INT, &o.events_cap, SL_EVENTS_CAP_DEFAULT_STR, 0,
+     100000000,
+     "entries kept in the job-end events stream PREFIX:events (XADD MAXLEN ~; the workers' "
+     "--events-cap should be the same): the reclaims' entries, and the cap the archiver "
+     "reports. 0: write no events"},
     {"approval-interval-ms", "SLUICE_APPROVAL_INTERVAL_MS", SL_OPT_INT, &o.approval_ms, "10000", 0,
      86400000, "how often pending applications are swept for a decision; 0: never"},
     {"approval-queue", "SLUICE_APPROVAL_QUEUE", SL_OPT_STR, &o.approval_queue, "approval", 0, 0,
@@ -186,6 +192,7 @@ int main(int argc, char **argv)
     s.done_max = o.done_max;
     s.dead_age_ms = o.dead_age_ms;
     s.dead_max = o.dead_max;
+    s.events_cap = o.events_cap;
     s.next_due_ms = -1;
     s.approval_ms = o.approval_ms;
     s.approval_queue = o.approval_queue;

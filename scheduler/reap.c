@@ -7,6 +7,7 @@
  * jobs of a worker whose heartbeat stopped take the same way, sooner
  * (dead.c); silent workers are removed from the registry. */
 #include "sched.h"
+#include "events.h"
 #include "job.h"
 #include "log.h"
 
@@ -37,10 +38,11 @@ static void reclaim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         s->reclaimed += (unsigned long long)reply->integer;
 }
 
-/* The rewritten body of a job taken back, and where it goes. WHY: "lease"
- * (its lease expired) or "worker" (its worker stopped heartbeating). */
+/* The rewritten body of a job taken back, where it goes, and its events.h
+ * line (retried or dead) in LINE. WHY: "lease" (its lease expired) or
+ * "worker" (its worker stopped heartbeating). */
 static void judge(const char *id, const char *queue, const redisReply *body, const char *why,
-                  sl_buf *out, const char **action, int *prio)
+                  sl_buf *out, sl_buf *line, const char **action, int *prio)
 {
     const char *reason =
         why[0] == 'w' ? "worker dead: the worker running it stopped heartbeating (killed, hung "
@@ -58,6 +60,7 @@ static void judge(const char *id, const char *queue, const redisReply *body, con
         *prio = job.priority;
         *action = job.attempts >= job.max_attempts ? "dead" : "ready";
         sl_job_encode(&job, out);
+        sl_events_line(line, *action[0] == 'd' ? "dead" : "retried", id, &job, 0, reason);
         sl_log(*action[0] == 'd' ? SL_LOG_WARN : SL_LOG_INFO,
                "%s job=%s queue=%s attempt=%d of=%d to=%s", event, id, queue, job.attempts,
                job.max_attempts, *action);
@@ -70,6 +73,7 @@ static void judge(const char *id, const char *queue, const redisReply *body, con
     sl_job_encode_broken(out, id, queue, reason,
                          body->type == REDIS_REPLY_STRING ? body->str : NULL,
                          body->type == REDIS_REPLY_STRING ? body->len : 0);
+    sl_events_line(line, "dead", id, NULL, 0, reason);
     sl_warn("%s job=%s queue=%s to=dead reason=\"not a valid job\"", event, id, queue);
 }
 
@@ -77,15 +81,18 @@ int reap_reclaim(sched *s, int qi, redisReply **jobs, size_t n, const char *why,
                  sl_rconn_reply_cb *cb, void *priv)
 {
     squeue *q = &s->queues[qi];
-    int argc = 0, cap = 9 + (int)n * 7;
+    int argc = 0, cap = 11 + (int)n * 8;
     const char **argv = sl_malloc(cap * sizeof *argv);
     size_t *lens = sl_malloc(cap * sizeof *lens);
     sl_buf *bodies = sl_calloc(n, sizeof *bodies);
+    sl_buf *events = sl_calloc(n, sizeof *events);
+    char events_cap[24];
+    snprintf(events_cap, sizeof events_cap, "%lld", s->events_cap);
     char(*prios)[4] = sl_calloc(n, sizeof *prios);
-    const char *keys[] = {q->keys.active,   q->keys.dead,     q->keys.stats,
-                          q->keys.ready[0], q->keys.ready[1], q->keys.ready[2],
-                          q->keys.ready[3], q->keys.lease,    q->keys.base};
-    for (int i = 0; i < 9; i++) {
+    const char *keys[] = {q->keys.active,   q->keys.dead,     q->keys.stats,    q->keys.ready[0],
+                          q->keys.ready[1], q->keys.ready[2], q->keys.ready[3], q->keys.lease,
+                          q->keys.events,   q->keys.base,     events_cap};
+    for (int i = 0; i < 11; i++) {
         argv[argc] = keys[i];
         lens[argc++] = strlen(keys[i]);
     }
@@ -94,7 +101,7 @@ int reap_reclaim(sched *s, int qi, redisReply **jobs, size_t n, const char *why,
                    *body = jobs[4 * j + 3];
         const char *action;
         int prio;
-        judge(id->str, q->keys.queue, body, why, &bodies[j], &action, &prio);
+        judge(id->str, q->keys.queue, body, why, &bodies[j], &events[j], &action, &prio);
         snprintf(prios[j], sizeof prios[j], "%d", prio);
         argv[argc] = id->str, lens[argc++] = id->len;
         argv[argc] = deadline->str, lens[argc++] = deadline->len;
@@ -103,11 +110,15 @@ int reap_reclaim(sched *s, int qi, redisReply **jobs, size_t n, const char *why,
         argv[argc] = action, lens[argc++] = strlen(action);
         argv[argc] = prios[j], lens[argc++] = strlen(prios[j]);
         argv[argc] = bodies[j].data, lens[argc++] = bodies[j].len;
+        argv[argc] = events[j].data, lens[argc++] = events[j].len;
     }
-    int rc = sl_rconn_script(s->redis, SL_SCRIPT_RECLAIM, cb, priv, 8, argc, argv, lens);
-    for (size_t j = 0; j < n; j++)
+    int rc = sl_rconn_script(s->redis, SL_SCRIPT_RECLAIM, cb, priv, 9, argc, argv, lens);
+    for (size_t j = 0; j < n; j++) {
         sl_buf_deinit(&bodies[j]);
+        sl_buf_deinit(&events[j]);
+    }
     free(bodies);
+    free(events);
     free(prios);
     free(argv);
     free(lens);

@@ -42,6 +42,7 @@ struct sched {
     long long worker_dead_ms; /* silent this long: its jobs are taken back; 0: never */
     ev_tstamp redis_up_since; /* when the command connection last came up; 0: down */
     long long done_age_ms, done_max, dead_age_ms, dead_max;
+    long long events_cap; /* --events-cap: entries kept in PREFIX:events (reclaim.lua's) */
     int promote_outstanding;
     int promote_again;     /* a wake-up came during a pass: run one more */
     long long next_due_ms; /* soonest delayed job seen in this pass, server ms; -1 none */

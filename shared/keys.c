@@ -20,6 +20,7 @@ void sl_keys_init(sl_keys *k, const char *prefix, const char *queue)
     snprintf(k->job_prefix, SL_KEY_MAX, "%sjob:", k->base);
     snprintf(k->idem_prefix, SL_KEY_MAX, "%sidem:", k->base);
     snprintf(k->notify, SL_KEY_MAX, "%snotify", k->base);
+    snprintf(k->events, SL_KEY_MAX, "%s:events", prefix);
 }
 
 void sl_keys_queues(char *out, const char *prefix)

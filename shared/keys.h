@@ -21,6 +21,7 @@ typedef struct sl_keys {
     char job_prefix[SL_KEY_MAX];           /* "sluice:{Q}:job:" + id */
     char idem_prefix[SL_KEY_MAX];          /* "sluice:{Q}:idem:" + key */
     char notify[SL_KEY_MAX];               /* pub/sub channel: ready went non-empty */
+    char events[SL_KEY_MAX];               /* "PREFIX:events", every queue's (events.h) */
 } sl_keys;
 
 /* Fills K for queue QUEUE under PREFIX. Both are checked names (short). */

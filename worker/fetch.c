@@ -66,9 +66,10 @@ static void claim_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
     wm_claimed(w, q, got);
     if (got < (size_t)asked && q->wake_seq == seq)
         q->maybe_ready = 0;
+    int64_t now = reply->element[0]->type == REDIS_REPLY_INTEGER ? reply->element[0]->integer : 0;
     for (size_t i = 2; i + 1 < reply->elements; i += 2) {
         redisReply *id = reply->element[i], *body = reply->element[i + 1];
-        run_claimed(w, q, token, id->str, body->str, body->len);
+        run_claimed(w, q, token, now, id->str, body->str, body->len);
     }
     fetch_maybe_claim(w);
 }
@@ -99,8 +100,8 @@ static wqueue *pick(worker *w)
 
 static int send_claim(worker *w, wqueue *q, int n)
 {
-    char num[16], lease[24];
-    const char *argv[13];
+    char num[16], lease[24], cap[24];
+    const char *argv[15];
     int k = 0;
     for (int p = 0; p < SL_PRIO_COUNT; p++)
         argv[k++] = q->keys.ready[p];
@@ -109,15 +110,18 @@ static int send_claim(worker *w, wqueue *q, int n)
     argv[k++] = q->keys.dead;
     argv[k++] = q->keys.stats;
     argv[k++] = q->keys.lease;
+    argv[k++] = q->keys.events;
     argv[k++] = q->keys.base;
     snprintf(num, sizeof num, "%d", n);
     argv[k++] = num;
     snprintf(lease, sizeof lease, "%lld", w->lease_ms);
     argv[k++] = lease;
     argv[k++] = w->id;
+    snprintf(cap, sizeof cap, "%lld", w->events_cap);
+    argv[k++] = cap;
     struct claim *c = sl_malloc(sizeof *c);
     *c = (struct claim){w, q, n, q->wake_seq};
-    if (sl_rconn_script(w->redis, SL_SCRIPT_CLAIM, claim_reply_cb, c, 9, k, argv, NULL)) {
+    if (sl_rconn_script(w->redis, SL_SCRIPT_CLAIM, claim_reply_cb, c, 10, k, argv, NULL)) {
         free(c);
         return -1;
     }

@@ -2,6 +2,7 @@
  * things up; see worker.h for where each concern lives. */
 #include "worker.h"
 #include "config.h"
+#include "events.h"
 #include "func.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -44,6 +45,11 @@ static const sl_option options[] = {
      "largest result a handler may give back (kept with the done job, published on "
      "PREFIX:{Q}:finished); a bigger one is replaced by {\"error\": \"result over N bytes\"} and "
      "the job is done all the same"},
+    {"events-cap", "SLUICE_EVENTS_CAP", SL_OPT_INT, &W.events_cap, SL_EVENTS_CAP_DEFAULT_STR, 0,
+     100000000,
+     "entries kept in the job-end events stream PREFIX:events (XADD MAXLEN ~), which the "
+     "leading scheduler archives into SQLite (--archive); one entry per ack or fail call, "
+     "carrying all its ends. 0: write no events"},
     {"heartbeat-ms", "SLUICE_HEARTBEAT_MS", SL_OPT_INT, &W.heartbeat_ms, "5000", 100, 600000,
      "how often the worker reports itself; silent for 3 beats (the scheduler's "
      "--worker-dead-ms), it is dead and its jobs run elsewhere"},
@@ -252,6 +258,7 @@ int main(int argc, char **argv)
         pending_deinit(&W.queues[i].fails);
         wm_list_deinit(&W.queues[i].ack_m);
         wm_list_deinit(&W.queues[i].fail_m);
+        sl_buf_deinit(&W.queues[i].ack_events);
     }
     free(W.queues);
     while (W.free_tasks) {
@@ -259,6 +266,7 @@ int main(int argc, char **argv)
         W.free_tasks = t->next;
         free(t);
     }
+    sl_buf_deinit(&W.event_line);
     if (W.latency_log)
         fclose(W.latency_log);
     ev_loop_destroy(W.loop);

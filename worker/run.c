@@ -81,15 +81,18 @@ static void task_free(task *t)
 
 /* A job that cannot run: keep its original text under "raw" beside the
  * reason, so `GET` shows both, and send it to dead. */
-static void bury_raw(worker *w, wqueue *q, const char *token, const char *id, const char *body,
-                     size_t len, const char *reason)
+static void bury_raw(worker *w, wqueue *q, const char *token, int64_t claimed_ms, const char *id,
+                     const char *body, size_t len, const char *reason)
 {
     sl_buf b = {0};
     sl_job_encode_broken(&b, id, q->keys.queue, reason, body, len);
     sl_warn("job dead job=%s queue=%s reason=\"%s\"", id, q->keys.queue, reason);
-    settle_fail(
-        q, id, token,
-        &(struct settle_how){.action = SETTLE_DEAD, .priority = SL_PRIO_NORMAL, .body = &b});
+    settle_fail(q, id, token,
+                &(struct settle_how){.action = SETTLE_DEAD,
+                                     .priority = SL_PRIO_NORMAL,
+                                     .body = &b,
+                                     .claimed_ms = claimed_ms,
+                                     .error = reason});
     wm_buried(w, q);
     sl_buf_deinit(&b);
     w->failed++;
@@ -115,8 +118,8 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *tm, int revents)
     task_finish(t, TASK_RETRY, msg);
 }
 
-void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const char *body,
-                 size_t len)
+void run_claimed(worker *w, wqueue *q, const char *token, int64_t claimed_ms, const char *id,
+                 const char *body, size_t len)
 {
     if (w->draining) { /* claimed while stopping: straight back */
         settle_fail(q, id, token,
@@ -129,15 +132,16 @@ void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const 
         snprintf(reason, sizeof reason,
                  "invalid job: id: \"%.64s\" was queued, but an id is 1 to 64 of A-Z a-z 0-9 _ -",
                  id);
-        bury_raw(w, q, token, id, body, len, reason);
+        bury_raw(w, q, token, claimed_ms, id, body, len, reason);
         return;
     }
     task *t = task_new(w, q);
     sl_strlcpy(t->token, token, sizeof t->token);
+    t->claimed_ms = claimed_ms;
     if (sl_job_parse(&t->job, body, len, 0, err, sizeof err)) {
         char reason[700];
         snprintf(reason, sizeof reason, "invalid job: %s", err);
-        bury_raw(w, q, token, id, body, len, reason);
+        bury_raw(w, q, token, claimed_ms, id, body, len, reason);
         task_free(t);
         return;
     }
@@ -149,7 +153,7 @@ void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const 
                  "invalid job: id: the body says \"%.64s\" but it was "
                  "queued as \"%.64s\"",
                  t->job.id, id);
-        bury_raw(w, q, token, id, body, len, reason);
+        bury_raw(w, q, token, claimed_ms, id, body, len, reason);
         task_free(t);
         return;
     }
@@ -201,7 +205,7 @@ static void ack_result(task *t)
     }
     sl_buf body = {0};
     sl_job_encode_result(&t->job, &body, r, rlen);
-    settle_ack_result(t->q, t->job.id, t->token, t->job.batch, body.data, body.len, r, rlen);
+    settle_ack_result(t->q, t->token, &t->job, t->claimed_ms, body.data, body.len, r, rlen);
     sl_buf_deinit(&body);
 }
 
@@ -218,7 +222,7 @@ void task_finish(task *t, enum task_result result, const char *error)
         if (t->result)
             ack_result(t);
         else
-            settle_ack(q, job->id, t->token, job->batch);
+            settle_ack(q, t->token, job, t->claimed_ms);
         wm_job_ended(t, WM_DONE, run_us);
         w->processed++;
         sl_debug("job done job=%s queue=%s type=%s", job->id, q->keys.queue, job->type);
@@ -241,7 +245,10 @@ void task_finish(task *t, enum task_result result, const char *error)
                     &(struct settle_how){.action = SETTLE_RETRY,
                                          .delay_ms = delay,
                                          .priority = job->priority,
-                                         .body = &body});
+                                         .body = &body,
+                                         .job = job,
+                                         .claimed_ms = t->claimed_ms,
+                                         .error = job->last_error});
         wm_job_ended(t, WM_RETRIED, run_us);
     } else {
         sl_warn("job dead job=%s queue=%s type=%s attempt=%d of=%d reason=\"%s\"", job->id,
@@ -250,7 +257,10 @@ void task_finish(task *t, enum task_result result, const char *error)
                     &(struct settle_how){.action = SETTLE_DEAD,
                                          .priority = job->priority,
                                          .body = &body,
-                                         .batch = job->batch});
+                                         .batch = job->batch,
+                                         .job = job,
+                                         .claimed_ms = t->claimed_ms,
+                                         .error = job->last_error});
         wm_job_ended(t, WM_DEAD, run_us);
     }
     sl_buf_deinit(&body);
@@ -263,9 +273,13 @@ void task_defer(task *t, long ms, const char *why)
     worker *w = t->w;
     sl_info("job deferred job=%s queue=%s delay_ms=%ld reason=\"%s\" (no attempt used)", t->job.id,
             t->q->keys.queue, ms, why);
-    settle_fail(
-        t->q, t->job.id, t->token,
-        &(struct settle_how){.action = SETTLE_DEFER, .delay_ms = ms, .priority = t->job.priority});
+    settle_fail(t->q, t->job.id, t->token,
+                &(struct settle_how){.action = SETTLE_DEFER,
+                                     .delay_ms = ms,
+                                     .priority = t->job.priority,
+                                     .job = &t->job,
+                                     .claimed_ms = t->claimed_ms,
+                                     .error = why});
     task_free(t);
     drain_check_done(w);
 }

@@ -10,10 +10,14 @@
  * runs, so that jobs in none pay nothing for batches; jobs with a result
  * travel last, as (id, token, batch, envelope with the result, result), so
  * that jobs without one pay nothing for results either. ack.lua and
- * fail.lua publish one line per ended job on PREFIX:{Q}:finished.
+ * fail.lua publish one line per ended job on PREFIX:{Q}:finished, and
+ * append every end to PREFIX:events (events.h): the worker makes each
+ * job's line here (C formats cheaper than Lua), the acks' all in one
+ * argument, a failure's beside it.
  * Settles refused as stale (the job's lease was taken back: this worker was
  * paused, cut off or declared dead meanwhile) are logged once per call. */
 #include "worker.h"
+#include "events.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -30,6 +34,7 @@ struct settle_call {
     struct pending pr; /* ACK: then the jobs with a result, 5 values each */
     sl_buf lines;      /* ACK: the completion channel's message, or empty */
     struct wm_list m;  /* the jobs' metrics, counted when accepted (wmetrics.c) */
+    sl_buf events;     /* ACK: the events.h lines of its jobs */
     const char **argv;
     size_t *lens;
     int cap;
@@ -54,8 +59,11 @@ static void pending_move(struct pending *dst, const struct pending *src)
     dst->jobs += src->jobs;
 }
 
-void settle_ack(wqueue *q, const char *id, const char *token, const char *batch)
+void settle_ack(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms)
 {
+    const char *id = job->id, *batch = job->batch;
+    if (q->w->events_cap > 0)
+        sl_events_line(&q->ack_events, "done", id, job, claimed_ms, NULL);
     if (batch) {
         sl_args_add(&q->backs.args, id, strlen(id));
         sl_args_add(&q->backs.args, token, strlen(token));
@@ -81,9 +89,12 @@ void settle_ack(wqueue *q, const char *id, const char *token, const char *batch)
     p->jobs++;
 }
 
-void settle_ack_result(wqueue *q, const char *id, const char *token, const char *batch,
+void settle_ack_result(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms,
                        const char *body, size_t body_len, const char *result, size_t result_len)
 {
+    const char *id = job->id, *batch = job->batch;
+    if (q->w->events_cap > 0)
+        sl_events_line(&q->ack_events, "done", id, job, claimed_ms, NULL);
     struct pending *p = &q->rets;
     sl_args_add(&p->args, id, strlen(id));
     sl_args_add(&p->args, token, strlen(token));
@@ -95,12 +106,18 @@ void settle_ack_result(wqueue *q, const char *id, const char *token, const char 
 
 void settle_fail(wqueue *q, const char *id, const char *token, const struct settle_how *how)
 {
-    /* fail.lua's names of the actions */
+    /* fail.lua's names of the actions, and the events' outcomes */
     static const char *const actions[] = {
         [SETTLE_RETRY] = "retry",
         [SETTLE_DEAD] = "dead",
         [SETTLE_BACK] = "back",
         [SETTLE_DEFER] = "defer",
+    };
+    static const char *const outcomes[] = {
+        [SETTLE_RETRY] = "retried",
+        [SETTLE_DEAD] = "dead",
+        [SETTLE_BACK] = NULL,
+        [SETTLE_DEFER] = "deferred",
     };
     const char *action = actions[how->action];
     char num[24];
@@ -113,6 +130,15 @@ void settle_fail(wqueue *q, const char *id, const char *token, const struct sett
     const sl_buf *body = how->body && how->body->data ? how->body : NULL;
     sl_args_add(&p->args, body ? body->data : "", body ? body->len : 0);
     sl_args_add(&p->args, how->batch ? how->batch : "", how->batch ? strlen(how->batch) : 0);
+    const char *outcome = outcomes[how->action];
+    if (outcome && q->w->events_cap > 0) {
+        sl_buf *line = &q->w->event_line;
+        sl_buf_reset(line);
+        sl_events_line(line, outcome, id, how->job, how->claimed_ms, how->error);
+        sl_args_add(&p->args, line->data, line->len);
+    } else {
+        sl_args_add(&p->args, "", 0);
+    }
     p->jobs++;
 }
 
@@ -134,6 +160,7 @@ static void call_free(struct settle_call *c)
     pending_reset(&c->pr);
     sl_buf_reset(&c->lines);
     c->m.n = 0;
+    sl_buf_reset(&c->events);
     c->next = c->w->settle_spare;
     c->w->settle_spare = c;
 }
@@ -157,6 +184,8 @@ static void settle_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
         pending_move(&c->q->backs, &c->pb);
         pending_move(&c->q->rets, &c->pr);
         wm_list_move(c->kind == ACK ? &c->q->ack_m : &c->q->fail_m, &c->m);
+        if (c->events.len)
+            sl_buf_append(&c->q->ack_events, c->events.data, c->events.len);
         if (c->kind == ACK)
             c->q->ack_run = 0; /* the runs moved back are complete */
         if (!ev_is_active(&w->settle_retry)) {
@@ -254,23 +283,28 @@ static void send_ack_or_fail(worker *w, wqueue *q, int kind)
         take(&c->pb, &q->backs);
         take(&c->pr, &q->rets);
         q->ack_run = 0;
+        sl_buf tmp = c->events; /* empty: the queue collects into its buffer next */
+        c->events = q->ack_events;
+        q->ack_events = tmp;
     }
 
-    int head = kind == ACK ? 9 : 11;
+    int head = kind == ACK ? 12 : 13;
     int argc = head + c->p.args.argc + c->pb.args.argc + c->pr.args.argc;
     if (argc > c->cap) {
         c->cap = argc * 2;
         c->argv = sl_realloc(c->argv, c->cap * sizeof *c->argv);
         c->lens = sl_realloc(c->lens, c->cap * sizeof *c->lens);
     }
-    char retention[24], plain[16], triples[16];
+    char retention[24], plain[16], triples[16], cap[24];
+    snprintf(cap, sizeof cap, "%lld", w->events_cap);
     int n = 0, nkeys;
     if (kind == ACK) {
         c->argv[n++] = q->keys.active;
         c->argv[n++] = q->keys.done;
         c->argv[n++] = q->keys.stats;
         c->argv[n++] = q->keys.lease;
-        nkeys = 4;
+        c->argv[n++] = q->keys.events;
+        nkeys = 5;
         c->argv[n++] = q->keys.base;
         snprintf(retention, sizeof retention, "%lld", w->retention_ms);
         c->argv[n++] = retention;
@@ -281,6 +315,8 @@ static void send_ack_or_fail(worker *w, wqueue *q, int kind)
         if (q->heard)
             make_lines(c);
         c->argv[n++] = c->lines.len ? c->lines.data : "";
+        c->argv[n++] = c->events.len ? c->events.data : "";
+        c->argv[n++] = cap;
     } else {
         c->argv[n++] = q->keys.active;
         c->argv[n++] = q->keys.delayed;
@@ -289,9 +325,11 @@ static void send_ack_or_fail(worker *w, wqueue *q, int kind)
         for (int p = 0; p < SL_PRIO_COUNT; p++)
             c->argv[n++] = q->keys.ready[p];
         c->argv[n++] = q->keys.lease;
-        nkeys = 9;
+        c->argv[n++] = q->keys.events;
+        nkeys = 10;
         c->argv[n++] = q->keys.base;
         c->argv[n++] = w->sched_channel;
+        c->argv[n++] = cap;
     }
     for (int i = 0; i < n; i++)
         c->lens[i] = strlen(c->argv[i]); /* the lines have no NUL either */
@@ -313,6 +351,8 @@ static void send_ack_or_fail(worker *w, wqueue *q, int kind)
         pending_move(&q->backs, &c->pb);
         pending_move(&q->rets, &c->pr);
         wm_list_move(kind == ACK ? &q->ack_m : &q->fail_m, &c->m);
+        if (c->events.len)
+            sl_buf_append(&q->ack_events, c->events.data, c->events.len);
         if (kind == ACK)
             q->ack_run = 0;
         call_free(c);

@@ -95,6 +95,7 @@ struct wqueue {
     int heard;            /* PREFIX:{Q}:finished had a subscriber at the last ack: make its lines */
     struct wm_list ack_m; /* metrics of the acks collected (wmetrics.c) */
     struct wm_list fail_m;
+    sl_buf ack_events; /* the events.h lines of acks, backs and rets, for ack.lua */
 };
 
 struct task {
@@ -103,13 +104,14 @@ struct task {
     sl_job job;
     const handler *h;
     int64_t started_us;
-    ev_timer timeout; /* timeout_ms of the run */
-    ev_timer timer;   /* for the handler's own use */
-    void *state;      /* the handler's */
-    char token[128];  /* the claim's lease token, "WORKER/SEQ" (claim.lua) */
-    uint64_t seq;     /* order of creation in this process (worker.tasks) */
-    int gated;        /* calls of this task waiting in rate-limit gates */
-    char *result;     /* the handler's result (JSON text, heap), or NULL */
+    int64_t claimed_ms; /* Redis time of the claim (claim.lua's "now") */
+    ev_timer timeout;   /* timeout_ms of the run */
+    ev_timer timer;     /* for the handler's own use */
+    void *state;        /* the handler's */
+    char token[128];    /* the claim's lease token, "WORKER/SEQ" (claim.lua) */
+    uint64_t seq;       /* order of creation in this process (worker.tasks) */
+    int gated;          /* calls of this task waiting in rate-limit gates */
+    char *result;       /* the handler's result (JSON text, heap), or NULL */
     size_t result_len;
     task *prev, *next; /* in worker.running */
 };
@@ -132,6 +134,7 @@ struct worker {
     task *free_tasks;
     long long lease_ms, grace_ms, retention_ms, heartbeat_ms;
     long long result_max; /* --result-max-bytes */
+    long long events_cap; /* --events-cap: entries kept in PREFIX:events; 0: no events */
     sl_backoff_retry backoff;
     int draining;     /* SIGTERM seen: claim nothing more */
     int settle_calls; /* ack/fail calls in flight */
@@ -152,6 +155,7 @@ struct worker {
     int64_t started_ms;
     FILE *latency_log; /* --latency-log: "id start_us" per run, for sluice-bench */
     sl_notify notify;  /* systemd: READY=1, WATCHDOG=1, STOPPING=1, STATUS= (notify.h) */
+    sl_buf event_line; /* settle.c: one failure's events.h line, made here */
 
     /* What the files named keep for this worker, passed with it rather than
      * hidden in globals (as curl's GlobalInfo or libuv's loop) */
@@ -170,8 +174,9 @@ void fetch_wake_all(worker *w);
 
 /* run.c */
 /* TOKEN: the claim's lease token, given back with every renew and settle. */
-void run_claimed(worker *w, wqueue *q, const char *token, const char *id, const char *body,
-                 size_t len);
+/* CLAIMED_MS: the claim's Redis time. */
+void run_claimed(worker *w, wqueue *q, const char *token, int64_t claimed_ms, const char *id,
+                 const char *body, size_t len);
 /* Ends T's run with RESULT; ERROR (for failures) is copied, cut at
  * TASK_ERROR_MAX bytes. Frees T. A handler frees its own state first (its
  * calls must be gone before the task is), so an ERROR that points into that
@@ -199,10 +204,10 @@ void pending_deinit(struct pending *p);
  * token is no longer the job's, and count it as stale). BATCH: the job's
  * batch (counted by the script when the job is really moved to done or
  * dead), or NULL. */
-void settle_ack(wqueue *q, const char *id, const char *token, const char *batch);
+void settle_ack(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms);
 /* The ack of a job with a result: BODY is its envelope with "result" in it,
  * RESULT the result's JSON text. */
-void settle_ack_result(wqueue *q, const char *id, const char *token, const char *batch,
+void settle_ack_result(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms,
                        const char *body, size_t body_len, const char *result, size_t result_len);
 /* Where fail.lua puts a job whose run did not end done. */
 enum settle_action {
@@ -221,6 +226,11 @@ struct settle_how {
     const sl_buf *body; /* the envelope rewritten (attempts, last_error), or NULL: the
                          * stored one stays */
     const char *batch;  /* DEAD: the job's batch, counted failed; NULL: none */
+    /* the events.h line (not for BACK): the job (NULL: its body did not
+     * parse), its claim's Redis time, the error */
+    const sl_job *job;
+    int64_t claimed_ms;
+    const char *error;
 };
 /* Queues the failure of job ID (lease TOKEN) for the next fail.lua call of
  * Q. HOW and what it points to are copied. */

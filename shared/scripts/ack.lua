@@ -4,8 +4,8 @@
 -- acks it: a job whose lease token (lease HASH) is not the one given is left
 -- alone and counted as stale (its lease expired or its worker was declared
 -- dead, and it was put back, or runs elsewhere now).
--- KEYS: active, done, stats, lease
--- ARGV: base, retention ms, M, B, LINES, then M values in runs of jobs with no
+-- KEYS: active, done, stats, lease, events
+-- ARGV: base, retention ms, M, B, LINES, EVENTS, CAP, then M values in runs of jobs with no
 --       batch and no result that share a token (token, k, then k ids: the
 --       jobs of one claim travel with their token once), then B values in
 --       triples (id, token, batch) of jobs in a batch with no result (so
@@ -17,6 +17,10 @@
 --       LINES: the message below for every job of the call, made by the
 --       worker (cheaper than in Lua), or "": it is published as it is when
 --       no job was stale, else the script makes the lines itself.
+--       EVENTS: events.h's line of every job of the call, in any order,
+--       made by the worker; appended to the events stream (capped at CAP
+--       entries; CAP 0: none) as one entry, only the lines of the jobs that
+--       moved when some were stale.
 -- Publishes once per call on PREFIX:{Q}:finished, when a job moved and the
 -- channel has a subscriber (or any pattern subscriber: PUBSUB NUMSUB /
 -- NUMPAT on this server, so subscribe on the primary): NDJSON, one line
@@ -31,9 +35,9 @@
 local base, keep = ARGV[1], tonumber(ARGV[2])
 -- (counters, not #t: the length operator searches; this is the hot path)
 local ids, n = {}, 0
-local last = 5 + tonumber(ARGV[3])
+local last = 7 + tonumber(ARGV[3])
 local tri = last + tonumber(ARGV[4])
-local i = 6
+local i = 8
 while i <= last do
     for j = i + 2, i + 1 + tonumber(ARGV[i + 1]) do
         n = n + 1
@@ -56,7 +60,7 @@ if total == 0 then return {0, 0, '', 0} end
 -- that takes a job out of active deletes it), so it answers both questions
 local held = call_many('HMGET', KEYS[4], ids, total)
 local mine, m, sample = {}, 0, ''
-i, n = 6, 0
+i, n = 8, 0
 while i <= last do
     local token = ARGV[i]
     for _ = 1, tonumber(ARGV[i + 1]) do
@@ -111,6 +115,23 @@ else
     call_many('UNLINK', false, keys, m)
 end
 redis.call('HINCRBY', KEYS[3], 'processed', m)
+local cap = tonumber(ARGV[7])
+if cap > 0 and ARGV[6] ~= '' then
+    local ev = ARGV[6]
+    if stale > 0 then -- only the lines of the jobs that moved
+        local moved, keep, k = {}, {}, 0
+        for j = 1, m do moved[mine[j]] = true end
+        for line in string.gmatch(ev, '[^\n]*\n') do
+            if moved[string.match(line, '^[^\t]*\t([^\t]*)')] then
+                k = k + 1
+                keep[k] = line
+            end
+        end
+        ev = table.concat(keep)
+    end
+    redis.call('XADD', KEYS[5], 'MAXLEN', '~', cap, '*', 'q', string.match(base, '{(.*)}'),
+        'e', ev)
+end
 -- tell subscribers, when there are any: asking costs far less than the
 -- message (its ~45 bytes a job are Lua strings, and the Lua GC's work)
 local ch = base .. 'finished'

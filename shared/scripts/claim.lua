@@ -4,12 +4,13 @@
 -- HASH (id -> token) while the job is active: renew, ack and fail act only
 -- for the token's holder, and the scheduler finds a dead worker's jobs by it.
 -- KEYS: ready:critical, ready:high, ready:normal, ready:low, active, paused,
---       dead, stats, lease
--- ARGV: base, N, lease ms, worker id
+--       dead, stats, lease, events
+-- ARGV: base, N, lease ms, worker id, events CAP
 -- Returns {server time ms, token, id1, body1, id2, body2, ...} ({server
 -- time ms} when the ready lists were empty, or while the queue is paused).
 -- An id whose body is gone goes to dead with the reason, published on
--- PREFIX:{Q}:finished as {"id":"ID","state":"dead","last_error":"..."}.
+-- PREFIX:{Q}:finished as {"id":"ID","state":"dead","last_error":"..."},
+-- and appended to the events stream (events.h; none when CAP is 0).
 local base, n, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -28,7 +29,7 @@ local keys = {}
 for i, id in ipairs(ids) do keys[i] = base .. 'job:' .. id end
 local bodies = redis.call('MGET', unpack(keys))
 local za, hs, k, lost = {}, {}, 0, 0
-local lines = {}
+local lines, evs = {}, {}
 -- one string for every ZADD score: Redis would format the number per job
 local deadline = string.format('%d', now + lease)
 local token = ARGV[4] .. '/' .. redis.call('HINCRBY', KEYS[8], 'claims', 1)
@@ -49,6 +50,7 @@ for i, id in ipairs(ids) do
         lost = lost + 1
         lines[lost] = '{"id":' .. cjson.encode(id) .. ',"state":"dead","last_error":' ..
             cjson.encode(why) .. '}\n'
+        evs[lost] = 'dead\t' .. id .. '\t\t0\t\t' .. now .. '\t' .. why .. '\n'
     end
 end
 if k > 0 then
@@ -58,5 +60,9 @@ end
 if lost > 0 then
     redis.call('HINCRBY', KEYS[8], 'dead', lost)
     redis.call('PUBLISH', base .. 'finished', table.concat(lines))
+    if tonumber(ARGV[5]) > 0 then
+        redis.call('XADD', KEYS[10], 'MAXLEN', '~', ARGV[5], '*', 'q', string.match(base, '{(.*)}'),
+            'e', table.concat(evs))
+    end
 end
 return out

@@ -5,22 +5,26 @@
 -- job of a batch counts as failed in its batch). The lease token goes with
 -- it, so a late renew, ack or fail of the old holder is refused as stale.
 -- KEYS: active, dead, stats, ready:critical, ready:high, ready:normal,
---       ready:low, lease
--- ARGV: base, then per job 7 values: id, listed deadline, listed token (""
---       for none), why ("lease": only once the deadline has passed |
---       "worker": its holder is dead), action ("ready" | "dead"), priority
---       0..3, body
+--       ready:low, lease, events
+-- ARGV: base, events CAP, then per job 8 values: id, listed deadline,
+--       listed token ("" for none), why ("lease": only once the deadline
+--       has passed | "worker": its holder is dead), action ("ready" |
+--       "dead"), priority 0..3, body, the job's events.h line (retried or
+--       dead)
+-- The lines of the jobs taken back go to the events stream as one entry
+-- (capped at CAP entries; CAP 0: none).
 -- Publishes once per call on PREFIX:{Q}:finished when jobs went to dead
 -- (lib_batch.lua's dead_line: {"id":"ID","state":"dead","last_error":"..."}).
 -- Returns the number reclaimed.
 -- include: lib_batch.lua
-local base = ARGV[1]
+local base, cap = ARGV[1], tonumber(ARGV[2])
+local evs = {}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n, dead, wake = 0, 0, false
 local counts, any = {}, false
 local lines = {}
-for i = 2, #ARGV, 7 do
+for i = 3, #ARGV, 8 do
     local id, seen, token, why = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
     local action, prio, body = ARGV[i + 4], tonumber(ARGV[i + 5]), ARGV[i + 6]
     local score = redis.call('ZSCORE', KEYS[1], id)
@@ -43,7 +47,12 @@ for i = 2, #ARGV, 7 do
             end
         end
         n = n + 1
+        evs[n] = ARGV[i + 7]
     end
+end
+if n > 0 and cap > 0 then
+    redis.call('XADD', KEYS[9], 'MAXLEN', '~', cap, '*', 'q', string.match(base, '{(.*)}'),
+        'e', table.concat(evs))
 end
 if n > 0 then redis.call('HINCRBY', KEYS[3], 'reclaimed', n) end
 if n > 0 then redis.call('HINCRBY', KEYS[3], 'failed', n) end

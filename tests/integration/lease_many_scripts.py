@@ -55,18 +55,18 @@ if lost:
 
 # ack: one run of N jobs sharing a token is how a claim's jobs travel; here
 # each job has its own token, so N runs of one
-argv = [base, "3600000", str(3 * n), "0", ""]
+argv = [base, "3600000", str(3 * n), "0", "", "", "0"]
 for i in ids:
     argv += ["tok-" + i, "1", i]
-check("ack.lua", r.eval(text("ack.lua"), 4, keys["active"], keys["done"], keys["stats"],
-                        keys["lease"], *argv), n)
+check("ack.lua", r.eval(text("ack.lua"), 5, keys["active"], keys["done"], keys["stats"],
+                        keys["lease"], "sluice:events", *argv), n)
 
 # fail: N jobs to dead
 ids = make_active("f")
-argv = [base, "sluice:scheduler:notify"]
+argv = [base, "sluice:scheduler:notify", "0"]
 for i in ids:
-    argv += [i, "tok-" + i, "dead", "0", "2", "", ""]
-check("fail.lua", r.eval(text("fail.lua"), 9, keys["active"], keys["delayed"], keys["dead"],
-                         keys["stats"], *ready, keys["lease"], *argv), n)
+    argv += [i, "tok-" + i, "dead", "0", "2", "", "", ""]
+check("fail.lua", r.eval(text("fail.lua"), 10, keys["active"], keys["delayed"], keys["dead"],
+                         keys["stats"], *ready, keys["lease"], "sluice:events", *argv), n)
 if r.zcard(keys["active"]) != 0 or r.hlen(keys["lease"]) != 0:
     sys.exit("jobs left active: %d, leases left: %d" % (r.zcard(keys["active"]), r.hlen(keys["lease"])))

@@ -193,13 +193,13 @@ rcli zadd "$(k active)" 9999999999999 "$j5" >/dev/null
 rcli hset "$(k lease)" "$j5" by-hand/1 >/dev/null
 lib=$(dirname "$0")/../../shared/scripts
 # (the first line of the reply: jobs moved)
-ack() { rcli eval "$(cat "$lib/lib_batch.lua" "$lib/lib_many.lua" "$lib/ack.lua")" 4 "$(k active)" "$(k done)" "$(k stats)" \
-    "$(k lease)" "$SLUICE_PREFIX:{$Q}:" 60000 0 3 "" "$j5" by-hand/1 b5 | head -n 1; }
+ack() { rcli eval "$(cat "$lib/lib_batch.lua" "$lib/lib_many.lua" "$lib/ack.lua")" 5 "$(k active)" "$(k done)" "$(k stats)" \
+    "$(k lease)" "$SLUICE_PREFIX:events" "$SLUICE_PREFIX:{$Q}:" 60000 0 3 "" "" 0 "$j5" by-hand/1 b5 | head -n 1; }
 assert_eq 1 "$(ack)" "first ack of the job of batch 5"
 assert_eq 0 "$(ack)" "second ack of the job of batch 5"
-assert_eq 0 "$(rcli eval "$(cat "$lib/lib_batch.lua" "$lib/lib_many.lua" "$lib/fail.lua")" 9 "$(k active)" "$(k delayed)" "$(k dead)" \
+assert_eq 0 "$(rcli eval "$(cat "$lib/lib_batch.lua" "$lib/lib_many.lua" "$lib/fail.lua")" 10 "$(k active)" "$(k delayed)" "$(k dead)" \
     "$(k stats)" "$(k ready:critical)" "$(k ready:high)" "$(k ready:normal)" "$(k ready:low)" \
-    "$(k lease)" "$SLUICE_PREFIX:{$Q}:" x "$j5" by-hand/1 dead 0 2 '' b5 | head -n 1)" "a late failure of the acked job"
+    "$(k lease)" "$SLUICE_PREFIX:events" "$SLUICE_PREFIX:{$Q}:" x 0 "$j5" by-hand/1 dead 0 2 '' b5 '' | head -n 1)" "a late failure of the acked job"
 assert_eq "1 1 0 complete" "$(batch_get b5 '" ".join(str(d[k]) for k in ("total", "done", "failed", "state"))')" "batch 5"
 
 # ---------------------------------------------------------------- every callback once
