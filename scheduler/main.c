@@ -2,6 +2,7 @@
  * finished jobs and removes silent workers. Run two or more: one leads,
  * the others wait and take over within a few seconds of it dying. */
 #include "sched.h"
+#include "archive.h"
 #include "config.h"
 #include "events.h"
 #include "func.h"
@@ -18,6 +19,9 @@ static struct {
     long long approval_ms;
     long long lock_ttl_ms, tick_ms, reap_ms, worker_stale_ms, worker_dead_ms;
     long long done_age_ms, done_max, dead_age_ms, dead_max, events_cap;
+    const char *archive, *history;
+    long long archive_done_ms, archive_failed_ms, archive_rollup_ms;
+    int archive_batch;
 } o;
 
 static const sl_option options[] = {
@@ -51,6 +55,23 @@ static const sl_option options[] = {
      "entries kept in the job-end events stream PREFIX:events (XADD MAXLEN ~; the workers' "
      "--events-cap should be the same): the reclaims' entries, and the cap the archiver "
      "reports. 0: write no events"},
+    {"archive", "SLUICE_ARCHIVE", SL_OPT_STR, &o.archive, NULL, 0, 0,
+     "SQLite file the leading scheduler archives every job end into (PREFIX:events, "
+     "consumer group \"archive\"; WAL); unset: no archive"},
+    {"history", "SLUICE_HISTORY", SL_OPT_STR, &o.history, "failures", 0, 0,
+     "which job ends get a row in the archive's job_ends: \"failures\" (retried, dead, "
+     "cancelled) or \"all\" (done ones too); the per-minute rollups count every end either way"},
+    {"history-done-retention-ms", "SLUICE_HISTORY_DONE_RETENTION_MS", SL_OPT_INT,
+     &o.archive_done_ms, "604800000", 0, 315360000000LL,
+     "keep the archive's rows of done jobs this long (0: for ever)"},
+    {"history-failed-retention-ms", "SLUICE_HISTORY_FAILED_RETENTION_MS", SL_OPT_INT,
+     &o.archive_failed_ms, "2592000000", 0, 315360000000LL,
+     "keep the archive's rows of failures this long (0: for ever)"},
+    {"rollup-retention-ms", "SLUICE_ROLLUP_RETENTION_MS", SL_OPT_INT, &o.archive_rollup_ms,
+     "7776000000", 0, 315360000000LL,
+     "keep the archive's per-minute rollups this long (default 90 days; 0: for ever)"},
+    {"archive-batch", "SLUICE_ARCHIVE_BATCH", SL_OPT_INT32, &o.archive_batch, "2000", 1, 100000,
+     "most events entries the archiver reads and commits at once"},
     {"approval-interval-ms", "SLUICE_APPROVAL_INTERVAL_MS", SL_OPT_INT, &o.approval_ms, "10000", 0,
      86400000, "how often pending applications are swept for a decision; 0: never"},
     {"approval-queue", "SLUICE_APPROVAL_QUEUE", SL_OPT_STR, &o.approval_queue, "approval", 0, 0,
@@ -120,11 +141,13 @@ void sched_became_leader(sched *s)
 {
     promote_soon(s, 0);
     ev_timer_again(s->loop, &s->maintain_timer);
+    archive_leading(s, 1);
 }
 
 void sched_lost_leadership(sched *s)
 {
     ev_timer_stop(s->loop, &s->promote_timer);
+    archive_leading(s, 0);
 }
 
 static sl_notify notify; /* systemd (notify.h) */
@@ -165,6 +188,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
     ev_timer_stop(loop, &s->maintain_timer);
     approval_stop(s);
     smetrics_quiet(s);
+    archive_leading(s, 0);
     ev_signal_stop(loop, &s->sigterm);
     ev_signal_stop(loop, &s->sigint);
     sl_rconn_close(s->subs);
@@ -200,7 +224,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-scheduler: %s\n", err);
         return 2;
     }
+    if (strcmp(o.history, "all") && strcmp(o.history, "failures")) {
+        fprintf(stderr, "sluice-scheduler: --history: \"%s\" is neither \"all\" nor \"failures\"\n",
+                o.history);
+        return 2;
+    }
     s.loop = sl_start_loop(s.id, sizeof s.id, o.id);
+    const struct archive_options ao = {o.archive && *o.archive ? o.archive : NULL,
+                                       !strcmp(o.history, "all"),
+                                       o.archive_done_ms,
+                                       o.archive_failed_ms,
+                                       o.archive_rollup_ms,
+                                       o.archive_batch};
+    if (archive_init(&s, &ao, err, sizeof err)) {
+        fprintf(stderr, "sluice-scheduler: %s\n", err);
+        return 2;
+    }
     s.redis = sl_rconn_new(s.loop, &addr, "commands");
     s.subs = sl_rconn_new(s.loop, &addr, "wakeups");
     sl_rconn_set_state_cb(s.redis, redis_state_cb, &s);
@@ -221,6 +260,7 @@ int main(int argc, char **argv)
     sl_info("scheduler started scheduler=%s redis=%s", s.id, where);
     ev_run(s.loop, 0);
     sl_notify_deinit(&notify);
+    archive_deinit(&s);
     sl_rconn_free(s.subs);
     sl_rconn_free(s.redis);
     smetrics_stop(&s);

@@ -6,6 +6,7 @@
  *   reap.c            expired leases back to ready (or dead); silent workers removed
  *   dead.c            the jobs of a worker whose heartbeat stopped back at once
  *   trim.c            done and dead kept within their retention
+ *   archive.c         the events stream into the SQLite archive (archive.h)
  *   approval_clock.c  the approval sweep's clock: one `approval` job per interval
  *                     (worker/handlers/approval.c runs the sweep)
  *   smetrics.c        --metrics-listen: this scheduler's figures, and the fleet
@@ -20,6 +21,7 @@
 #include "rconn.h"
 
 typedef struct sched sched;
+struct archive;
 
 typedef struct squeue {
     sl_keys keys;
@@ -42,7 +44,8 @@ struct sched {
     long long worker_dead_ms; /* silent this long: its jobs are taken back; 0: never */
     ev_tstamp redis_up_since; /* when the command connection last came up; 0: down */
     long long done_age_ms, done_max, dead_age_ms, dead_max;
-    long long events_cap; /* --events-cap: entries kept in PREFIX:events (reclaim.lua's) */
+    long long events_cap;    /* --events-cap: entries kept in PREFIX:events (reclaim.lua's) */
+    struct archive *archive; /* archive.c */
     int promote_outstanding;
     int promote_again;     /* a wake-up came during a pass: run one more */
     long long next_due_ms; /* soonest delayed job seen in this pass, server ms; -1 none */
