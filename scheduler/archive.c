@@ -19,8 +19,9 @@
  * flight (whose commit is harmless: a later delivery of it is skipped).
  * Every 2 s the leader checks XLEN and the group's lag (XINFO GROUPS), and
  * whether the stream was trimmed past what the group had read (XINFO
- * STREAM's max-deleted-entry-id): those entries are lost to the archive,
- * counted and logged. Retention runs once a minute on the same thread. */
+ * STREAM's first entry beyond the group's last-delivered-id): those
+ * entries are lost to the archive, counted and logged. Retention runs once a minute on the same
+ * thread. */
 #include "archive.h"
 #include "sched.h"
 #include "archive_db.h"
@@ -303,12 +304,20 @@ static int id_cmp(const char *x, const char *y)
 }
 
 /* {XINFO STREAM, XINFO GROUPS} in a MULTI: lengths, lag, loss. */
+static void check_reply(struct archive *a, const redisReply *reply);
+
 static void check_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
     struct archive *a = priv;
     if (!rc)
         return;
     a->checking = 0;
+    check_reply(a, reply);
+    read_next(a); /* the first read waits for the first check (a loss is seen before it) */
+}
+
+static void check_reply(struct archive *a, const redisReply *reply)
+{
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
         return;
     const redisReply *stream = reply->element[0], *groups = reply->element[1];
@@ -318,47 +327,49 @@ static void check_cb(sl_rconn *rc, redisReply *reply, void *priv)
     }
     a->stats.events_length = field_int(field(stream, "length"));
     long long added = field_int(field(stream, "entries-added"));
-    const redisReply *deleted = field(stream, "max-deleted-entry-id");
     const redisReply *g = NULL;
     for (size_t i = 0; groups->type == REDIS_REPLY_ARRAY && i < groups->elements; i++) {
         const redisReply *name = field(groups->element[i], "name");
         if (name && name->type == REDIS_REPLY_STRING && !strcmp(name->str, GROUP))
             g = groups->element[i];
     }
-    if (!g) {
-        a->stats.lag_events = -1;
-        return;
-    }
+    /* no group yet: nothing read, and every entry trimmed is lost to an
+     * archive that is to be */
     const redisReply *lag = field(g, "lag"), *read = field(g, "entries-read"),
                      *delivered = field(g, "last-delivered-id");
-    if (lag && lag->type == REDIS_REPLY_INTEGER)
+    const char *last = delivered && delivered->type == REDIS_REPLY_STRING ? delivered->str : "0-0";
+    if (!g)
+        a->stats.lag_events = -1;
+    else if (lag && lag->type == REDIS_REPLY_INTEGER)
         a->stats.lag_events = lag->integer;
     else if (read && read->type == REDIS_REPLY_INTEGER && added >= 0)
         a->stats.lag_events = added - read->integer;
     else
         a->stats.lag_events = added;
-    /* Entries deleted (trimmed) that the group had not been given yet:
-     * then every entry left is unread, and what the group will never read
-     * is what was added, less what it read, less what is left. */
-    if (deleted && deleted->type == REDIS_REPLY_STRING && delivered &&
-        delivered->type == REDIS_REPLY_STRING && id_cmp(deleted->str, delivered->str) > 0 && read &&
-        read->type == REDIS_REPLY_INTEGER && added >= 0) {
-        long long gone = added - read->integer - a->stats.events_length;
+    /* The stream trimmed past what the group was given: every entry left
+     * is unread, every entry the group read is gone, and what it will never
+     * read is what was added, less what it read, less what is left (MAXLEN
+     * trimming leaves max-deleted-entry-id alone: the first entry tells). */
+    const redisReply *first = field(stream, "first-entry");
+    long long nread =
+        read && read->type == REDIS_REPLY_INTEGER ? read->integer : (!strcmp(last, "0-0") ? 0 : -1);
+    if (a->db && first && first->type == REDIS_REPLY_ARRAY && first->elements >= 1 &&
+        first->element[0]->type == REDIS_REPLY_STRING && id_cmp(first->element[0]->str, last) > 0 &&
+        nread >= 0 && added >= 0) {
+        long long gone = added - nread - a->stats.events_length;
         if (gone > a->stats.lost_seen) {
             sl_warn("archive: the events stream was trimmed past the archive group's position "
-                    "(max-deleted-entry-id=%s last-delivered-id=%s): %lld entries lost to the "
-                    "archive; raise --events-cap, or keep an archiving scheduler running",
-                    deleted->str, delivered->str, gone - a->stats.lost_seen);
+                    "(first-entry=%s last-delivered-id=%s): %lld entries lost to the archive; "
+                    "raise --events-cap, or keep an archiving scheduler running",
+                    first->element[0]->str, last, gone - a->stats.lost_seen);
             a->stats.lost += (unsigned long long)(gone - a->stats.lost_seen);
             a->stats.lost_seen = gone;
         }
     }
 }
 
-static void check_cb_timer(struct ev_loop *loop, ev_timer *t, int revents)
+static void check_send(struct archive *a)
 {
-    (void)loop, (void)revents;
-    struct archive *a = t->data;
     if (a->checking || !a->leading || !sl_rconn_is_up(a->s->redis))
         return;
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
@@ -369,6 +380,12 @@ static void check_cb_timer(struct ev_loop *loop, ev_timer *t, int revents)
     sl_rconn_command(a->s->redis, NULL, NULL, 3, groups, NULL);
     if (sl_rconn_command(a->s->redis, check_cb, a, 1, exec, NULL) == 0)
         a->checking = 1;
+}
+
+static void check_cb_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)revents;
+    check_send(t->data);
 }
 
 static void expire_run(sl_pool_work *w)
@@ -447,7 +464,8 @@ void archive_leading(sched *s, int leading)
         if (a->db) {
             sl_info("archive: leading, archiving events into %s", a->o.path);
             ev_timer_again(s->loop, &a->expire);
-            read_next(a);
+            check_send(a);      /* then the first read */
+            poll_later(a, 1.0); /* or without it, if it cannot be sent */
         }
     } else {
         ev_timer_stop(s->loop, &a->poll);
