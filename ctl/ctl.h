@@ -5,7 +5,8 @@
  * apps.c: app, apps; spool_status.c: spool, and the spool line of stats;
  * install.c: install, the Redis Function library; ls.c: ls and purge;
  * view.c: the live view top and web show; top.c: top; web.c: web, the
- * dashboard; archive_read.c: the archive's rollups for top and web).
+ * dashboard; archive_read.c: the archive's rollups for top and web;
+ * history.c: history and metrics, from the SQLite archive).
  *
  * Blocking hiredis, no event loop: each command is a handful of pipelined
  * round trips. Exit status: 0 done, 1 not found or wrong state, 2 usage or
@@ -41,6 +42,10 @@ typedef struct ctl_opts {
     const char *archive;    /* top, web --archive: the SQLite archive, or NULL */
     const char *listen;     /* web --listen HOST:PORT */
     const char *token_file; /* web --admin-token-file, or NULL: read-only */
+    const char *type;       /* history, metrics: --type */
+    const char *since;      /* history, metrics: --since (a duration) */
+    const char *step;       /* metrics: --step (a duration) */
+    int failed;             /* history: --failed */
 } ctl_opts;
 
 typedef struct ctl {
@@ -74,6 +79,9 @@ int ctl_ls(ctl *c, int npos, char **pos);    /* ls.c */
 int ctl_purge(ctl *c, int npos, char **pos); /* ls.c */
 int ctl_top(ctl *c, int npos, char **pos);   /* top.c */
 int ctl_web(ctl *c, int npos, char **pos);   /* web.c */
+/* history, metrics: need no Redis (c->rc is NULL): the archive file. */
+int ctl_history(ctl *c, int npos, char **pos);
+int ctl_metrics(ctl *c, int npos, char **pos);
 
 /* `sluice-ctl install --print`: the library's text on stdout, no Redis. */
 int ctl_install_print(void);

@@ -51,14 +51,39 @@ static ctl_opts o;
 #define OPT_TOKEN_FILE                                                                            \
     {"admin-token-file", "SLUICE_ADMIN_TOKEN_FILE", SL_OPT_STR, &o.token_file, NULL, 0, 0,        \
      "file holding the token that allows retry and cancel (none: read-only)"}
+#define OPT_TYPE(help) {"type", NULL, SL_OPT_STR, &o.type, NULL, 0, 0, help}
+#define OPT_SINCE(d) {"since", NULL, SL_OPT_STR, &o.since, d, 0, 0, "how far back: 90s, 30m, 1h, 7d"}
+#define OPT_STEP                                                                                  \
+    {"step", NULL, SL_OPT_STR, &o.step, NULL, 0, 0,                                               \
+     "one row per this much time (1m, 15m, 1h, 1d; default: 1m up to --since 1h, 1h up to 2d, "   \
+     "then 1d)"}
+#define OPT_FAILED                                                                                \
+    {"failed", NULL, SL_OPT_BOOL, &o.failed, NULL, 0, 0, "only failures (retried, dead, cancelled)"}
 #define FIND_HELP "the job's queue (default: look in every known queue)"
 /* clang-format on */
 
 static const sl_option common_opts[] = {OPT_REDIS, OPT_PREFIX, {0}};
-static const sl_option all_opts[] = {
-    OPT_REDIS,    OPT_PREFIX, OPT_QUEUE(""), OPT_JSON,       OPT_LIMIT, OPT_ALL_DEAD,
-    OPT_SPOOL,    OPT_PRINT,  OPT_CHECK,     OPT_STATE,      OPT_YES,   OPT_ARCHIVE,
-    OPT_INTERVAL, OPT_ONCE,   OPT_LISTEN,    OPT_TOKEN_FILE, {0}};
+static const sl_option all_opts[] = {OPT_REDIS,    OPT_PREFIX,      OPT_QUEUE(""), OPT_JSON,
+                                     OPT_LIMIT,    OPT_ALL_DEAD,    OPT_SPOOL,     OPT_PRINT,
+                                     OPT_CHECK,    OPT_STATE,       OPT_YES,       OPT_ARCHIVE,
+                                     OPT_INTERVAL, OPT_ONCE,        OPT_LISTEN,    OPT_TOKEN_FILE,
+                                     OPT_TYPE(""), OPT_SINCE(NULL), OPT_STEP,      OPT_FAILED,
+                                     {0}};
+static const sl_option history_opts[] = {OPT_ARCHIVE,
+                                         OPT_QUEUE("only this queue"),
+                                         OPT_TYPE("only this job type"),
+                                         OPT_SINCE("1h"),
+                                         OPT_FAILED,
+                                         OPT_LIMIT,
+                                         OPT_JSON,
+                                         {0}};
+static const sl_option metrics_opts[] = {OPT_ARCHIVE,
+                                         OPT_QUEUE("only this queue"),
+                                         OPT_TYPE("only this job type"),
+                                         OPT_SINCE("24h"),
+                                         OPT_STEP,
+                                         OPT_JSON,
+                                         {0}};
 static const sl_option stats_opts[] = {OPT_JSON, OPT_SPOOL, OPT_REDIS, OPT_PREFIX, {0}};
 static const sl_option spool_opts[] = {OPT_LIMIT, OPT_JSON, {0}};
 static const sl_option install_opts[] = {OPT_PRINT, OPT_CHECK, OPT_REDIS, {0}};
@@ -195,6 +220,18 @@ static const command commands[] = {
      "at version N\". A newer library in Redis is left as it is (exit status 1). Functions\n"
      "are not per prefix: one library serves every prefix.",
      install_opts, 0, 0, NULL, ctl_install},
+    {"history", "[--since 1h] [--failed] [--queue Q]", "job ends from the archive",
+     "Lists job ends from the SQLite archive (--archive or SLUICE_ARCHIVE: the file the\n"
+     "leading scheduler writes), newest first: when it ended (UTC), queue, type, id, outcome\n"
+     "(done, retried, dead, cancelled), attempts, wait and run time, and the error. Done ones\n"
+     "are there when the scheduler runs with --history all. Reads the file only: no Redis.",
+     history_opts, 0, 0, NULL, ctl_history},
+    {"metrics", "[--since 24h] [--queue Q] [--step 1h]", "per-minute rollups from the archive",
+     "The archive's per-minute rollups, added up per --step for each queue and type: jobs\n"
+     "done, dead, retried and cancelled, rate-limit waits, and the p50/p95/p99 of run and\n"
+     "wait time in ms (from the minutes' histograms, so exact to 3% over any step). Reads\n"
+     "the file only: no Redis.",
+     metrics_opts, 0, 0, NULL, ctl_metrics},
     {0},
 };
 
@@ -314,7 +351,8 @@ int main(int argc, char **argv)
     if (parse_command(cmd, argc, argv, pos, &npos))
         return CTL_FAIL;
 
-    if (cmd->run == ctl_spool) { /* needs no redis (nor does install --print) */
+    if (cmd->run == ctl_spool || cmd->run == ctl_history || cmd->run == ctl_metrics) {
+        /* need no redis (nor does install --print) */
         ctl c = {.o = &o, .cmd = cmd->name};
         return cmd->run(&c, npos - 1, pos + 1);
     }

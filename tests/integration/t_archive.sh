@@ -87,6 +87,27 @@ wait_until 5 '[ "$(rcli xpending "$SLUICE_PREFIX:events" archive | head -1)" = 0
     fail "entries pending in the archive group: $(rcli xpending "$SLUICE_PREFIX:events" archive | head -1)"
 q "PRAGMA journal_mode" | grep -qx wal && ok "archive in WAL mode" || fail "archive not in WAL mode"
 
+# sluice-ctl reads the same file: history and metrics
+ctl() { "$SLUICE_BIN/sluice-ctl" "$@"; }
+assert_eq $((RETRY + DEADLATE + DEAD + CANCEL)) \
+    "$(ctl history --archive "$DB" --failed --limit 1000 --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["ends"]))')" \
+    "history --failed: every failure"
+assert_eq "$DEADNOW" \
+    "$(ctl history --archive "$DB" --queue "$Q" --type fail --since 1h --limit 1000 --json | $PY -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["ends"] if e["outcome"] == "dead" and e["attempts"] == 1))')" \
+    "history --type fail: the jobs dead at once"
+out=$(SLUICE_ARCHIVE=$DB ctl history --queue "$Q" --limit 5)
+assert_contains "$out" "FINISHED" "history prints a table"
+assert_eq "$(stat_of processed)" \
+    "$(ctl metrics --archive "$DB" --since 1h --json | $PY -c 'import json,sys; print(sum(r["done"] for r in json.load(sys.stdin)["rollups"]))')" \
+    "metrics: done over the last hour = stats processed"
+out=$(SLUICE_ARCHIVE=$DB ctl metrics --queue "$Q")
+assert_contains "$out" "RUN_P99" "metrics prints a table"
+out=$(ctl history --archive "$TMP/nosuch.db" 2>&1)
+assert_eq 2 "$?" "history with a missing file: exit status"
+assert_contains "$out" "--archive $TMP/nosuch.db: no such file" "history names the option and the file"
+out=$(env -u SLUICE_ARCHIVE "$SLUICE_BIN/sluice-ctl" metrics 2>&1)
+assert_contains "$out" "--archive PATH (or SLUICE_ARCHIVE) is needed" "metrics without an archive says what to give"
+
 stop "$(pid_of w1)"
 assert_eq 0 "$STOP_STATUS" "worker exit status"
 stop "$(pid_of s1)"
