@@ -198,10 +198,11 @@ integration-acl: $(PROGS)
 
 # The tests that run code on shared/pool.c's threads: the pool's own, the
 # PDF renderer's, the integration tests whose workers render PDFs, and the
-# intake's spool (its SQLite calls run on a pool thread; t_serve_spool,
-# 70 s under TSan, passes too and is left to a run by hand).
+# intake's spool and the scheduler's archive (their SQLite calls run on a
+# pool thread: t_serve_openapi, t_archive; t_serve_spool, 70 s under TSan,
+# passes too and is left to a run by hand).
 TSAN_UNIT        := test_pool test_pdf_render
-TSAN_INTEGRATION := t_pdf t_result_apps t_serve_openapi
+TSAN_INTEGRATION := t_pdf t_result_apps t_serve_openapi t_archive
 
 # ThreadSanitizer: `make tsan` builds into build-tsan/ and runs them; a
 # report fails the test. tests/tsan.supp names the libraries TSan cannot

@@ -154,7 +154,7 @@ static void apply_batches_once(void **state)
             job.created_ms = t0 - 1000;
             int64_t run = e == 0 ? i : 500 + 40 * i;
             sl_hist_add(whole, run);
-            char jid[16];
+            char jid[32];
             snprintf(jid, sizeof jid, "j%d-%d", e, i);
             sl_events_line(&b, i % 5 ? "done" : "dead", jid, &job, t0 + 1000 * e + 30000 - run,
                            i % 5 ? NULL : "boom");
