@@ -7,7 +7,11 @@ code before the stream, same arguments) and once with the worker's
 events.h lines and CAP 10000. The figure is Redis's own: INFO
 commandstats' usec for EVALSHA, which the set-up commands do not use.
 
-    /usr/bin/python3 bench/events_cost.py REDIS_PORT SCRIPTS_DIR [JOBS] [ROUNDS]"""
+    /usr/bin/python3 bench/events_cost.py REDIS_PORT SCRIPTS_DIR [JOBS] [ROUNDS]
+
+With EVENTS_MODE=off or on, one run of that kind only: run it against a
+redis-server under `valgrind --tool=callgrind` for instructions per job
+that a busy machine does not blur (docs/bench.md)."""
 import json
 import os
 import sys
@@ -41,6 +45,11 @@ def run(cap, events):
     return s["usec"] / (rounds * jobs)
 
 
+mode = os.environ.get("EVENTS_MODE", "both")  # "off" or "on": one run (under callgrind)
+if mode != "both":
+    run(0, "") if mode == "off" else run(10000, lines)
+    print(json.dumps({"mode": mode, "jobs_per_ack": jobs, "rounds": rounds}))
+    sys.exit(0)
 off = [run(0, "") for _ in range(3)]
 on = [run(10000, lines) for _ in range(3)]
 print(json.dumps({"jobs_per_ack": jobs, "rounds": rounds,
