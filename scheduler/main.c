@@ -89,7 +89,9 @@ static const char *description =
     "puts back jobs whose lease expired (attempt counted), trims done and dead by age\n"
     "and count, takes back at once the jobs of a worker whose heartbeat stopped, removes\n"
     "silent workers, and enqueues an approval sweep every interval while applications\n"
-    "are pending. SIGTERM gives up the lock.";
+    "are pending. With --archive, the leader copies every job end (PREFIX:events) into\n"
+    "that SQLite file: per-job rows and per-minute rollups (README: History in SQLite).\n"
+    "SIGTERM gives up the lock.";
 
 static void queues_reply_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
