@@ -32,9 +32,9 @@ for first in range(0, ends, per):
     for i in range(first, min(first + per, ends)):
         # one in 20 a failure, as a mixed load has them
         if i % 20 == 0:
-            lines.append("retried\tJ%08d\tmessage\t1\t%d\t%d\tHTTP 503 from discord\n" % (i, now - 40, now - 9))
+            lines.append("retried\tJ%08d\tmessage\t1\t%d\t%d\t\tHTTP 503 from discord\n" % (i, now - 40, now - 9))
         else:
-            lines.append("done\tJ%08d\tnoop\t0\t%d\t%d\t\n" % (i, now - 30 - i % 17, now - 3 - i % 5))
+            lines.append("done\tJ%08d\tnoop\t0\t%d\t%d\t\t\n" % (i, now - 30 - i % 17, now - 3 - i % 5))
     p.execute_command("XADD", key, "*", "q", "bench", "e", "".join(lines))
     entries += 1
     if entries % 500 == 0:

@@ -27,7 +27,7 @@ sha = r.script_load(text)
 base = "evbench:{q}:"
 keys = [base + "active", base + "done", base + "stats", base + "lease", "evbench:events"]
 ids = ["01M96A3CA784PDEX6V%08d" % i for i in range(jobs)]
-lines = "".join("done\t%s\tnoop\t0\t1765000000000\t1765000000123\t\n" % i for i in ids)
+lines = "".join("done\t%s\tnoop\t0\t1765000000000\t1765000000123\t\t\n" % i for i in ids)
 
 
 def run(cap, events):

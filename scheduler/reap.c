@@ -60,7 +60,7 @@ static void judge(const char *id, const char *queue, const redisReply *body, con
         *prio = job.priority;
         *action = job.attempts >= job.max_attempts ? "dead" : "ready";
         sl_job_encode(&job, out);
-        sl_events_line(line, *action[0] == 'd' ? "dead" : "retried", id, &job, 0, reason);
+        sl_events_line(line, *action[0] == 'd' ? "dead" : "retried", id, &job, 0, 0, reason);
         sl_log(*action[0] == 'd' ? SL_LOG_WARN : SL_LOG_INFO,
                "%s job=%s queue=%s attempt=%d of=%d to=%s", event, id, queue, job.attempts,
                job.max_attempts, *action);
@@ -73,7 +73,7 @@ static void judge(const char *id, const char *queue, const redisReply *body, con
     sl_job_encode_broken(out, id, queue, reason,
                          body->type == REDIS_REPLY_STRING ? body->str : NULL,
                          body->type == REDIS_REPLY_STRING ? body->len : 0);
-    sl_events_line(line, "dead", id, NULL, 0, reason);
+    sl_events_line(line, "dead", id, NULL, 0, 0, reason);
     sl_warn("%s job=%s queue=%s to=dead reason=\"not a valid job\"", event, id, queue);
 }
 

@@ -225,6 +225,7 @@ static int apply_entry(sl_adb *a, sl_adb_entry *e, int64_t ms, int keep_done, st
         }
         int line = index++;
         struct roll *r = roll_find(rolls, nrolls, cap, minute, e->queue, ev.type);
+        r->rate_limited += ev.rate_limited; /* 429s the run waited out */
         int64_t run = ev.started_ms > 0 && ms >= ev.started_ms ? ms - ev.started_ms : -1;
         int64_t wait = ev.started_ms > 0 && ev.enqueued_ms > 0
                            ? (ev.started_ms > ev.enqueued_ms ? ev.started_ms - ev.enqueued_ms : 0)

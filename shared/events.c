@@ -32,7 +32,7 @@ static void append_clean(sl_buf *out, const char *s)
 }
 
 void sl_events_line(sl_buf *out, const char *outcome, const char *id, const sl_job *job,
-                    int64_t started_ms, const char *error)
+                    int64_t started_ms, int rate_limited, const char *error)
 {
     char num[64];
     sl_buf_puts(out, outcome);
@@ -50,6 +50,9 @@ void sl_events_line(sl_buf *out, const char *outcome, const char *id, const sl_j
     }
     if (started_ms > 0)
         sl_buf_append(out, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)started_ms));
+    sl_buf_append(out, "\t", 1);
+    if (rate_limited > 0)
+        sl_buf_append(out, num, (size_t)snprintf(num, sizeof num, "%d", rate_limited));
     sl_buf_append(out, "\t", 1);
     if (error)
         append_clean(out, error);
@@ -74,15 +77,15 @@ int sl_events_next(char **text, sl_event *ev)
     char *end = nl ? nl : p + strlen(p);
     *text = nl ? nl + 1 : end;
     *end = '\0';
-    char *f[7];
+    char *f[8];
     int n = 0;
     f[n++] = p;
-    for (char *q = p; *q && n < 7; q++)
+    for (char *q = p; *q && n < 8; q++)
         if (*q == '\t') {
             *q = '\0';
             f[n++] = q + 1;
         }
-    if (n != 7 || !*f[0] || !*f[1])
+    if (n != 8 || !*f[0] || !*f[1])
         return -1;
     ev->outcome = f[0];
     ev->id = f[1];
@@ -90,6 +93,7 @@ int sl_events_next(char **text, sl_event *ev)
     ev->attempts = atoi(f[3]);
     ev->enqueued_ms = num_or_unknown(f[4]);
     ev->started_ms = num_or_unknown(f[5]);
-    ev->error = f[6];
+    ev->rate_limited = atoi(f[6]);
+    ev->error = f[7];
     return 1;
 }

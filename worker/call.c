@@ -528,6 +528,7 @@ static void http_done_cb(sl_http_req *req, void *priv)
     if (v == SL_VERDICT_RATE) {
         sl_info("rate limited job=%s scope=%s retry_after_ms=%ld (no attempt used)", c->t->job.id,
                 a.scope[0] ? a.scope : "-", a.retry_after_ms);
+        c->t->rate_limited++; /* in the job's end event: the archive's rate_limited */
         gate_hold(c->t->w, &c->rl, a.retry_after_ms > 0 ? a.retry_after_ms : 1000);
         enqueue(c, 1);
         return;

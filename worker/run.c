@@ -205,7 +205,8 @@ static void ack_result(task *t)
     }
     sl_buf body = {0};
     sl_job_encode_result(&t->job, &body, r, rlen);
-    settle_ack_result(t->q, t->token, &t->job, t->claimed_ms, body.data, body.len, r, rlen);
+    settle_ack_result(t->q, t->token, &t->job, t->claimed_ms, t->rate_limited, body.data, body.len,
+                      r, rlen);
     sl_buf_deinit(&body);
 }
 
@@ -222,7 +223,7 @@ void task_finish(task *t, enum task_result result, const char *error)
         if (t->result)
             ack_result(t);
         else
-            settle_ack(q, t->token, job, t->claimed_ms);
+            settle_ack(q, t->token, job, t->claimed_ms, t->rate_limited);
         wm_job_ended(t, WM_DONE, run_us);
         w->processed++;
         sl_debug("job done job=%s queue=%s type=%s", job->id, q->keys.queue, job->type);
@@ -248,6 +249,7 @@ void task_finish(task *t, enum task_result result, const char *error)
                                          .body = &body,
                                          .job = job,
                                          .claimed_ms = t->claimed_ms,
+                                         .rate_limited = t->rate_limited,
                                          .error = job->last_error});
         wm_job_ended(t, WM_RETRIED, run_us);
     } else {
@@ -260,6 +262,7 @@ void task_finish(task *t, enum task_result result, const char *error)
                                          .batch = job->batch,
                                          .job = job,
                                          .claimed_ms = t->claimed_ms,
+                                         .rate_limited = t->rate_limited,
                                          .error = job->last_error});
         wm_job_ended(t, WM_DEAD, run_us);
     }

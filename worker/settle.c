@@ -59,11 +59,12 @@ static void pending_move(struct pending *dst, const struct pending *src)
     dst->jobs += src->jobs;
 }
 
-void settle_ack(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms)
+void settle_ack(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms,
+                int rate_limited)
 {
     const char *id = job->id, *batch = job->batch;
     if (q->w->events_cap > 0)
-        sl_events_line(&q->ack_events, "done", id, job, claimed_ms, NULL);
+        sl_events_line(&q->ack_events, "done", id, job, claimed_ms, rate_limited, NULL);
     if (batch) {
         sl_args_add(&q->backs.args, id, strlen(id));
         sl_args_add(&q->backs.args, token, strlen(token));
@@ -90,11 +91,12 @@ void settle_ack(wqueue *q, const char *token, const sl_job *job, int64_t claimed
 }
 
 void settle_ack_result(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms,
-                       const char *body, size_t body_len, const char *result, size_t result_len)
+                       int rate_limited, const char *body, size_t body_len, const char *result,
+                       size_t result_len)
 {
     const char *id = job->id, *batch = job->batch;
     if (q->w->events_cap > 0)
-        sl_events_line(&q->ack_events, "done", id, job, claimed_ms, NULL);
+        sl_events_line(&q->ack_events, "done", id, job, claimed_ms, rate_limited, NULL);
     struct pending *p = &q->rets;
     sl_args_add(&p->args, id, strlen(id));
     sl_args_add(&p->args, token, strlen(token));
@@ -134,7 +136,7 @@ void settle_fail(wqueue *q, const char *id, const char *token, const struct sett
     if (outcome && q->w->events_cap > 0) {
         sl_buf *line = &q->w->event_line;
         sl_buf_reset(line);
-        sl_events_line(line, outcome, id, how->job, how->claimed_ms, how->error);
+        sl_events_line(line, outcome, id, how->job, how->claimed_ms, how->rate_limited, how->error);
         sl_args_add(&p->args, line->data, line->len);
     } else {
         sl_args_add(&p->args, "", 0);

@@ -105,6 +105,7 @@ struct task {
     const handler *h;
     int64_t started_us;
     int64_t claimed_ms; /* Redis time of the claim (claim.lua's "now") */
+    int rate_limited;   /* 429s answered to this run's requests (call.c), for its event */
     ev_timer timeout;   /* timeout_ms of the run */
     ev_timer timer;     /* for the handler's own use */
     void *state;        /* the handler's */
@@ -204,11 +205,13 @@ void pending_deinit(struct pending *p);
  * token is no longer the job's, and count it as stale). BATCH: the job's
  * batch (counted by the script when the job is really moved to done or
  * dead), or NULL. */
-void settle_ack(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms);
+void settle_ack(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms,
+                int rate_limited);
 /* The ack of a job with a result: BODY is its envelope with "result" in it,
  * RESULT the result's JSON text. */
 void settle_ack_result(wqueue *q, const char *token, const sl_job *job, int64_t claimed_ms,
-                       const char *body, size_t body_len, const char *result, size_t result_len);
+                       int rate_limited, const char *body, size_t body_len, const char *result,
+                       size_t result_len);
 /* Where fail.lua puts a job whose run did not end done. */
 enum settle_action {
     SETTLE_RETRY, /* to delayed, due in delay_ms: an attempt used (counted failed, retried) */
@@ -230,6 +233,7 @@ struct settle_how {
      * parse), its claim's Redis time, the error */
     const sl_job *job;
     int64_t claimed_ms;
+    int rate_limited;
     const char *error;
 };
 /* Queues the failure of job ID (lease TOKEN) for the next fail.lua call of

@@ -32,7 +32,7 @@ if cap > 0 then
     end
     local line = 'cancelled\t' .. id .. '\t' .. field(doc.type) .. '\t' ..
         (field(doc.attempts, true) ~= '' and field(doc.attempts, true) or '0') .. '\t' ..
-        field(doc.created_ms, true) .. '\t\t' .. field(doc.last_error) .. '\n'
+        field(doc.created_ms, true) .. '\t\t\t' .. field(doc.last_error) .. '\n'
     redis.call('XADD', KEYS[8], 'MAXLEN', '~', cap, '*', 'q', string.match(base, '{(.*)}'),
         'e', line)
 end

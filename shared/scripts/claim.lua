@@ -50,7 +50,7 @@ for i, id in ipairs(ids) do
         lost = lost + 1
         lines[lost] = '{"id":' .. cjson.encode(id) .. ',"state":"dead","last_error":' ..
             cjson.encode(why) .. '}\n'
-        evs[lost] = 'dead\t' .. id .. '\t\t0\t\t' .. now .. '\t' .. why .. '\n'
+        evs[lost] = 'dead\t' .. id .. '\t\t0\t\t' .. now .. '\t\t' .. why .. '\n'
     end
 end
 if k > 0 then

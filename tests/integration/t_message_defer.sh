@@ -18,6 +18,9 @@ rcli set "$SLUICE_PREFIX:{rl:discord:default}:block" operator PX 60000 >/dev/nul
 id=$(enqueue --type message --queue "$Q"     --payload '{"platform":"discord","channel_id":"42","content":"later"}') || die "enqueue failed"
 wait_until 20 '[ "$(zcard delayed)" = 1 ]' || fail "the job was not handed back as a delayed job"
 assert_eq 1 "$(stat_of deferred)" "jobs deferred"
+# the wait reaches the events stream (the archive's rollups count it as rate_limited)
+assert_contains "$(rcli xrange "$SLUICE_PREFIX:events" - +)" "deferred"$'\t'"$id"$'\t'"message" \
+    "the deferral in $SLUICE_PREFIX:events"
 attempts=$(json_get "$(job_body "$id")" attempts)
 assert_eq 0 "${attempts:-0}" "attempts used by the deferred job"
 assert_contains "$(cat "$(log_of w1)")" "job deferred job=$id" "the worker's log"

@@ -100,8 +100,8 @@ static void event_lines_round_trip(void **state)
     job.attempts = 2;
     job.created_ms = 1700000000000;
     sl_buf b = {0};
-    sl_events_line(&b, "dead", "J1", &job, 1700000000500, "bad\trequest\nline two");
-    sl_events_line(&b, "done", "J2", NULL, 0, NULL);
+    sl_events_line(&b, "dead", "J1", &job, 1700000000500, 3, "bad\trequest\nline two");
+    sl_events_line(&b, "done", "J2", NULL, 0, 0, NULL);
     char *p = b.data;
     sl_event ev;
     assert_int_equal(sl_events_next(&p, &ev), 1);
@@ -111,10 +111,12 @@ static void event_lines_round_trip(void **state)
     assert_int_equal(ev.attempts, 2);
     assert_int_equal(ev.enqueued_ms, 1700000000000);
     assert_int_equal(ev.started_ms, 1700000000500);
+    assert_int_equal(ev.rate_limited, 3);
     assert_string_equal(ev.error, "bad request line two");
     assert_int_equal(sl_events_next(&p, &ev), 1);
     assert_string_equal(ev.id, "J2");
     assert_int_equal(ev.started_ms, -1);
+    assert_int_equal(ev.rate_limited, 0);
     assert_int_equal(sl_events_next(&p, &ev), 0);
     char bad[] = "done\tonly-two\n";
     p = bad;
@@ -156,7 +158,7 @@ static void apply_batches_once(void **state)
             sl_hist_add(whole, run);
             char jid[32];
             snprintf(jid, sizeof jid, "j%d-%d", e, i);
-            sl_events_line(&b, i % 5 ? "done" : "dead", jid, &job, t0 + 1000 * e + 30000 - run,
+            sl_events_line(&b, i % 5 ? "done" : "dead", jid, &job, t0 + 1000 * e + 30000 - run, 1,
                            i % 5 ? NULL : "boom");
             sl_job_deinit(&job);
         }
@@ -176,6 +178,7 @@ static void apply_batches_once(void **state)
     assert_int_equal(one(db, "SELECT done FROM rollups"), 32);
     assert_int_equal(one(db, "SELECT dead FROM rollups"), 8);
     assert_int_equal(one(db, "SELECT count(*) FROM rollups"), 1);
+    assert_int_equal(one(db, "SELECT rate_limited FROM rollups"), 40); /* one 429 each */
     long long p99 = one(db, "SELECT CAST(run_p99_ms AS INTEGER) FROM rollups");
     assert_int_equal(p99, (long long)sl_hist_quantile(whole, 0.99));
     long long p50 = one(db, "SELECT CAST(run_p50_ms AS INTEGER) FROM rollups");
