@@ -10,10 +10,16 @@
  * run_at_ms give the oldest one's age). A follower, or a leader whose last
  * read is older than 10 s, shows no fleet gauge at all.
  *
+ * The archive's families (archive.c's archive_get_stats, contract 3):
+ * sluice_archive_written_total is this scheduler's own; the events
+ * stream's length, cap and the archive's lag are the fleet's, the
+ * leader's alone.
+ *
  * More families: a module of the scheduler registers its own in
  * smetrics_start (see "other modules' families" below) and sets them from
  * render_cb, which runs before every scrape. */
 #include "sched.h"
+#include "archive.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -37,6 +43,8 @@ struct smetrics {
     unsigned long long seen_promoted, seen_reclaimed, seen_trimmed, seen_removed;
     sl_metric *f_ready, *f_delayed, *f_active, *f_dead, *f_oldest;
     sl_series *workers;
+    sl_series *ev_length, *ev_cap, *ev_lag, *archived; /* archive.c's (contract 3) */
+    unsigned long long seen_archived;
     sl_series *rtt, *reconnects, *reconnects_sub;
     struct sq *q; /* [nq], grows with sched.queues */
     int nq;
@@ -67,6 +75,15 @@ static void render_cb(sl_metrics *m, void *priv)
     catch_up(M->trimmed, s->trimmed, &M->seen_trimmed);
     catch_up(M->workers_removed, s->workers_removed, &M->seen_removed);
     /* other modules' families: set them here from their getters */
+    const archive_stats *a = archive_get_stats(s);
+    if (a) {
+        catch_up(M->archived, a->written, &M->seen_archived);
+        sl_series_set(M->ev_cap, (double)a->events_cap); /* fleet: shown while leading */
+        if (a->events_length >= 0)
+            sl_series_set(M->ev_length, (double)a->events_length);
+        if (a->lag_events >= 0)
+            sl_series_set(M->ev_lag, (double)a->lag_events);
+    }
 }
 
 static int show_fleet_cb(void *priv)
@@ -286,6 +303,12 @@ int smetrics_start(sched *s, const char *listen, char *err, size_t errlen)
     M->reconnects_sub = sl_metric_series(reconnects, (const char *[]){"wakeups"});
     /* other modules' families (the archive's, contract 3): register them
      * here, on M->m, and set them in render_cb */
+    M->archived = sl_metric_series(
+        sl_metrics_counter(m, "sluice_archive_written_total",
+                           "Job ends this scheduler archived into SQLite (--archive): rows and "
+                           "rollup counts, each stream entry once.",
+                           ""),
+        NULL);
 
     sl_metrics *f = M->fleet = sl_metrics_new();
     M->f_ready = sl_metrics_gauge(f, "sluice_queue_ready",
@@ -309,6 +332,25 @@ int smetrics_start(sched *s, const char *listen, char *err, size_t errlen)
     M->workers = sl_metric_series(
         sl_metrics_gauge(f, "sluice_workers",
                          "Workers in the registry, fleet-wide (leading scheduler only).", ""),
+        NULL);
+    /* the events stream is the fleet's: its gauges are the leader's alone */
+    M->ev_length = sl_metric_series(
+        sl_metrics_gauge(f, "sluice_events_length",
+                         "Entries in the job-end events stream PREFIX:events (XLEN, read every "
+                         "2 s; leading scheduler only).",
+                         ""),
+        NULL);
+    M->ev_cap = sl_metric_series(
+        sl_metrics_gauge(f, "sluice_events_cap",
+                         "The events stream's cap in entries (--events-cap, XADD MAXLEN ~; "
+                         "leading scheduler only).",
+                         ""),
+        NULL);
+    M->ev_lag = sl_metric_series(
+        sl_metrics_gauge(f, "sluice_archive_lag_events",
+                         "Events entries the archive group has not read yet (XINFO GROUPS lag; "
+                         "leading scheduler only).",
+                         ""),
         NULL);
     sl_metrics_on_render(m, render_cb, M);
     ev_timer_init(&M->read_timer, read_cb, 0, READ_EVERY_S);

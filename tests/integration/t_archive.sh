@@ -9,7 +9,8 @@ DB=$TMP/archive.db
 q() { sqlite3 -bail "$DB" "$1"; }
 
 start_redis
-start_scheduler s1 --reap-ms 200 --archive "$DB" --history all
+MPORT=$(free_port)
+start_scheduler s1 --reap-ms 200 --archive "$DB" --history all --metrics-listen "127.0.0.1:$MPORT"
 start_worker w1 --queues "$Q" --concurrency 20 --backoff-base-ms 20 --backoff-max-ms 50
 wait_until 10 'grep -q "leader now" "$(log_of s1)"' || die "scheduler did not become leader"
 wait_until 10 '[ "$(rcli zcard "$SLUICE_PREFIX:workers")" -ge 1 ]' || die "worker did not register"
@@ -86,6 +87,14 @@ assert_eq 0 "$(q "SELECT count(*) FROM rollups WHERE done > 0 AND (run_p50_ms IS
 wait_until 5 '[ "$(rcli xpending "$SLUICE_PREFIX:events" archive | head -1)" = 0 ]' ||
     fail "entries pending in the archive group: $(rcli xpending "$SLUICE_PREFIX:events" archive | head -1)"
 q "PRAGMA journal_mode" | grep -qx wal && ok "archive in WAL mode" || fail "archive not in WAL mode"
+
+# the scheduler's /metrics (contract 3): what it archived, the stream's cap and lag
+metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+wait_until 5 '[ "$(metric sluice_archive_lag_events)" = 0 ]' || true
+assert_eq "$ENDS" "$(metric sluice_archive_written_total)" "sluice_archive_written_total"
+assert_eq 10000 "$(metric sluice_events_cap)" "sluice_events_cap"
+assert_eq 0 "$(metric sluice_archive_lag_events)" "sluice_archive_lag_events"
+assert_eq "$(rcli xlen "$SLUICE_PREFIX:events")" "$(metric sluice_events_length)" "sluice_events_length"
 
 # sluice-ctl reads the same file: history and metrics
 ctl() { "$SLUICE_BIN/sluice-ctl" "$@"; }
