@@ -56,10 +56,15 @@ struct archive {
     sl_adb *db; /* used by the pool thread only, once started */
     sl_pool *pool;
     int leading;
-    int group_ok;        /* the group is known to exist */
-    int pending;         /* read the pending list (0) before new entries (>) */
-    int busy;            /* a read or a write is under way */
-    int checking;        /* an XINFO check is in flight */
+    int group_ok; /* the group is known to exist */
+    int pending;  /* read the pending list (0) before new entries (>) */
+    int busy;     /* a read or a write is under way */
+    int checking; /* an XINFO check is in flight */
+    /* the check's XINFO STREAM, kept for its XINFO GROUPS reply (no MULTI:
+     * the scheduler's ACL role has none, deploy/users.acl) */
+    int st_ok;
+    long long st_length, st_added;
+    char st_first[48];   /* first entry's id, "" when none */
     ev_timer poll;       /* the next read when the stream was empty, or after an error */
     ev_timer check;      /* lengths and lag, every 2 s */
     ev_timer expire;     /* retention, every minute */
@@ -303,8 +308,27 @@ static int id_cmp(const char *x, const char *y)
     return xm != ym ? (xm < ym ? -1 : 1) : xs != ys ? (xs < ys ? -1 : 1) : 0;
 }
 
-/* {XINFO STREAM, XINFO GROUPS} in a MULTI: lengths, lag, loss. */
-static void check_reply(struct archive *a, const redisReply *reply);
+/* XINFO STREAM, then XINFO GROUPS (sent together): lengths, lag, loss. */
+static void check_reply(struct archive *a, const redisReply *groups);
+
+static void stream_cb(sl_rconn *rc, redisReply *reply, void *priv)
+{
+    struct archive *a = priv;
+    if (!rc)
+        return;
+    a->st_ok = reply && reply->type == REDIS_REPLY_ARRAY;
+    a->st_first[0] = '\0';
+    if (!a->st_ok) { /* no stream yet */
+        a->st_length = a->st_added = 0;
+        return;
+    }
+    a->st_length = field_int(field(reply, "length"));
+    a->st_added = field_int(field(reply, "entries-added"));
+    const redisReply *first = field(reply, "first-entry");
+    if (first && first->type == REDIS_REPLY_ARRAY && first->elements >= 1 &&
+        first->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(a->st_first, sizeof a->st_first, "%s", first->element[0]->str);
+}
 
 static void check_cb(sl_rconn *rc, redisReply *reply, void *priv)
 {
@@ -316,17 +340,16 @@ static void check_cb(sl_rconn *rc, redisReply *reply, void *priv)
     read_next(a); /* the first read waits for the first check (a loss is seen before it) */
 }
 
-static void check_reply(struct archive *a, const redisReply *reply)
+static void check_reply(struct archive *a, const redisReply *groups)
 {
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+    if (!groups)
         return;
-    const redisReply *stream = reply->element[0], *groups = reply->element[1];
-    if (stream->type != REDIS_REPLY_ARRAY) { /* no stream yet */
+    if (!a->st_ok) { /* no stream yet */
         a->stats.events_length = 0;
         return;
     }
-    a->stats.events_length = field_int(field(stream, "length"));
-    long long added = field_int(field(stream, "entries-added"));
+    a->stats.events_length = a->st_length;
+    long long added = a->st_added;
     const redisReply *g = NULL;
     for (size_t i = 0; groups->type == REDIS_REPLY_ARRAY && i < groups->elements; i++) {
         const redisReply *name = field(groups->element[i], "name");
@@ -350,18 +373,15 @@ static void check_reply(struct archive *a, const redisReply *reply)
      * is unread, every entry the group read is gone, and what it will never
      * read is what was added, less what it read, less what is left (MAXLEN
      * trimming leaves max-deleted-entry-id alone: the first entry tells). */
-    const redisReply *first = field(stream, "first-entry");
     long long nread =
         read && read->type == REDIS_REPLY_INTEGER ? read->integer : (!strcmp(last, "0-0") ? 0 : -1);
-    if (a->db && first && first->type == REDIS_REPLY_ARRAY && first->elements >= 1 &&
-        first->element[0]->type == REDIS_REPLY_STRING && id_cmp(first->element[0]->str, last) > 0 &&
-        nread >= 0 && added >= 0) {
+    if (a->db && a->st_first[0] && id_cmp(a->st_first, last) > 0 && nread >= 0 && added >= 0) {
         long long gone = added - nread - a->stats.events_length;
         if (gone > a->stats.lost_seen) {
             sl_warn("archive: the events stream was trimmed past the archive group's position "
                     "(first-entry=%s last-delivered-id=%s): %lld entries lost to the archive; "
                     "raise --events-cap, or keep an archiving scheduler running",
-                    first->element[0]->str, last, gone - a->stats.lost_seen);
+                    a->st_first, last, gone - a->stats.lost_seen);
             a->stats.lost += (unsigned long long)(gone - a->stats.lost_seen);
             a->stats.lost_seen = gone;
         }
@@ -372,13 +392,11 @@ static void check_send(struct archive *a)
 {
     if (a->checking || !a->leading || !sl_rconn_is_up(a->s->redis))
         return;
-    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
     const char *info[] = {"XINFO", "STREAM", a->key};
     const char *groups[] = {"XINFO", "GROUPS", a->key};
-    sl_rconn_command(a->s->redis, NULL, NULL, 1, multi, NULL);
-    sl_rconn_command(a->s->redis, NULL, NULL, 3, info, NULL);
-    sl_rconn_command(a->s->redis, NULL, NULL, 3, groups, NULL);
-    if (sl_rconn_command(a->s->redis, check_cb, a, 1, exec, NULL) == 0)
+    if (sl_rconn_command(a->s->redis, stream_cb, a, 3, info, NULL))
+        return;
+    if (sl_rconn_command(a->s->redis, check_cb, a, 3, groups, NULL) == 0)
         a->checking = 1;
 }
 
