@@ -10,6 +10,7 @@ contentful paint (Performance API) and the time until the queue table holds
 N rows, takes a screenshot (OUT_DIR/dashboard.png) and checks the console.
 """
 import json
+import os
 import sys
 import time
 
@@ -104,10 +105,13 @@ def perf(url, n, out_dir):
         check("dead jobs listed under load", len(rows(d, "dead")) > 0)
         lat = d.find_element(By.ID, "latency-note").text
         check("p50/p99 from the archive's rollups", "archive's rollups" in lat, lat)
-        q1 = table(d, "queues", "queue").get("q001", {})
-        check("q001's wait p50/p99 and run p50/p99 as its rollups say",
-              (q1.get("p50"), q1.get("p99"), q1.get("run_p50"), q1.get("run_p99")) ==
-              ("40 ms", "200 ms", "300 ms", "350 ms"), str(q1))
+        # t_web's archive holds known rollups for q001; a real archive
+        # (tools/dashboard_shot.sh sets WEB_CHECK_REAL_ARCHIVE=1) does not
+        if os.environ.get("WEB_CHECK_REAL_ARCHIVE") != "1":
+            q1 = table(d, "queues", "queue").get("q001", {})
+            check("q001's wait p50/p99 and run p50/p99 as its rollups say",
+                  (q1.get("p50"), q1.get("p99"), q1.get("run_p50"), q1.get("run_p99")) ==
+                  ("40 ms", "200 ms", "300 ms", "350 ms"), str(q1))
         d.save_screenshot(out_dir + "/dashboard.png")
         errs = console_errors(d)
         check("no console errors with %d queues" % n, not errs, json.dumps(errs)[:500])
