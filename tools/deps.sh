@@ -27,10 +27,12 @@ set -eu
 # intake (t_metrics), and the server itself scrapes them in t_metrics_scrape.
 # sluice-ctl web's dashboard is tested in a real headless browser (t_web):
 # chromium with chromium-driver, driven by python3-selenium.
+# sqlite3 (the CLI): the archive tests read the scheduler's SQLite archive
+# with it, and the README's analyst queries use it.
 # Everything else the scripts call (timeout, stdbuf, awk, python3's standard
 # library) is in every Debian system or comes with these.
 pkgs="build-essential pkg-config libhiredis-dev libev-dev libcurl4-openssl-dev libcjson-dev
-      libsqlite3-dev libcmocka-dev libmicrohttpd-dev redis-server redis-tools python3
+      libsqlite3-dev sqlite3 libcmocka-dev libmicrohttpd-dev redis-server redis-tools python3
       python3-jsonschema jq curl libpango1.0-dev libcairo2-dev fonts-dejavu-core poppler-utils
       libssl-dev wrk python3-redis iproute2 clang-format prometheus chromium chromium-driver
       python3-selenium libsystemd-dev systemd docker-compose python3-yaml python3-kubernetes"
