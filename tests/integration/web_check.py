@@ -9,14 +9,18 @@ Prints one line per check, "ok: ..." or "FAIL: ...", then figures as
 contentful paint (Performance API) and the time until the queue table holds
 N rows, takes a screenshot (OUT_DIR/dashboard.png) and checks the console.
 """
+import atexit
 import json
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -33,14 +37,73 @@ def check(name, cond, detail=""):
     sys.stdout.flush()
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def spawn(argv, ready, what):
+    """Starts ARGV and waits (20 s at most) until READY() is true."""
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    CHILDREN.append(p)
+    deadline = time.time() + 20
+    while not ready():
+        if p.poll() is not None or time.time() > deadline:
+            raise RuntimeError(what + " did not start")
+        time.sleep(0.05)
+    return p
+
+
+def connectable(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def browser():
+    # Chromium and chromedriver are started here and reached at 127.0.0.1:
+    # left to themselves, selenium dials chromedriver at "localhost" and
+    # chromedriver dials Chromium there too, which a minimal root with no
+    # /etc/hosts (CI's fresh Debian 12) cannot resolve
+    profile = tempfile.mkdtemp(prefix="sluice-chromium.")
+    PROFILES.append(profile)
+    active = os.path.join(profile, "DevToolsActivePort")
+    spawn(["/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+           "--disable-dev-shm-usage", "--window-size=1400,1100", "--no-first-run",
+           "--disable-extensions", "--remote-debugging-address=127.0.0.1",
+           "--remote-debugging-port=0", "--user-data-dir=" + profile, "about:blank"],
+          lambda: os.path.exists(active) and os.path.getsize(active) > 0, "chromium")
+    with open(active) as f:
+        devtools = int(f.readline())
+    port = free_port()
+    spawn(["/usr/bin/chromedriver", "--port=%d" % port], lambda: connectable(port), "chromedriver")
     o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1400,1100", "--no-first-run", "--disable-extensions"):
-        o.add_argument(a)
+    o.debugger_address = "127.0.0.1:%d" % devtools
     o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+    return webdriver.Remote(command_executor="http://127.0.0.1:%d" % port, options=o)
+
+
+CHILDREN = []
+PROFILES = []
+
+
+@atexit.register
+def stop_children():
+    for p in reversed(CHILDREN):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    for d in PROFILES:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def console_errors(d):
