@@ -61,6 +61,27 @@ int ctl_stats(ctl *c, int npos, char **pos);
 int ctl_workers(ctl *c, int npos, char **pos);
 int ctl_show(ctl *c, int npos, char **pos);
 int ctl_dead(ctl *c, int npos, char **pos);
+
+/* The LIMIT newest dead jobs of NQ queues NAMES, newest first: one pipeline
+ * of ZREVRANGE + ZCARD a queue, then one of GET a job (a body is a nil
+ * reply when the job is gone). Used by `sluice-ctl dead` and the
+ * dashboard's /api/dead. -1 when Redis refuses (told with ctl_errorf);
+ * free L with ctl_dead_list_free either way. */
+typedef struct ctl_dead_entry {
+    long queue; /* index into NAMES */
+    const char *id;
+    int64_t died_ms;
+} ctl_dead_entry;
+typedef struct ctl_dead_list {
+    ctl_dead_entry *e;   /* [n]; ids point into r */
+    redisReply **bodies; /* [n] */
+    size_t n;
+    long long total; /* dead jobs of those queues in all */
+    redisReply **r;  /* [nr]: the ZREVRANGE and ZCARD replies */
+    size_t nr;
+} ctl_dead_list;
+int ctl_dead_read(ctl *c, char **names, long nq, long long limit, ctl_dead_list *l);
+void ctl_dead_list_free(ctl_dead_list *l);
 int ctl_retry(ctl *c, int npos, char **pos);
 int ctl_cancel(ctl *c, int npos, char **pos);
 int ctl_pause(ctl *c, int npos, char **pos);

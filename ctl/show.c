@@ -167,18 +167,58 @@ int ctl_show(ctl *c, int npos, char **pos)
     return CTL_OK;
 }
 
-typedef struct dead_entry {
-    long queue; /* index into the queue names */
-    const char *id;
-    int64_t died_ms;
-} dead_entry;
-
 static int newest_first(const void *a, const void *b)
 {
-    const dead_entry *x = a, *y = b;
+    const ctl_dead_entry *x = a, *y = b;
     if (x->died_ms != y->died_ms)
         return x->died_ms < y->died_ms ? 1 : -1;
     return -strcmp(x->id, y->id);
+}
+
+int ctl_dead_read(ctl *c, char **names, long nq, long long limit, ctl_dead_list *out)
+{
+    memset(out, 0, sizeof *out);
+    for (long i = 0; i < nq; i++) {
+        sl_keys k;
+        sl_keys_init(&k, c->o->prefix, names[i]);
+        redisAppendCommand(c->rc, "ZREVRANGE %s 0 %lld WITHSCORES", k.dead, limit - 1);
+        redisAppendCommand(c->rc, "ZCARD %s", k.dead);
+    }
+    out->nr = 2 * (size_t)nq;
+    out->r = sl_calloc(out->nr + 1, sizeof *out->r);
+    if (ctl_read_replies(c, out->r, out->nr, "listing dead jobs"))
+        return -1;
+    for (long i = 0; i < nq; i++) {
+        const redisReply *z = out->r[2 * i];
+        out->total += ctl_reply_int(out->r[2 * i + 1], 0);
+        out->e = sl_realloc(out->e, (out->n + z->elements / 2 + 1) * sizeof *out->e);
+        for (size_t j = 0; j + 1 < z->elements; j += 2)
+            out->e[out->n++] =
+                (ctl_dead_entry){i, z->element[j]->str, ctl_reply_int(z->element[j + 1], 0)};
+    }
+    if (out->n > 1)
+        qsort(out->e, out->n, sizeof *out->e, newest_first);
+    if ((long long)out->n > limit)
+        out->n = (size_t)limit;
+    for (size_t i = 0; i < out->n; i++) {
+        sl_keys k;
+        sl_keys_init(&k, c->o->prefix, names[out->e[i].queue]);
+        redisAppendCommand(c->rc, "GET %s%s", k.job_prefix, out->e[i].id);
+    }
+    out->bodies = sl_calloc(out->n + 1, sizeof *out->bodies);
+    return ctl_read_replies(c, out->bodies, out->n, "reading dead jobs") ? -1 : 0;
+}
+
+void ctl_dead_list_free(ctl_dead_list *l)
+{
+    if (l->bodies)
+        ctl_free_replies(l->bodies, l->n);
+    if (l->r)
+        ctl_free_replies(l->r, l->nr);
+    free(l->bodies);
+    free(l->e);
+    free(l->r);
+    memset(l, 0, sizeof *l);
 }
 
 /* What a dead job's body says: type, attempts, last_error. A record the
@@ -223,7 +263,7 @@ static void read_body(const redisReply *body, cJSON **doc_out, dead_info *info)
     cJSON_Delete(raw_doc);
 }
 
-static void print_dead(ctl *c, char **names, const dead_entry *e, size_t n, redisReply **bodies,
+static void print_dead(ctl *c, char **names, const ctl_dead_entry *e, size_t n, redisReply **bodies,
                        long long total)
 {
     cJSON *json = NULL, *list = NULL;
@@ -287,48 +327,13 @@ int ctl_dead(ctl *c, int npos, char **pos)
     long nq = ctl_queues(c, c->o->queue, &names);
     if (nq < 0)
         return CTL_FAIL;
-    long long limit = c->o->limit;
-    for (long i = 0; i < nq; i++) {
-        sl_keys k;
-        sl_keys_init(&k, c->o->prefix, names[i]);
-        redisAppendCommand(c->rc, "ZREVRANGE %s 0 %lld WITHSCORES", k.dead, limit - 1);
-        redisAppendCommand(c->rc, "ZCARD %s", k.dead);
-    }
-    redisReply **r = sl_calloc(2 * (size_t)nq + 1, sizeof *r);
+    ctl_dead_list l;
     int rc = CTL_FAIL;
-    dead_entry *e = NULL;
-    redisReply **bodies = NULL;
-    size_t n = 0;
-    if (ctl_read_replies(c, r, 2 * (size_t)nq, "listing dead jobs"))
-        goto out;
-    long long total = 0;
-    for (long i = 0; i < nq; i++) {
-        const redisReply *z = r[2 * i];
-        total += ctl_reply_int(r[2 * i + 1], 0);
-        e = sl_realloc(e, (n + z->elements / 2 + 1) * sizeof *e);
-        for (size_t j = 0; j + 1 < z->elements; j += 2)
-            e[n++] = (dead_entry){i, z->element[j]->str, ctl_reply_int(z->element[j + 1], 0)};
+    if (ctl_dead_read(c, names, nq, c->o->limit, &l) == 0) {
+        print_dead(c, names, l.e, l.n, l.bodies, l.total);
+        rc = CTL_OK;
     }
-    if (n > 0)
-        qsort(e, n, sizeof *e, newest_first);
-    if ((long long)n > limit)
-        n = (size_t)limit;
-    for (size_t i = 0; i < n; i++) {
-        sl_keys k;
-        sl_keys_init(&k, c->o->prefix, names[e[i].queue]);
-        redisAppendCommand(c->rc, "GET %s%s", k.job_prefix, e[i].id);
-    }
-    bodies = sl_calloc(n + 1, sizeof *bodies);
-    if (ctl_read_replies(c, bodies, n, "reading dead jobs"))
-        goto out;
-    print_dead(c, names, e, n, bodies, total);
-    ctl_free_replies(bodies, n);
-    rc = CTL_OK;
-out:
-    free(bodies);
-    free(e);
-    ctl_free_replies(r, 2 * (size_t)nq);
-    free(r);
+    ctl_dead_list_free(&l);
     ctl_queues_free(names, nq);
     return rc;
 }

@@ -184,25 +184,13 @@ static long long arg_int(struct MHD_Connection *conn, const char *name, long lon
     return n < min ? min : n > max ? max : n;
 }
 
-typedef struct dead_ent {
-    long q;
-    const char *id;
-    long long ms;
-} dead_ent;
-
-static int newest_first(const void *a, const void *b)
-{
-    const dead_ent *x = a, *y = b;
-    return x->ms != y->ms ? (x->ms < y->ms ? 1 : -1) : -strcmp(x->id, y->id);
-}
-
 /* One dead job for the page: what its body says, the payload cut short. */
-static cJSON *dead_json(const char *queue, const dead_ent *e, const redisReply *body)
+static cJSON *dead_json(const char *queue, const ctl_dead_entry *e, const redisReply *body)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "queue", queue);
     cJSON_AddStringToObject(o, "id", e->id);
-    cJSON_AddNumberToObject(o, "died_ms", (double)e->ms);
+    cJSON_AddNumberToObject(o, "died_ms", (double)e->died_ms);
     cJSON *doc =
         body->type == REDIS_REPLY_STRING ? cJSON_ParseWithLength(body->str, body->len) : NULL;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "type");
@@ -241,53 +229,18 @@ static enum MHD_Result api_dead(web *w, struct MHD_Connection *conn)
     long nq = ctl_queues(c, NULL, &names);
     if (nq < 0)
         return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "redis refused the queues");
-    for (long i = 0; i < nq; i++) {
-        sl_keys k;
-        sl_keys_init(&k, c->o->prefix, names[i]);
-        redisAppendCommand(c->rc, "ZREVRANGE %s 0 %lld WITHSCORES", k.dead, limit - 1);
-        redisAppendCommand(c->rc, "ZCARD %s", k.dead);
-    }
-    redisReply **r = sl_calloc(2 * (size_t)nq + 1, sizeof *r), **bodies = NULL;
-    dead_ent *e = NULL;
-    size_t n = 0;
+    ctl_dead_list l;
     enum MHD_Result ret;
-    if (ctl_read_replies(c, r, 2 * (size_t)nq, "listing dead jobs")) {
+    if (ctl_dead_read(c, names, nq, limit, &l)) {
         ret = send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "redis refused the dead jobs");
-        goto out;
+    } else {
+        cJSON *doc = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(doc, "jobs");
+        for (size_t i = 0; i < l.n; i++)
+            cJSON_AddItemToArray(list, dead_json(names[l.e[i].queue], &l.e[i], l.bodies[i]));
+        cJSON_AddNumberToObject(doc, "total", (double)l.total);
+        ret = send_json(conn, MHD_HTTP_OK, doc);
     }
-    long long total = 0;
-    for (long i = 0; i < nq; i++) {
-        const redisReply *z = r[2 * i];
-        total += ctl_reply_int(r[2 * i + 1], 0);
-        e = sl_realloc(e, (n + z->elements / 2 + 1) * sizeof *e);
-        for (size_t j = 0; j + 1 < z->elements; j += 2)
-            e[n++] = (dead_ent){i, z->element[j]->str, ctl_reply_int(z->element[j + 1], 0)};
-    }
-    if (n > 1)
-        qsort(e, n, sizeof *e, newest_first);
-    if ((long long)n > limit)
-        n = (size_t)limit;
-    for (size_t i = 0; i < n; i++) {
-        sl_keys k;
-        sl_keys_init(&k, c->o->prefix, names[e[i].q]);
-        redisAppendCommand(c->rc, "GET %s%s", k.job_prefix, e[i].id);
-    }
-    bodies = sl_calloc(n + 1, sizeof *bodies);
-    if (ctl_read_replies(c, bodies, n, "reading dead jobs")) {
-        ret = send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "redis refused the dead jobs");
-        goto out;
-    }
-    cJSON *doc = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(doc, "jobs");
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(list, dead_json(names[e[i].q], &e[i], bodies[i]));
-    cJSON_AddNumberToObject(doc, "total", (double)total);
-    ctl_free_replies(bodies, n);
-    ret = send_json(conn, MHD_HTTP_OK, doc);
-out:
-    free(bodies);
-    free(e);
-    ctl_free_replies(r, 2 * (size_t)nq);
-    free(r);
+    ctl_dead_list_free(&l);
     ctl_queues_free(names, nq);
     return ret;
 }
