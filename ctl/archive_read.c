@@ -27,15 +27,31 @@ static sqlite3 *open_ro(const char *path, char *why, size_t whylen)
     return db;
 }
 
-static sqlite3_stmt *prepare(sqlite3 *db, const char *sql, char *why, size_t whylen)
+/* SQL over the rows of the minutes since SINCE_MS (its one parameter),
+ * on its own read-only connection; NULL with WHY set when there is no
+ * archive, or no rollups table in it (an archive from before, or not one at
+ * all). End with finish(). */
+static sqlite3_stmt *query(const char *path, const char *sql, int64_t since_ms, char *why,
+                           size_t whylen)
 {
+    sqlite3 *db = open_ro(path, why, whylen);
+    if (!db)
+        return NULL;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        /* no rollups table (yet): an archive from before, or not one at all */
         snprintf(why, whylen, "no archive (%s)", sqlite3_errmsg(db));
+        sqlite3_close(db);
         return NULL;
     }
+    sqlite3_bind_int64(st, 1, since_ms);
     return st;
+}
+
+static void finish(sqlite3_stmt *st)
+{
+    sqlite3 *db = sqlite3_db_handle(st);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 cJSON *ctl_archive_latency(const char *path, int64_t since_ms, char *why, size_t whylen)
@@ -49,15 +65,9 @@ cJSON *ctl_archive_latency(const char *path, int64_t since_ms, char *why, size_t
         " SUM(wait_p50_ms * done) / NULLIF(SUM(CASE WHEN wait_p50_ms IS NULL THEN 0 ELSE done"
         " END), 0), MAX(wait_p99_ms)"
         " FROM rollups WHERE minute_ms >= ? GROUP BY queue ORDER BY queue";
-    sqlite3 *db = open_ro(path, why, whylen);
-    if (!db)
+    sqlite3_stmt *st = query(path, sql, since_ms, why, whylen);
+    if (!st)
         return NULL;
-    sqlite3_stmt *st = prepare(db, sql, why, whylen);
-    if (!st) {
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_bind_int64(st, 1, since_ms);
     cJSON *out = cJSON_CreateObject();
     static const char *cols[] = {"done",       "dead",       "retried",     "rate_limited",
                                  "run_p50_ms", "run_p99_ms", "wait_p50_ms", "wait_p99_ms"};
@@ -71,8 +81,7 @@ cJSON *ctl_archive_latency(const char *path, int64_t since_ms, char *why, size_t
                 cJSON_AddNumberToObject(o, cols[i], sqlite3_column_double(st, i + 1));
         }
     }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    finish(st);
     return out;
 }
 
@@ -82,15 +91,9 @@ cJSON *ctl_archive_series(const char *path, int64_t since_ms, char *why, size_t 
         "SELECT minute_ms, SUM(done), SUM(dead), SUM(retried), SUM(cancelled),"
         " SUM(rate_limited) FROM rollups WHERE minute_ms >= ? GROUP BY minute_ms"
         " ORDER BY minute_ms";
-    sqlite3 *db = open_ro(path, why, whylen);
-    if (!db)
+    sqlite3_stmt *st = query(path, sql, since_ms, why, whylen);
+    if (!st)
         return NULL;
-    sqlite3_stmt *st = prepare(db, sql, why, whylen);
-    if (!st) {
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_bind_int64(st, 1, since_ms);
     cJSON *out = cJSON_CreateArray();
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *row = cJSON_CreateArray();
@@ -98,7 +101,6 @@ cJSON *ctl_archive_series(const char *path, int64_t since_ms, char *why, size_t 
             cJSON_AddItemToArray(row, cJSON_CreateNumber(sqlite3_column_double(st, i)));
         cJSON_AddItemToArray(out, row);
     }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    finish(st);
     return out;
 }
