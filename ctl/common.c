@@ -414,3 +414,15 @@ void ctl_job_deinit(ctl_job *j)
     j->body = NULL;
     j->doc = NULL;
 }
+
+void ctl_append_queue_counts(ctl *c, const sl_keys *k)
+{
+    for (int p = 0; p < SL_PRIO_COUNT; p++)
+        redisAppendCommand(c->rc, "LLEN %s", k->ready[p]);
+    redisAppendCommand(c->rc, "ZCARD %s", k->delayed);
+    redisAppendCommand(c->rc, "ZCARD %s", k->active);
+    redisAppendCommand(c->rc, "ZCARD %s", k->done);
+    redisAppendCommand(c->rc, "ZCARD %s", k->dead);
+    redisAppendCommand(c->rc, "EXISTS %s", k->paused);
+    redisAppendCommand(c->rc, "HGETALL %s", k->stats);
+}

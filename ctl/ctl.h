@@ -62,6 +62,13 @@ int ctl_workers(ctl *c, int npos, char **pos);
 int ctl_show(ctl *c, int npos, char **pos);
 int ctl_dead(ctl *c, int npos, char **pos);
 
+/* Appends a queue's counts to the pipeline, CTL_QUEUE_COUNTS commands in
+ * this order: LLEN of the four ready lists (critical first); ZCARD of
+ * delayed, active, done, dead; EXISTS paused; HGETALL stats. Read by
+ * `sluice-ctl stats` and the live view (top, web). */
+enum { CTL_QUEUE_COUNTS = SL_PRIO_COUNT + 6 };
+void ctl_append_queue_counts(ctl *c, const sl_keys *k);
+
 /* The LIMIT newest dead jobs of NQ queues NAMES, newest first: one pipeline
  * of ZREVRANGE + ZCARD a queue, then one of GET a job (a body is a nil
  * reply when the job is gone). Used by `sluice-ctl dead` and the

@@ -13,9 +13,7 @@ static const char *counter_names[] = {"enqueued",  "processed", "failed",  "retr
                                       "reclaimed", "cancelled", "revived", "stale"};
 #define NCOUNTERS 9
 
-/* Commands per queue: LLEN x4; ZCARD delayed, active, done, dead; EXISTS
- * paused; HGETALL stats. */
-#define PER_QUEUE 10
+#define PER_QUEUE CTL_QUEUE_COUNTS /* commands per queue */
 
 typedef struct queue_stats {
     const char *name;
@@ -103,14 +101,7 @@ int ctl_stats(ctl *c, int npos, char **pos)
     for (long i = 0; i < nq; i++) {
         sl_keys k;
         sl_keys_init(&k, c->o->prefix, names[i]);
-        for (int p = 0; p < SL_PRIO_COUNT; p++)
-            redisAppendCommand(c->rc, "LLEN %s", k.ready[p]);
-        redisAppendCommand(c->rc, "ZCARD %s", k.delayed);
-        redisAppendCommand(c->rc, "ZCARD %s", k.active);
-        redisAppendCommand(c->rc, "ZCARD %s", k.done);
-        redisAppendCommand(c->rc, "ZCARD %s", k.dead);
-        redisAppendCommand(c->rc, "EXISTS %s", k.paused);
-        redisAppendCommand(c->rc, "HGETALL %s", k.stats);
+        ctl_append_queue_counts(c, &k);
     }
     char wkey[SL_KEY_MAX];
     sl_keys_workers(wkey, c->o->prefix);

@@ -30,9 +30,9 @@
 #define LEASES_MAX 500   /* active jobs per queue up to which leases are read */
 #define JOBS_PER_WORKER 4
 
-/* per queue: LLEN x4, ZCARD delayed active done dead, EXISTS paused,
- * HGETALL stats, ZREVRANGE dead (newest), done sample, HGETALL lease */
-#define PER_QUEUE 13
+/* per queue: ctl_append_queue_counts's, ZREVRANGE dead (newest), done
+ * sample, HGETALL lease */
+#define PER_QUEUE (CTL_QUEUE_COUNTS + 3)
 
 typedef struct prev_queue {
     char *name;
@@ -458,14 +458,7 @@ cJSON *ctl_view_refresh(ctl_view *v, int sample_done)
     for (long i = 0; i < v->nq; i++) {
         sl_keys k;
         sl_keys_init(&k, c->o->prefix, v->queues[i]);
-        for (int p = 0; p < SL_PRIO_COUNT; p++)
-            redisAppendCommand(c->rc, "LLEN %s", k.ready[p]);
-        redisAppendCommand(c->rc, "ZCARD %s", k.delayed);
-        redisAppendCommand(c->rc, "ZCARD %s", k.active);
-        redisAppendCommand(c->rc, "ZCARD %s", k.done);
-        redisAppendCommand(c->rc, "ZCARD %s", k.dead);
-        redisAppendCommand(c->rc, "EXISTS %s", k.paused);
-        redisAppendCommand(c->rc, "HGETALL %s", k.stats);
+        ctl_append_queue_counts(c, &k);
         redisAppendCommand(c->rc, "ZREVRANGE %s 0 %d WITHSCORES", k.dead, DEAD_RECENT - 1);
         if (sample_done) {
             const char *argv[] = {k.done, k.base, count};
